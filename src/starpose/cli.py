@@ -1,0 +1,53 @@
+"""The ``starpose`` command line.
+
+Each stage module registers its own subcommand through ``add_cli(subparsers)``, which builds the
+subparser and sets ``func`` to a function taking the parsed arguments and returning an exit code.
+This file only assembles them and turns user-facing errors into one clear message and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from starpose import __version__
+from starpose.errors import StarposeError
+
+# Modules defining ``add_cli(subparsers)``, in the order their commands appear in --help.
+_COMMAND_MODULES = (
+    "starpose.info",
+    "starpose.models.checkpoints",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="starpose",
+        description="Monocular 3D human pose estimation by 2D-to-3D lifting "
+        "(MixSTE with Star-Attention).",
+    )
+    parser.add_argument("--version", action="version", version=f"starpose {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).add_cli(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except StarposeError as err:
+        print(f"starpose {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"starpose {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

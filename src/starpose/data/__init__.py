@@ -1,0 +1,1 @@
+"""Data: file formats, cameras, skeletons, sequence windows and the synthetic generator."""

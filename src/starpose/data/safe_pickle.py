@@ -1,0 +1,135 @@
+"""Safe reading and atomic writing of ``.npz`` files whose entries are pickled dicts.
+
+The published Human3.6M files (``data_3d_h36m.npz``, ``data_2d_h36m_*.npz``) store nested dicts
+as 0-d object arrays, i.e. as pickles. ``np.load(allow_pickle=True)`` runs the stock unpickler,
+which executes whatever a crafted file asks for. Here the archive is read member by member and
+object payloads go through :class:`RestrictedUnpickler`, which can only rebuild numpy arrays,
+numpy scalars and plain Python containers.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import numpy.lib.format as npformat
+
+from starpose.errors import DataError
+
+_multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+
+# (module, name) -> object. Both spellings of numpy's private module are accepted because files
+# pickled by numpy 1.x say ``numpy.core`` and files pickled by numpy 2.x say ``numpy._core``.
+_ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _multiarray._reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _multiarray._reconstruct,
+    ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
+    ("numpy._core.multiarray", "scalar"): _multiarray.scalar,
+    # Protocol-2 pickles encode raw bytes as ``_codecs.encode(str, 'latin1')``.
+    ("_codecs", "encode"): __import__("_codecs").encode,
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the globals needed for numpy arrays and containers.
+
+    Dicts, lists, tuples, strings and numbers need no globals at all; anything else (``os.system``,
+    ``builtins.eval``, ``subprocess.Popen``, ...) raises :class:`pickle.UnpicklingError`.
+    """
+
+    def find_class(self, module: str, name: str):
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"forbidden global '{module}.{name}'") from None
+
+
+def _read_header(fp, path: Path, member: str):
+    """Parse a ``.npy`` header; returns (shape, fortran_order, dtype)."""
+    version = npformat.read_magic(fp)
+    if version == (1, 0):
+        return npformat.read_array_header_1_0(fp)
+    if version == (2, 0):
+        return npformat.read_array_header_2_0(fp)
+    if version == (3, 0) and hasattr(npformat, "_read_array_header"):
+        return npformat._read_array_header(fp, version)
+    raise DataError(f"{path}: entry '{member}' has unsupported .npy format version {version}")
+
+
+def _read_member(archive: zipfile.ZipFile, member: str, path: Path):
+    with archive.open(member) as fp:
+        shape, _, dtype = _read_header(fp, path, member)
+        if dtype.hasobject:
+            value = RestrictedUnpickler(fp, encoding="latin1").load()
+            if not isinstance(value, np.ndarray):
+                raise DataError(f"{path}: entry '{member}' does not hold an array")
+            if value.shape != tuple(shape):
+                raise DataError(f"{path}: entry '{member}' has a payload that does not match "
+                                f"its header shape {tuple(shape)}")
+            return value.item() if value.ndim == 0 else value
+    # Plain arrays: let numpy parse them again from the start, never allowing pickles.
+    with archive.open(member) as fp:
+        return npformat.read_array(fp, allow_pickle=False)
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, object]:
+    """Read every entry of an ``.npz`` file without running arbitrary pickles.
+
+    Returns ``{name: value}`` where plain arrays are numpy arrays and 0-d object arrays are
+    unwrapped to the object they hold (usually a nested dict).
+    Raises :class:`DataError` for a missing, non-npz, truncated or hostile file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    entries: dict[str, object] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                name = member[:-4] if member.endswith(".npy") else member
+                entries[name] = _read_member(archive, member, path)
+    except DataError:
+        raise
+    except zipfile.BadZipFile as err:
+        raise DataError(f"{path}: not a valid .npz (zip) file ({err})") from None
+    except pickle.UnpicklingError as err:
+        raise DataError(f"{path}: refused to unpickle: {err}") from None
+    except (EOFError, ValueError, OSError, TypeError, KeyError, AttributeError, IndexError,
+            zlib.error) as err:
+        raise DataError(f"{path}: truncated or corrupt .npz file ({type(err).__name__}: {err})") \
+            from None
+    return entries
+
+
+def save_npz(path: str | os.PathLike, **entries) -> Path:
+    """Write ``entries`` to a compressed ``.npz`` atomically; returns the path.
+
+    Dicts (and any non-array value) are stored as 0-d object arrays, exactly as
+    ``np.savez_compressed(path, positions_3d=some_dict)`` does, so the file can be read with the
+    published code (``np.load(path, allow_pickle=True)['positions_3d'].item()``). The data go to a
+    temporary file in the same directory which then replaces ``path``: readers never see a
+    half-written file, and a failure leaves any previous file untouched.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: exists and is not a regular file")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise DataError(f"{path}: cannot write here ({err.strerror or err})") from None
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            np.savez_compressed(fp, **entries)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; give the usual permissions of a data file
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,51 @@
+"""``starpose info``: versions, the compute device and the model presets."""
+from __future__ import annotations
+
+import argparse
+import platform
+
+
+def describe_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        return f"cuda ({torch.cuda.device_count()} x {name})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def info_lines() -> list[str]:
+    import torch
+
+    from starpose import __version__
+    from starpose.models import PRESETS, build_model, count_parameters
+
+    lines = [
+        f"starpose {__version__}",
+        f"python   {platform.python_version()}",
+        f"torch    {torch.__version__}",
+        f"device   {describe_device()}",
+        "",
+        f"{'preset':<18} {'attention':<9} {'frames':>6} {'dim':>4} {'depth':>5} {'heads':>5} {'parameters':>12}",
+    ]
+    for name, cfg in PRESETS.items():
+        params = count_parameters(build_model(name))
+        lines.append(
+            f"{name:<18} {cfg.attention:<9} {cfg.num_frames:>6} {cfg.dim:>4} {cfg.depth:>5} "
+            f"{cfg.num_heads:>5} {params:>12,}"
+        )
+    return lines
+
+
+def add_cli(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "info", help="show versions, the compute device and the model presets",
+        description="Print the starpose, Python and PyTorch versions, the compute device, and each "
+        "model preset with its parameter count.",
+    )
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    print("\n".join(info_lines()))
+    return 0

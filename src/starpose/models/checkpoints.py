@@ -1,0 +1,292 @@
+"""Checkpoints: starpose's own format and the published MixSTE / Star-Attention layout.
+
+starpose checkpoints are ``torch.save``d dicts::
+
+    {"format": "starpose", "version": 1, "config": {...MixSTEConfig...}, "model": state_dict, ...}
+
+so that :func:`load_model` needs nothing but the path. Training adds ``optimizer``, ``epoch``,
+``lr`` and ``train_state`` entries.
+
+Published checkpoints hold ``model_pos`` (a state_dict in the published parameter names, usually
+with the ``module.`` prefix of ``nn.DataParallel``) beside ``epoch``, ``lr``, ``optimizer`` and
+``random_state`` (a pickled ``numpy.random.RandomState``). The hyperparameters are inferred from
+the tensors. The two naming layouts are mapped into each other in :data:`PUBLISHED_NAMES` only.
+
+Every file is read with ``torch.load(weights_only=True)``: no arbitrary object is unpickled. The
+numpy types that a RandomState needs are the only globals allowed beyond tensors and containers.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from starpose.errors import CheckpointError
+from starpose.models.mixste import MixSTE, MixSTEConfig
+
+FORMAT_NAME = "starpose"
+FORMAT_VERSION = 1
+
+#: (published prefix, starpose prefix): the one place where the two layouts meet.
+PUBLISHED_NAMES = (
+    ("Spatial_patch_to_embedding.", "joint_embed."),
+    ("Spatial_pos_embed", "spatial_pos_embed"),
+    ("Temporal_pos_embed", "temporal_pos_embed"),
+    ("STEblocks.", "spatial_blocks."),
+    ("TTEblocks.", "temporal_blocks."),
+    ("Spatial_norm.", "spatial_norm."),
+    ("Temporal_norm.", "temporal_norm."),
+    ("head.0.", "head_norm."),
+    ("head.1.", "head."),
+)
+_PUBLISHED_WA, _OUR_WA = ".attn.Wa", ".attn.wa"
+
+
+def published_to_starpose(state: dict) -> dict:
+    """Rename a published-layout state_dict (with or without ``module.``) to starpose names."""
+    return {_rename(_strip_module(key), 0, 1): value for key, value in state.items()}
+
+
+def starpose_to_published(state: dict, module_prefix: bool = True) -> dict:
+    """Rename a starpose state_dict to the published layout (``module.`` prefix by default,
+    which the published code expects since it wraps the model in ``nn.DataParallel``)."""
+    prefix = "module." if module_prefix else ""
+    return {prefix + _rename(key, 1, 0): value for key, value in state.items()}
+
+
+def _strip_module(key: str) -> str:
+    return key[len("module."):] if key.startswith("module.") else key
+
+
+def _rename(key: str, src: int, dst: int) -> str:
+    for pair in PUBLISHED_NAMES:
+        if key.startswith(pair[src]):
+            key = pair[dst] + key[len(pair[src]):]
+            break
+    wa = (_PUBLISHED_WA, _OUR_WA)
+    if key.endswith(wa[src]):
+        key = key[: -len(wa[src])] + wa[dst]
+    return key
+
+
+def infer_config(state: dict, num_heads: int | None = None) -> MixSTEConfig:
+    """MixSTE hyperparameters from a starpose-named state_dict.
+
+    Frames, joints, channels, dim, depth, mlp_ratio, qkv bias and the attention type are read off
+    the tensor shapes. Star-Attention's ``wa`` ``(N, head_dim)`` also gives the number of heads;
+    vanilla weights do not carry it, so it is ``num_heads`` (8 unless given).
+    """
+    dim, in_chans = state["joint_embed.weight"].shape
+    depth = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"spatial_blocks\.(\d+)\.", k)))
+    hidden = state["spatial_blocks.0.mlp.fc1.weight"].shape[0]
+    star = "spatial_blocks.0.attn.wa" in state
+    heads = num_heads or 8
+    if star:
+        inferred = dim // state["spatial_blocks.0.attn.wa"].shape[1]
+        if num_heads is not None and num_heads != inferred:
+            raise ValueError(f"num_heads={num_heads} does not fit the Star-Attention weights ({inferred} heads)")
+        heads = inferred
+    return MixSTEConfig(
+        num_frames=state["temporal_pos_embed"].shape[1],
+        num_joints=state["spatial_pos_embed"].shape[1],
+        in_chans=in_chans,
+        dim=dim,
+        depth=depth,
+        num_heads=heads,
+        mlp_ratio=hidden / dim,
+        qkv_bias="spatial_blocks.0.attn.qkv.bias" in state,
+        attention="star" if star else "vanilla",
+    )
+
+
+def _numpy_globals() -> list:
+    """The numpy objects a pickled ``RandomState`` refers to, under today's and numpy 1.x's names."""
+    from numpy.random import _pickle as np_random_pickle
+    from numpy.random import _mt19937
+
+    reconstruct = np.ndarray.__reduce__(np.zeros(1))[0]
+    allowed = [
+        np.ndarray,
+        np.dtype,
+        reconstruct,
+        (reconstruct, "numpy.core.multiarray._reconstruct"),
+        np_random_pickle.__randomstate_ctor,
+        np.random.RandomState,
+        _mt19937.MT19937,
+        type(np.dtype(np.uint32)),
+    ]
+    if hasattr(np_random_pickle, "__bit_generator_ctor"):
+        allowed.append(np_random_pickle.__bit_generator_ctor)
+    scalar = np.float64(0).__reduce__()[0]
+    allowed += [scalar, (scalar, "numpy.core.multiarray.scalar")]
+    return allowed
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Safely read a checkpoint file into a dict; clear :class:`CheckpointError` on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with torch.serialization.safe_globals(_numpy_globals()):
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = _unpickling_reason(err)
+        if "GLOBAL" in reason or "allowlisted" in reason:
+            raise CheckpointError(f"{path}: refused to load unsafe content ({reason})") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({reason})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or another kind of file: {_first_line(err)})"
+        ) from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a dict of weights, found {type(data).__name__}")
+    return data
+
+
+def _unpickling_reason(err: Exception) -> str:
+    """The informative line of torch's weights_only error (it names the refused global)."""
+    boilerplate = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [line.replace("WeightsUnpickler error:", "").strip() for line in str(err).splitlines()]
+    lines = [line for line in lines if line and not line.startswith(boilerplate)]
+    return lines[0] if lines else "unsafe content"
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def checkpoint_state(data: dict, path: str | os.PathLike) -> tuple[dict, MixSTEConfig | None]:
+    """The starpose-named state_dict of a checkpoint dict and its stored config (None if absent)."""
+    if data.get("format") == FORMAT_NAME:
+        return data["model"], MixSTEConfig(**data["config"])
+    for key in ("model_pos", "model", "state_dict"):
+        if isinstance(data.get(key), dict):
+            return published_to_starpose(data[key]), None
+    if data and all(isinstance(v, torch.Tensor) for v in data.values()):
+        return published_to_starpose(data), None
+    raise CheckpointError(f"{path}: no model weights found (expected a 'model_pos' or starpose 'model' entry)")
+
+
+def load_model(
+    path: str | os.PathLike,
+    num_heads: int | None = None,
+    device: str | torch.device = "cpu",
+    fused: bool = True,
+) -> MixSTE:
+    """Load a starpose or published MixSTE checkpoint; the model is returned in eval mode.
+
+    For published checkpoints the hyperparameters are inferred from the weights; ``num_heads`` is
+    8 unless given (Star-Attention weights determine it).
+    """
+    state, config = checkpoint_state(read_checkpoint(path), path)
+    try:
+        config = config or infer_config(state, num_heads)
+    except (KeyError, ValueError, IndexError) as err:
+        raise CheckpointError(f"{path}: cannot infer the MixSTE configuration from the weights ({err})") from None
+    model = MixSTE.from_config(config, fused=fused)
+    load_weights(model, state, path)
+    return model.to(device).eval()
+
+
+def load_weights(model: MixSTE, state: dict, path: str | os.PathLike) -> None:
+    """``load_state_dict`` with one clear error listing missing, unexpected or misshapen tensors."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    misshapen = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    problems = [
+        (label, items) for label, items in
+        (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshapen)) if items
+    ]
+    if problems:
+        text = "; ".join(f"{label}: {', '.join(items[:4])}{' ...' if len(items) > 4 else ''}" for label, items in problems)
+        raise CheckpointError(f"{path}: weights do not fit the model ({text})")
+    model.load_state_dict(state)
+
+
+def save_checkpoint(path: str | os.PathLike, model: MixSTE, **extra) -> Path:
+    """Write a starpose checkpoint atomically: a crash never leaves a half-written file."""
+    model = getattr(model, "module", model)  # DistributedDataParallel / DataParallel wrappers
+    payload = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "config": asdict(model.config),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **extra,
+    }
+    return atomic_torch_save(payload, path)
+
+
+def atomic_torch_save(payload: dict, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def export_checkpoint(src: str | os.PathLike, layout: str, out: str | os.PathLike, num_heads: int | None = None,
+                      module_prefix: bool = True) -> Path:
+    """Convert a checkpoint to the ``mixste`` (published) or the ``starpose`` layout."""
+    out = Path(out)
+    if out.is_dir():
+        raise CheckpointError(f"{out}: is a folder; give the output file name")
+    if not out.parent.is_dir():
+        raise CheckpointError(f"{out.parent}: output folder does not exist")
+    data = read_checkpoint(src)
+    model = load_model(src, num_heads=num_heads)
+    if layout == "starpose":
+        return save_checkpoint(out, model, epoch=data.get("epoch", 0))
+    payload = {
+        "epoch": data.get("epoch", 0),
+        "lr": data.get("lr", 0.0),
+        "model_pos": starpose_to_published(model.state_dict(), module_prefix=module_prefix),
+    }
+    return atomic_torch_save(payload, out)
+
+
+def add_cli(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="convert a checkpoint between the starpose and the published MixSTE layouts",
+        description="Write CHECKPOINT in the published MixSTE/Star-Attention layout (--to mixste: "
+        "'model_pos' with 'module.'-prefixed names) or in starpose's own layout (--to starpose).",
+    )
+    parser.add_argument("checkpoint", help="a starpose or published checkpoint (.pt/.bin)")
+    parser.add_argument("out", help="output file")
+    parser.add_argument("--to", choices=("mixste", "starpose"), required=True, help="target layout")
+    parser.add_argument("--num-heads", type=int, default=None,
+                        help="heads of a published vanilla checkpoint (default 8)")
+    parser.add_argument("--no-module-prefix", action="store_true",
+                        help="with --to mixste: write names without the 'module.' prefix")
+    parser.set_defaults(func=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    out = export_checkpoint(args.checkpoint, args.to, args.out, args.num_heads, not args.no_module_prefix)
+    print(f"wrote {out} ({args.to} layout)")
+    return 0
+
+
+__all__ = [
+    "load_model", "save_checkpoint", "read_checkpoint", "infer_config", "export_checkpoint",
+    "published_to_starpose", "starpose_to_published", "PUBLISHED_NAMES",
+]

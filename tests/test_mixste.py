@@ -1,0 +1,70 @@
+"""MixSTE: parameter counts, the published architecture, presets and fused == explicit."""
+import pytest
+import torch
+
+from starpose.models import PRESETS, MixSTE, build_model, count_parameters
+from starpose.models.checkpoints import starpose_to_published
+from tests.reference_mixste import reference_forward
+
+
+def test_parameter_counts_match_the_published_code():
+    assert count_parameters(MixSTE(num_frames=243, dim=512, depth=8, attention="vanilla")) == 33_783_811
+    assert count_parameters(MixSTE(num_frames=243, dim=512, depth=8, attention="star")) == 33_916_931
+
+
+def test_paper_presets():
+    assert PRESETS["star-mixste-243"].attention == "star"
+    assert PRESETS["mixste-243"].attention == "vanilla"
+    for name in ("mixste-243", "star-mixste-243"):
+        cfg = PRESETS[name]
+        assert (cfg.num_frames, cfg.dim, cfg.depth, cfg.num_heads) == (243, 512, 8, 8)
+
+
+def test_output_shape_and_input_check():
+    model = build_model("star-mixste-27")
+    assert model(torch.randn(2, 27, 17, 2)).shape == (2, 27, 17, 3)
+    with pytest.raises(ValueError, match=r"\(B, 27, 17, 2\)"):
+        model(torch.randn(2, 26, 17, 2))
+
+
+def test_structure_shared_norms_and_drop_path_schedule():
+    model = MixSTE(num_frames=9, dim=32, depth=4, num_heads=4, drop_path_rate=0.3)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    # 2 per block * 8 blocks + shared spatial + shared temporal + head
+    assert len(norms) == 2 * 8 + 3
+    assert model.spatial_norm.eps == 1e-6 and model.temporal_norm.eps == 1e-6
+    assert model.head_norm.eps == 1e-5
+    rates = [b.drop_path.p for b in model.spatial_blocks]
+    assert rates == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert [b.drop_path.p for b in model.temporal_blocks] == rates
+    assert torch.count_nonzero(model.spatial_pos_embed) == 0
+    assert torch.count_nonzero(model.temporal_pos_embed) == 0
+
+
+@pytest.mark.parametrize("attention", ["vanilla", "star"])
+def test_matches_an_independent_functional_reference_of_the_published_model(attention):
+    torch.manual_seed(1)
+    model = MixSTE(num_frames=9, dim=32, depth=3, num_heads=4, attention=attention).double().eval()
+    with torch.no_grad():  # non-zero position embeddings so their placement is tested too
+        model.spatial_pos_embed.normal_()
+        model.temporal_pos_embed.normal_()
+    x = torch.randn(2, 9, 17, 2, dtype=torch.float64)
+    published = starpose_to_published(model.state_dict(), module_prefix=False)
+    expected = reference_forward(published, x, num_heads=4, depth=3)
+    torch.testing.assert_close(model(x), expected)
+
+
+@pytest.mark.parametrize("attention", ["vanilla", "star"])
+def test_model_fused_equals_explicit_forward_and_backward(attention):
+    torch.manual_seed(2)
+    model = MixSTE(num_frames=27, dim=64, depth=2, num_heads=4, attention=attention)
+    x = torch.randn(2, 27, 17, 2)
+    outs, grads = [], []
+    for fused in (True, False):
+        model.set_fused(fused).zero_grad()
+        out = model(x)
+        out.square().mean().backward()
+        outs.append(out.detach())
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert ((outs[0] - outs[1]).norm() / outs[1].norm()).item() < 1e-5
+    assert ((grads[0] - grads[1]).norm() / grads[1].norm()).item() < 1e-5
