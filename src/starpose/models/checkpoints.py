@@ -21,7 +21,6 @@ import argparse
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from starpose.errors import CheckpointError
+from starpose.io import atomic_path
 from starpose.models.mixste import MixSTE, MixSTEConfig
 
 FORMAT_NAME = "starpose"
@@ -231,16 +231,9 @@ def save_checkpoint(path: str | os.PathLike, model: MixSTE, **extra) -> Path:
 
 
 def atomic_torch_save(payload: dict, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def export_checkpoint(src: str | os.PathLike, layout: str, out: str | os.PathLike, num_heads: int | None = None,

@@ -1,0 +1,218 @@
+"""Evaluation with the protocols behind the published Human3.6M tables.
+
+Published protocol (``protocol="published"``), counted exactly as the published code counts:
+each test sequence is cut into evaluation windows ``(W, F, J, 3)``, the prediction is the mean of
+the outputs on the input and on the flipped input (flipped back), the target's root is set to 0
+(the prediction's is not). Per sequence, MPJPE (#1), P-MPJPE (#2: per-frame Procrustes), N-MPJPE
+(#3: per-frame scale) and MPJVE (first differences along the W*F frames in window order, across
+window borders) are weighted by W*F; an action's number is the weighted mean over its sequences
+(all test subjects and cameras, takes grouped by the name before the first space); the reported
+average is the plain mean over actions.
+
+Clean protocol (``protocol="clean"``): the predictions are reassembled into the sequence so that
+every frame counts once, velocities and accelerations stay inside the sequence, plus the
+acceleration error (jitter).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from starpose import metrics
+from starpose.data.h36m import Sequence, load_h36m
+from starpose.data.skeleton import SUBJECTS_TEST
+from starpose.data.windows import eval_windows, reassemble
+from starpose.errors import StarposeError
+from starpose.inference import predict_windows, resolve_device
+
+PUBLISHED_METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")
+CLEAN_METRICS = PUBLISHED_METRICS + ("accel_error",)
+METRIC_TITLES = {
+    "mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "mpjve": "MPJVE", "accel_error": "Accel",
+}
+
+
+@dataclass
+class SequenceErrors:
+    """Errors (mm) of one sequence and the weight it carries in its action's mean."""
+
+    subject: str
+    action: str
+    weight: int
+    errors: dict[str, float] = field(default_factory=dict)
+
+
+def predict_all(model, sequences: list[Sequence], flip: bool = True, batch_size: int = 64,
+                amp: str | None = None) -> list[torch.Tensor]:
+    """Predictions ``(W, F, J, 3)`` on the evaluation windows of every sequence.
+
+    All windows go through the model in large batches, whatever sequence they come from.
+    """
+    frames = model.config.num_frames
+    device = next(model.parameters()).device
+    windows = [eval_windows(s.keypoints_2d, frames) for s in sequences]
+    counts = [len(w) for w in windows]
+    stacked = torch.from_numpy(np.concatenate(windows)).to(device)
+    pred = predict_windows(model, stacked, flip=flip, batch_size=batch_size, amp=amp).cpu()
+    return list(pred.split(counts))
+
+
+def target_windows(sequence: Sequence, frames: int) -> torch.Tensor:
+    """The 3D target on evaluation windows, root set to 0: ``(W, F, J, 3)``."""
+    target = eval_windows(sequence.positions_3d, frames).copy()
+    target[:, :, 0] = 0.0
+    return torch.from_numpy(target)
+
+
+def published_errors(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """Errors (mm) of one sequence's windows ``(W, F, J, 3)`` as the published code counts them."""
+    flat_pred = pred.reshape(-1, *pred.shape[-2:]).numpy()
+    flat_target = target.reshape(-1, *target.shape[-2:]).numpy()
+    return {
+        "mpjpe": 1000 * float(metrics.mpjpe(pred, target)),
+        "p_mpjpe": 1000 * metrics.p_mpjpe(flat_pred, flat_target),
+        "n_mpjpe": 1000 * float(metrics.n_mpjpe(pred, target)),
+        "mpjve": 1000 * metrics.mean_velocity_error(flat_pred, flat_target) if len(flat_pred) > 1 else 0.0,
+    }
+
+
+def clean_errors(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """Errors (mm) of one reassembled sequence ``(T, J, 3)``, every frame counted once."""
+    T = len(pred)
+    return {
+        "mpjpe": 1000 * metrics.mpjpe(pred, target),
+        "p_mpjpe": 1000 * metrics.p_mpjpe(pred, target),
+        "n_mpjpe": 1000 * metrics.n_mpjpe(pred, target),
+        "mpjve": 1000 * metrics.mean_velocity_error(pred, target) if T > 1 else float("nan"),
+        "accel_error": 1000 * metrics.acceleration_error(pred, target) if T > 2 else float("nan"),
+    }
+
+
+def sequence_errors(model, sequences: list[Sequence], protocol: str = "published", flip: bool = True,
+                    batch_size: int = 64, amp: str | None = None) -> list[SequenceErrors]:
+    frames = model.config.num_frames
+    predictions = predict_all(model, sequences, flip=flip, batch_size=batch_size, amp=amp)
+    results = []
+    for seq, pred in zip(sequences, predictions):
+        target = target_windows(seq, frames)
+        if protocol == "published":
+            errors, weight = published_errors(pred, target), pred.shape[0] * pred.shape[1]
+        else:
+            T = seq.num_frames
+            errors = clean_errors(reassemble(pred.numpy(), T), reassemble(target.numpy(), T))
+            weight = T
+        results.append(SequenceErrors(seq.subject, seq.action_group, weight, errors))
+    return results
+
+
+def action_table(results: list[SequenceErrors]) -> dict[str, dict[str, float]]:
+    """Per action: sum over its sequences of error * weight / sum of weights; plus ``Average``
+    (the plain mean over actions)."""
+    groups: dict[str, list[SequenceErrors]] = defaultdict(list)
+    for r in results:
+        groups[r.action].append(r)
+    table = {}
+    for action in sorted(groups):
+        rows = groups[action]
+        total = sum(r.weight for r in rows)
+        table[action] = {
+            name: sum(r.errors[name] * r.weight for r in rows) / total for name in rows[0].errors
+        }
+    names = next(iter(table.values())).keys()
+    table["Average"] = {name: float(np.nanmean([row[name] for row in table.values()])) for name in names}
+    return table
+
+
+def evaluate_model(model, sequences: list[Sequence], protocol: str = "published", flip: bool = True,
+                   by_subject: bool = False, batch_size: int = 64, amp: str | None = None) -> dict:
+    """``{"all": table}`` or, with ``by_subject``, ``{subject: table}``; tables from :func:`action_table`."""
+    if protocol not in ("published", "clean"):
+        raise StarposeError(f"unknown protocol {protocol!r} (use 'published' or 'clean')")
+    if not sequences:
+        raise StarposeError("no test sequences to evaluate")
+    was_training = model.training
+    model.eval()
+    try:
+        results = sequence_errors(model, sequences, protocol, flip, batch_size, amp)
+    finally:
+        model.train(was_training)
+    if not by_subject:
+        return {"all": action_table(results)}
+    subjects = dict.fromkeys(r.subject for r in results)
+    return {s: action_table([r for r in results if r.subject == s]) for s in subjects}
+
+
+def validation_mpjpe(model, sequences: list[Sequence], batch_size: int = 64, amp: str | None = None) -> float:
+    """Protocol #1 (published counting, flip averaging) action-wise average, in mm."""
+    return evaluate_model(model, sequences, batch_size=batch_size, amp=amp)["all"]["Average"]["mpjpe"]
+
+
+def format_table(table: dict[str, dict[str, float]], title: str = "") -> str:
+    """A Markdown table: one row per action, one column per metric (mm)."""
+    names = list(next(iter(table.values())).keys())
+    header = "| Action | " + " | ".join(f"{METRIC_TITLES[n]} (mm)" for n in names) + " |"
+    rule = "|---|" + "---:|" * len(names)
+    rows = [f"| {a} | " + " | ".join(f"{v[n]:.2f}" for n in names) + " |" for a, v in table.items()]
+    rows[-1] = rows[-1].replace("| Average |", "| **Average** |")
+    return "\n".join(([f"### {title}", ""] if title else []) + [header, rule] + rows)
+
+
+def check_model_fits(model, path) -> None:
+    cfg = model.config
+    if cfg.num_joints != 17 or cfg.in_chans != 2:
+        raise StarposeError(
+            f"{path}: the model takes {cfg.num_joints} joints with {cfg.in_chans} channels, "
+            "but Human3.6M keypoints have 17 joints with 2 channels"
+        )
+
+
+def add_cli(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="evaluate a checkpoint on Human3.6M-format data (protocols #1, #2, #3, MPJVE)",
+        description="Evaluate a starpose or published MixSTE checkpoint on the test subjects with the "
+        "protocol of the published tables (--protocol published) or with every frame counted once and "
+        "the acceleration error (--protocol clean).",
+    )
+    parser.add_argument("--data-dir", required=True, help="folder with data_3d_h36m.npz and data_2d_h36m_<name>.npz")
+    parser.add_argument("--keypoints", default="gt", help="2D keypoints name, e.g. gt, cpn_ft_h36m_dbb (default gt)")
+    parser.add_argument("--checkpoint", required=True, help="starpose or published checkpoint")
+    parser.add_argument("--subjects", default=",".join(SUBJECTS_TEST), help="comma-separated test subjects")
+    parser.add_argument("--num-heads", type=int, default=None, help="heads of a published vanilla checkpoint (default 8)")
+    parser.add_argument("--protocol", choices=("published", "clean"), default="published")
+    parser.add_argument("--by-subject", action="store_true", help="one table per subject")
+    parser.add_argument("--no-flip", action="store_true", help="no flip averaging")
+    parser.add_argument("--json", metavar="OUT", help="also write the numbers to this JSON file")
+    parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--amp", choices=("bf16",), default=None, help="bf16 autocast")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from starpose.models.checkpoints import load_model
+
+    if args.json and Path(args.json).is_dir():
+        raise StarposeError(f"{args.json}: is a folder; give a file name for --json")
+    model = load_model(args.checkpoint, num_heads=args.num_heads, device=resolve_device(args.device))
+    check_model_fits(model, args.checkpoint)
+    subjects = [s for s in args.subjects.split(",") if s]
+    sequences = load_h36m(args.data_dir, args.keypoints, subjects=subjects)
+    result = evaluate_model(model, sequences, args.protocol, flip=not args.no_flip,
+                            by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp)
+    for name, table in result.items():
+        title = "All test subjects" if name == "all" else f"Subject {name}"
+        print(format_table(table, f"{title} ({args.protocol} protocol)"))
+        print()
+    if args.json:
+        from starpose.io import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps({"protocol": args.protocol, "flip": not args.no_flip,
+                                                 "checkpoint": str(args.checkpoint), "tables": result}, indent=2))
+        print(f"wrote {args.json}")
+    return 0

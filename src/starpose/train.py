@@ -1,0 +1,431 @@
+"""Training with the published MixSTE recipe.
+
+* Data: the train subjects' (video, camera) sequences cut into windows of F frames with flip
+  augmentation (:class:`starpose.data.windows.TrainWindows`), targets with the root set to 0.
+* Loss: weighted MPJPE + 0.5 * temporal consistency + 2.0 * MPJVE (:mod:`starpose.loss`).
+* Optimiser: AdamW (weight decay 0.1), learning rate times ``lr_decay`` (0.99) after every epoch.
+* The published code back-propagates with the loss value as upstream gradient, i.e. it descends
+  on 0.5 * L^2 (``loss_mode="squared"``, the default); ``loss_mode="plain"`` descends on L.
+* After every epoch: protocol #1 on the test subjects (flip averaging); ``best.pt`` and
+  ``last.pt`` written atomically; a CSV row, TensorBoard scalars.
+
+Resuming restores model, optimiser, learning rate, epoch, window order and RNG states, also from
+the middle of an epoch (Ctrl-C saves and exits), so a resumed run ends with the same weights as an
+uninterrupted one. Under ``torchrun`` it runs DistributedDataParallel: the global batch is split
+between ranks, metrics are reduced across ranks and only rank 0 writes files.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from starpose.data.h36m import Sequence, load_h36m, select
+from starpose.data.skeleton import SUBJECTS_TEST, SUBJECTS_TRAIN
+from starpose.data.windows import TrainWindows
+from starpose.errors import StarposeError
+from starpose.evaluate import evaluate_model
+from starpose.inference import autocast, resolve_device
+from starpose.io import atomic_write_text
+from starpose.loss import mixste_loss
+from starpose.models.checkpoints import load_weights, read_checkpoint, save_checkpoint
+from starpose.models.mixste import PRESETS, MixSTE
+
+#: Optimisation settings of each model preset: the paper's 243-frame recipe, and CPU-sized ones.
+RECIPES = {
+    "243": dict(lr=4e-5, batch_size=4, epochs=120),
+    "81": dict(lr=5e-4, batch_size=16, epochs=40),
+    "27": dict(lr=1e-3, batch_size=32, epochs=30),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (written to RUN_DIR/config.json)."""
+
+    data_dir: str
+    out: str
+    keypoints: str = "gt"
+    preset: str = "star-mixste-27"
+    attention: str | None = None  # overrides the preset's attention type
+    model_overrides: dict = field(default_factory=dict)  # e.g. {"drop_path_rate": 0.1}
+    epochs: int | None = None
+    batch_size: int | None = None  # windows per optimiser step (global, over all ranks)
+    lr: float | None = None
+    lr_decay: float = 0.99
+    weight_decay: float = 0.1
+    loss_mode: str = "squared"
+    flip_augment: bool = True
+    subjects_train: tuple[str, ...] = SUBJECTS_TRAIN
+    subjects_test: tuple[str, ...] = SUBJECTS_TEST
+    seed: int = 0
+    device: str = "auto"
+    amp: str | None = None
+    compile: bool = False
+    eval_batch_size: int = 64
+    progress: bool | None = None  # None: only on a terminal
+
+    def resolved(self) -> "TrainConfig":
+        """The config with the recipe's defaults filled in for unset epochs / batch size / lr."""
+        if self.preset not in PRESETS:
+            raise StarposeError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
+        recipe = RECIPES[self.preset.rsplit("-", 1)[1]]
+        filled = {k: v for k, v in recipe.items() if getattr(self, k) is None}
+        return replace(self, subjects_train=tuple(self.subjects_train),
+                       subjects_test=tuple(self.subjects_test), **filled)
+
+    def model_config(self):
+        overrides = dict(self.model_overrides)
+        if self.attention:
+            overrides["attention"] = self.attention
+        return replace(PRESETS[self.preset], **overrides)
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: torch.device) -> DistInfo:
+    """Join the process group when started by torchrun (WORLD_SIZE > 1): NCCL on GPUs, Gloo on CPUs."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size())
+
+
+def all_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """The mean of a (detached) tensor over ranks."""
+    if info.world_size == 1:
+        return value
+    value = value.clone()
+    dist.all_reduce(value)
+    return value / info.world_size
+
+
+class Trainer:
+    """One training run; :meth:`fit` trains until ``epochs`` and returns the per-epoch rows."""
+
+    def __init__(self, config: TrainConfig, resume: bool = False,
+                 on_batch_end: Callable[[int, int], None] | None = None):
+        self.config = config.resolved()
+        self.device = resolve_device(self.config.device)
+        self.dist = setup_distributed(self.device)
+        self.out = Path(self.config.out)
+        self.on_batch_end = on_batch_end
+        self._check_config()
+        self._load_data()
+        torch.manual_seed(self.config.seed)
+        self.model = MixSTE.from_config(self.config.model_config()).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
+                                           weight_decay=self.config.weight_decay)
+        self.epoch, self.batch_in_epoch, self.best = 0, 0, math.inf
+        self.epoch_start_state = self.windows.state_dict()
+        self.rows: list[dict] = []
+        if resume:
+            self._restore(self.out / "last.pt")
+        self.forward_model = self._wrap(self.model)
+
+    # ----------------------------------------------------------------- set-up
+    def _check_config(self) -> None:
+        cfg = self.config
+        if cfg.loss_mode not in ("squared", "plain"):
+            raise StarposeError(f"loss mode must be 'squared' or 'plain', got {cfg.loss_mode!r}")
+        if cfg.batch_size % self.dist.world_size:
+            raise StarposeError(f"batch size {cfg.batch_size} is not divisible by the "
+                                f"{self.dist.world_size} processes")
+        if self.out.exists() and not self.out.is_dir():
+            raise StarposeError(f"{self.out}: exists and is not a folder")
+
+    def _load_data(self) -> None:
+        cfg = self.config
+        sequences = load_h36m(cfg.data_dir, cfg.keypoints,
+                              subjects=list(dict.fromkeys(cfg.subjects_train + cfg.subjects_test)))
+        self.train_sequences = select(sequences, subjects=cfg.subjects_train)
+        self.test_sequences = select(sequences, subjects=cfg.subjects_test)
+        for name, split in (("training", self.train_sequences), ("test", self.test_sequences)):
+            if not split:
+                raise StarposeError(f"{cfg.data_dir}: the {name} split is empty (subjects "
+                                    f"{', '.join(getattr(cfg, 'subjects_train' if name == 'training' else 'subjects_test'))})")
+        self.windows = TrainWindows([s.keypoints_2d for s in self.train_sequences],
+                                    [s.positions_3d for s in self.train_sequences],
+                                    frames=cfg.model_config().num_frames, flip_augment=cfg.flip_augment,
+                                    seed=cfg.seed, zero_root=True)
+
+    def _wrap(self, model: MixSTE) -> torch.nn.Module:
+        if self.dist.world_size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if self.config.compile:
+            model = torch.compile(model)
+        return model
+
+    # ----------------------------------------------------------------- state
+    def state(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "optimizer": self.optimizer.state_dict(),
+            "train_config": _jsonable(asdict(self.config)),
+            "train_state": {
+                "batch_in_epoch": self.batch_in_epoch,
+                "windows": self.epoch_start_state,
+                "torch_rng": torch.get_rng_state(),
+                "best": self.best,
+                "rows": self.rows,
+            },
+        }
+
+    def _restore(self, path: Path) -> None:
+        data = read_checkpoint(path)
+        if "train_state" not in data:
+            raise StarposeError(f"{path}: not a starpose training checkpoint (no training state)")
+        load_weights(self.model, data["model"], path)
+        self.optimizer.load_state_dict(data["optimizer"])
+        ts = data["train_state"]
+        self.epoch, self.batch_in_epoch, self.best = data["epoch"], ts["batch_in_epoch"], ts["best"]
+        self.rows = list(ts["rows"])
+        self.epoch_start_state = ts["windows"]
+        self.windows.load_state_dict(ts["windows"])
+        torch.set_rng_state(ts["torch_rng"])
+
+    def save(self, name: str) -> None:
+        if self.dist.is_main:
+            save_checkpoint(self.out / name, self.model, **self.state())
+
+    # ----------------------------------------------------------------- loop
+    def fit(self) -> list[dict]:
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.out / "config.json", json.dumps(_jsonable(asdict(self.config)), indent=2))
+        writer = self._summary_writer()
+        try:
+            while self.epoch < self.config.epochs:
+                row = self._train_epoch()
+                self._end_epoch(row, writer)
+        except KeyboardInterrupt:
+            self.save("last.pt")
+            if self.dist.is_main:
+                print(f"\ninterrupted: saved {self.out / 'last.pt'}; continue with --resume {self.out}",
+                      file=sys.stderr)
+            raise
+        finally:
+            if writer is not None:
+                writer.close()
+        return self.rows
+
+    def _train_epoch(self) -> dict:
+        cfg, info = self.config, self.dist
+        if self.batch_in_epoch == 0:
+            self.epoch_start_state = self.windows.state_dict()
+        else:  # resuming mid-epoch: draw the same permutation again
+            self.windows.load_state_dict(self.epoch_start_state)
+        per_rank = cfg.batch_size // info.world_size
+        batches = self.windows.epoch_batches(per_rank, rank=info.rank, world_size=info.world_size,
+                                             as_torch=True, start_batch=self.batch_in_epoch)
+        total = self.windows.num_batches(per_rank, info.world_size)
+        self.model.train()
+        sums = {"total": 0.0, "wmpjpe": 0.0, "tc": 0.0, "mpjve": 0.0}
+        steps, frames, begin = 0, 0, time.perf_counter()
+        bar = tqdm(batches, total=total, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                   disable=self._progress_disabled(), leave=False, dynamic_ncols=True)
+        for inputs, targets in bar:
+            terms = self._step(inputs.to(self.device), targets.to(self.device))
+            for k in sums:
+                sums[k] += terms[k]
+            steps += 1
+            frames += inputs.shape[0] * inputs.shape[1] * info.world_size
+            self.batch_in_epoch += 1
+            bar.set_postfix(loss=f"{terms['total']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}",
+                            fps=f"{frames / (time.perf_counter() - begin):.0f}")
+            if self.on_batch_end is not None:
+                self.on_batch_end(self.epoch, self.batch_in_epoch)
+        seconds = time.perf_counter() - begin
+        row = {f"train_{k}": v / max(steps, 1) for k, v in sums.items()}
+        row.update(frames_per_s=frames / seconds if seconds > 0 else 0.0, seconds=seconds)
+        return row
+
+    def _step(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        self.optimizer.zero_grad(set_to_none=True)
+        with autocast(self.device, self.config.amp):
+            pred = self.forward_model(inputs)
+        terms = mixste_loss(pred.float(), targets)
+        values = torch.stack([terms.total, terms.wmpjpe, terms.tc, terms.mpjve]).detach()
+        values = all_mean(values, self.dist)
+        if self.config.loss_mode == "squared":
+            # d(0.5 L^2) = L dL, with L the loss of the global batch (the published upstream gradient)
+            terms.total.backward(values[0])
+        else:
+            terms.total.backward()
+        self.optimizer.step()
+        return dict(zip(("total", "wmpjpe", "tc", "mpjve"), values.tolist()))
+
+    def _end_epoch(self, row: dict, writer) -> None:
+        lr = self.optimizer.param_groups[0]["lr"]
+        val = self.validate()
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        for group in self.optimizer.param_groups:
+            group["lr"] *= self.config.lr_decay
+        row = {"epoch": self.epoch, "lr": lr, **row, "val_mpjpe": val}
+        self.rows.append(row)
+        improved = val < self.best
+        self.best = min(self.best, val)
+        self.epoch_start_state = self.windows.state_dict()
+        self.save("last.pt")
+        if improved:
+            self.save("best.pt")
+        if self.dist.is_main:
+            self._log(row, writer, improved)
+
+    def validate(self) -> float:
+        """Protocol #1 (mm, action-wise average) on the test subjects, shards reduced over ranks."""
+        info = self.dist
+        if info.world_size == 1:
+            return evaluate_model(self.model, self.test_sequences, batch_size=self.config.eval_batch_size,
+                                  amp=self.config.amp)["all"]["Average"]["mpjpe"]
+        return _reduced_validation(self.model, self.test_sequences[info.rank::info.world_size], self.config, info)
+
+    # ----------------------------------------------------------------- logging
+    def _progress_disabled(self):
+        if not self.dist.is_main:
+            return True
+        return None if self.config.progress is None else not self.config.progress
+
+    def _summary_writer(self):
+        if not self.dist.is_main:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is a dependency, but stay usable without it
+            return None
+        return SummaryWriter(log_dir=str(self.out / "tensorboard"), purge_step=self.epoch + 1)
+
+    def _log(self, row: dict, writer, improved: bool) -> None:
+        path = self.out / "metrics.csv"
+        new = not path.exists() or self.epoch == 1
+        with open(path, "w" if new else "a", newline="") as fh:
+            out = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                out.writeheader()
+            out.writerow(row)
+        if writer is not None:
+            for key, value in row.items():
+                if key != "epoch":
+                    writer.add_scalar(key, value, self.epoch)
+            writer.flush()
+        mark = " *" if improved else ""
+        print(f"epoch {self.epoch:3d}  loss {row['train_total']:.4f}  lr {row['lr']:.2e}  "
+              f"{row['frames_per_s']:,.0f} frames/s  val MPJPE {row['val_mpjpe']:.2f} mm{mark}", flush=True)
+
+
+def _reduced_validation(model, shard: list[Sequence], config: TrainConfig, info: DistInfo) -> float:
+    """Every rank evaluates its shard; per-sequence errors are gathered and aggregated once."""
+    from starpose.evaluate import action_table, sequence_errors
+
+    model.eval()
+    local = sequence_errors(model, shard, batch_size=config.eval_batch_size, amp=config.amp) if shard else []
+    model.train()
+    gathered: list = [None] * info.world_size
+    dist.all_gather_object(gathered, local)
+    results = [r for part in gathered for r in part]
+    return action_table(results)["Average"]["mpjpe"]
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def train(config: TrainConfig, resume: bool = False) -> list[dict]:
+    """Train (or resume) a run; returns the per-epoch rows."""
+    return Trainer(config, resume=resume).fit()
+
+
+def config_from_run(run_dir: str | os.PathLike) -> TrainConfig:
+    """The configuration of an earlier run (its config.json)."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise StarposeError(f"{path}: no such file; is {run_dir} a starpose run folder?")
+    try:
+        data = json.loads(path.read_text())
+        known = {f.name for f in fields(TrainConfig)}
+        return TrainConfig(**{k: v for k, v in data.items() if k in known})
+    except (json.JSONDecodeError, TypeError) as err:
+        raise StarposeError(f"{path}: not a valid run configuration ({err})") from None
+
+
+# --------------------------------------------------------------------------- CLI
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train MixSTE / Star-MixSTE with the published recipe",
+        description="Train on Human3.6M-format data (real or synthetic) with the MixSTE recipe. "
+        "Start with torchrun for DistributedDataParallel on several GPUs or processes.",
+    )
+    p.add_argument("--data-dir", help="folder with data_3d_h36m.npz and data_2d_h36m_<name>.npz")
+    p.add_argument("--keypoints", default="gt", help="2D keypoints name (default gt)")
+    p.add_argument("--preset", default="star-mixste-27", choices=list(PRESETS), help="model preset")
+    p.add_argument("--attention", choices=("star", "vanilla"), help="override the preset's attention")
+    p.add_argument("--out", help="run folder (checkpoints, metrics.csv, tensorboard/, config.json)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
+    p.add_argument("--epochs", type=int, help="epochs (default: the preset's recipe)")
+    p.add_argument("--batch-size", type=int, help="windows per optimiser step over all processes")
+    p.add_argument("--lr", type=float, help="learning rate (243 frames: 4e-5)")
+    p.add_argument("--lr-decay", type=float, default=0.99, help="factor per epoch (default 0.99)")
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--drop-path", type=float, help="stochastic depth rate (published: 0.1)")
+    p.add_argument("--frames", type=int, help="override the preset's frame count")
+    p.add_argument("--loss", choices=("squared", "plain"), default="squared",
+                   help="'squared': as published, descend on 0.5*L^2; 'plain': descend on L")
+    p.add_argument("--no-flip-augment", action="store_true", help="no flipped copies of the windows")
+    p.add_argument("--subjects-train", default=",".join(SUBJECTS_TRAIN))
+    p.add_argument("--subjects-test", default=",".join(SUBJECTS_TEST))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--amp", choices=("bf16",), help="bf16 autocast (fp32 master weights)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.resume:
+        config = config_from_run(args.resume)
+        Trainer(replace(config, out=args.resume), resume=True).fit()
+        return 0
+    if not args.data_dir or not args.out:
+        raise StarposeError("--data-dir and --out are required (or --resume RUN_DIR)")
+    overrides = {k: v for k, v in (("drop_path_rate", args.drop_path), ("num_frames", args.frames)) if v is not None}
+    config = TrainConfig(
+        data_dir=args.data_dir, out=args.out, keypoints=args.keypoints, preset=args.preset,
+        attention=args.attention, model_overrides=overrides, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, lr_decay=args.lr_decay, weight_decay=args.weight_decay, loss_mode=args.loss,
+        flip_augment=not args.no_flip_augment, subjects_train=tuple(args.subjects_train.split(",")),
+        subjects_test=tuple(args.subjects_test.split(",")), seed=args.seed, device=args.device,
+        amp=args.amp, compile=args.compile,
+    )
+    if Path(args.out, "last.pt").exists():
+        raise StarposeError(f"{args.out}: already holds a run; use --resume {args.out} or another --out")
+    Trainer(config).fit()
+    return 0
