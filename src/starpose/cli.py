@@ -16,7 +16,11 @@ from starpose.errors import StarposeError
 # Modules defining ``add_cli(subparsers)``, in the order their commands appear in --help.
 _COMMAND_MODULES = (
     "starpose.info",
+    "starpose.train",
+    "starpose.evaluate",
+    "starpose.lift",
     "starpose.models.checkpoints",
+    "starpose.data.synthetic",
 )
 
 

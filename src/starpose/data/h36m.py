@@ -29,12 +29,12 @@ NUM_CAMERAS = 4
 
 
 def file_2d(keypoints: str) -> str:
-    """File name of the 2D keypoints called ``keypoints`` (e.g. ``"gt"``, ``"cpn_ft_h36m_dbb"``)."""
+    """File of the 2D keypoints named ``keypoints`` (e.g. ``"gt"``, ``"cpn_ft_h36m_dbb"``)."""
     return f"data_2d_h36m_{keypoints}.npz"
 
 
 def action_group(name: str) -> str:
-    """The action type of a take: the name before the first space (``"Walking 1"`` -> ``"Walking"``)."""
+    """The action type of a take: its name up to the first space ("Walking 1" -> "Walking")."""
     return name.split(" ", 1)[0]
 
 
@@ -66,7 +66,8 @@ class Sequence:
 def available_keypoints(data_dir: str | Path) -> list[str]:
     """Names ``<name>`` of the ``data_2d_h36m_<name>.npz`` files in ``data_dir``."""
     prefix, suffix = "data_2d_h36m_", ".npz"
-    return sorted(p.name[len(prefix):-len(suffix)] for p in Path(data_dir).glob(f"{prefix}*{suffix}"))
+    files = Path(data_dir).glob(f"{prefix}*{suffix}")
+    return sorted(p.name[len(prefix):-len(suffix)] for p in files)
 
 
 def load_h36m(data_dir: str | Path, keypoints: str = "gt",

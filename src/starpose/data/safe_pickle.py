@@ -8,6 +8,7 @@ numpy scalars and plain Python containers.
 """
 from __future__ import annotations
 
+import _codecs
 import os
 import pickle
 import tempfile
@@ -32,7 +33,11 @@ _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
     ("numpy._core.multiarray", "scalar"): _multiarray.scalar,
     # Protocol-2 pickles encode raw bytes as ``_codecs.encode(str, 'latin1')``.
-    ("_codecs", "encode"): __import__("_codecs").encode,
+    ("_codecs", "encode"): _codecs.encode,
+    # Plain-data constructors that protocols < 4 reach through globals.
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "complex"): complex,
 }
 
 

@@ -1,0 +1,230 @@
+"""Cutting sequences into fixed-length windows: training batches and sequence-to-sequence
+evaluation.
+
+Training (the chunking of the published seq2seq pipeline): a sequence of T frames gives
+``n = ceil(T / F)`` non-overlapping windows of F frames, centred on the sequence: window k starts
+at frame ``k * F - offset`` with ``offset = (n * F - T) // 2``, and frames before the start or
+after the end repeat the first or last frame (edge padding). With flip augmentation every window
+appears a second time, mirrored (2D inputs and 3D targets).
+
+Evaluation: :func:`eval_windows` covers a sequence with consecutive windows plus one aligned to
+its end, and :func:`reassemble` puts the per-frame predictions back together.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from starpose.data.skeleton import H36M_17, Skeleton
+
+
+def train_window_starts(length: int, frames: int) -> np.ndarray:
+    """First frame of each training window of a sequence of ``length`` frames (may be < 0)."""
+    count = math.ceil(length / frames)
+    offset = (count * frames - length) // 2
+    return np.arange(count) * frames - offset
+
+
+class TrainWindows:
+    """All training windows of a set of sequences, as ready-to-gather arrays.
+
+    ``sequences_2d``: list of (T_i, J, 2) inputs; ``sequences_3d``: list of (T_i, J, 3) targets
+    with the same lengths. The windows are materialised once, back to back, in two arrays of
+    shape (W, F, J, C), so assembling a batch is a single gather along the first axis (the
+    contiguous equivalent of ``big[starts[:, None] + arange(F)]``). Mirrored copies are not
+    stored (that would double the memory): flipped items are mirrored after the gather.
+
+    Targets are returned as given: the root joint keeps its trajectory unless ``zero_root=True``,
+    in which case joint 0 of every target is set to zero (the lifting models predict root-relative
+    poses; the training code may equally zero it itself).
+
+    Shuffling uses a ``numpy.random.Generator`` seeded with ``seed``; each call to
+    :meth:`epoch_batches` draws one permutation from it, and :meth:`state_dict` /
+    :meth:`load_state_dict` save and restore it so a resumed run sees the same epochs.
+    """
+
+    def __init__(self, sequences_2d, sequences_3d, frames: int, flip_augment: bool = True,
+                 seed: int = 0, skeleton: Skeleton = H36M_17, zero_root: bool = False):
+        if len(sequences_2d) != len(sequences_3d) or not sequences_2d:
+            raise ValueError("TrainWindows: need the same, non-zero number of 2D and 3D sequences")
+        if frames < 1:
+            raise ValueError(f"TrainWindows: frames must be >= 1, got {frames}")
+        lengths = np.array([len(s) for s in sequences_2d])
+        if any(len(s3) != n for s3, n in zip(sequences_3d, lengths)) or lengths.min() < 1:
+            raise ValueError("TrainWindows: 2D and 3D sequences must have equal, non-zero lengths")
+        self.frames = frames
+        self.flip_augment = flip_augment
+        self.flip_permutation = np.asarray(skeleton.flip_permutation)
+        self.sequence_index, self.window_start = _window_table(lengths, frames)
+        frame_index = _frame_index(lengths, self.sequence_index, self.window_start, frames)
+        self.inputs = _gather_frames(sequences_2d, frame_index)
+        self.targets = _gather_frames(sequences_3d, frame_index)
+        if zero_root:
+            self.targets[:, :, 0] = 0
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+
+    @property
+    def num_windows(self) -> int:
+        """Distinct windows, without the mirrored copies."""
+        return len(self.inputs)
+
+    def __len__(self) -> int:
+        """Items per epoch: every window, twice with flip augmentation."""
+        return self.num_windows * (2 if self.flip_augment else 1)
+
+    def item(self, index: int):
+        """Item ``index`` as ``(inputs (F, J, 2), targets (F, J, 3))``; index >= W is mirrored."""
+        x, y = self._gather(np.array([index]))
+        return x[0], y[0]
+
+    def num_batches(self, batch_size: int, world_size: int = 1, drop_last: bool = False) -> int:
+        """Batches each rank gets from one call to :meth:`epoch_batches`."""
+        per_rank = math.ceil(len(self) / world_size)
+        return per_rank // batch_size if drop_last else math.ceil(per_rank / batch_size)
+
+    def epoch_batches(self, batch_size: int, *, shuffle: bool = True, rank: int = 0,
+                      world_size: int = 1, drop_last: bool = False, as_torch: bool = False,
+                      start_batch: int = 0):
+        """Yield the batches ``(inputs (B, F, J, 2), targets (B, F, J, 3))`` of one epoch.
+
+        The permutation is drawn when this method is called (not lazily), so the generator state
+        after the call is well defined. Sharding for DistributedDataParallel: every rank builds
+        the same object with the same seed, hence draws the same permutation; it is padded by
+        wrapping around to a multiple of ``world_size`` and rank r takes items ``r, r + W, ...``
+        (W = world_size), then cuts them into batches of ``batch_size``. The global batch of step
+        s is the union of the ranks' batch s: ``batch_size * world_size`` items, disjoint
+        between ranks, and every rank runs the same number of steps. ``start_batch`` skips the
+        first batches (to resume in the middle of an epoch: restore the state saved before the
+        epoch began). Arrays are float32 numpy, or torch tensors sharing their memory if
+        ``as_torch``.
+        """
+        if not 0 <= rank < world_size:
+            raise ValueError(f"epoch_batches: rank {rank} not in [0, {world_size})")
+        order = self._rng.permutation(len(self)) if shuffle else np.arange(len(self))
+        padded = math.ceil(len(order) / world_size) * world_size
+        order = np.resize(order, padded)[rank::world_size]  # np.resize repeats from the start
+        stop = len(order) - len(order) % batch_size if drop_last else len(order)
+        return self._batches(order[:stop], batch_size, start_batch, as_torch)
+
+    def _batches(self, order, batch_size, start_batch, as_torch):
+        for begin in range(start_batch * batch_size, len(order), batch_size):
+            x, y = self._gather(order[begin:begin + batch_size])
+            yield (torch.from_numpy(x), torch.from_numpy(y)) if as_torch else (x, y)
+
+    def _gather(self, items: np.ndarray):
+        windows = items % self.num_windows
+        x = np.take(self.inputs, windows, axis=0)
+        y = np.take(self.targets, windows, axis=0)
+        flipped = np.flatnonzero(items >= self.num_windows)
+        if len(flipped):
+            for array in (x, y):
+                # np.take on the joint axis is ~2x faster than fancy indexing there.
+                mirrored = np.take(array[flipped], self.flip_permutation, axis=2)
+                mirrored[..., 0] *= -1
+                array[flipped] = mirrored
+        return x, y
+
+    def state_dict(self) -> dict:
+        """The shuffling state (plain Python data, safe to store in a checkpoint)."""
+        return {"seed": self.seed, "rng": self._rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seed = state["seed"]
+        self._rng = np.random.default_rng(self.seed)
+        self._rng.bit_generator.state = state["rng"]
+
+
+def _window_table(lengths: np.ndarray, frames: int):
+    """(sequence index (W,), start frame (W,)) of every training window, vectorised."""
+    counts = -(-lengths // frames)
+    offsets = (counts * frames - lengths) // 2
+    sequence = np.repeat(np.arange(len(lengths)), counts)
+    first = np.cumsum(counts) - counts  # index of each sequence's first window
+    k = np.arange(counts.sum()) - first[sequence]
+    return sequence, k * frames - offsets[sequence]
+
+
+def _frame_index(lengths, sequence, start, frames) -> np.ndarray:
+    """(W, F) indices into the concatenated sequences, clipped to each sequence (edge padding)."""
+    local = np.clip(start[:, None] + np.arange(frames), 0, lengths[sequence][:, None] - 1)
+    seq_offset = np.cumsum(lengths) - lengths
+    return local + seq_offset[sequence][:, None]
+
+
+def _gather_frames(sequences, frame_index) -> np.ndarray:
+    big = np.concatenate([np.asarray(s, dtype=np.float32) for s in sequences])
+    return big[frame_index]
+
+
+def eval_window_starts(length: int, frames: int) -> np.ndarray:
+    """Starts of the evaluation windows: 0, F, 2F, ... plus ``length - F`` when F does not
+    divide ``length``; ``[0]`` when ``length < frames``."""
+    if length <= frames:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(length // frames) * frames
+    if length % frames:
+        starts = np.append(starts, length - frames)
+    return starts
+
+
+def eval_windows(seq, frames: int):
+    """Cut ``seq (T, J, C)`` (numpy or torch) into windows ``(W, F, J, C)`` covering every frame.
+
+    Consecutive non-overlapping windows, then a last one ending on the last frame (overlapping
+    the one before when T % F != 0). When T < F: one window, right-padded with the last frame.
+    """
+    length = len(seq)
+    index = eval_window_starts(length, frames)[:, None] + np.arange(frames)
+    index = np.minimum(index, length - 1)
+    if isinstance(seq, torch.Tensor):
+        return seq[torch.as_tensor(index, device=seq.device)]
+    return seq[index]
+
+
+def reassemble(windows, length: int):
+    """Inverse of :func:`eval_windows`: ``(W, F, J, C)`` -> ``(T, J, C)``, each frame taken once.
+
+    Frames of the full windows come first; the overlapping end window contributes only the frames
+    not already covered. For T < F the first T frames of the single window are returned.
+    """
+    frames = windows.shape[1]
+    if length <= frames:
+        return windows[0, :length]
+    full = length // frames
+    body = windows[:full].reshape((full * frames,) + tuple(windows.shape[2:]))
+    rest = length % frames
+    if not rest:
+        return body
+    tail = windows[full, frames - rest:]
+    if isinstance(windows, torch.Tensor):
+        return torch.cat([body, tail])
+    return np.concatenate([body, tail])
+
+
+def benchmark_batch_assembly(frames: int = 243, batch_size: int = 64, total_frames: int = 500_000,
+                             joints: int = 17, flip_augment: bool = True, min_seconds: float = 1.0,
+                             seed: int = 0) -> float:
+    """Frames per second assembled by :meth:`TrainWindows.epoch_batches` (shuffled, flipped).
+
+    Builds random sequences of 1,000 to 5,000 frames totalling about ``total_frames`` frames and
+    times whole epochs until ``min_seconds`` have passed.
+    """
+    rng = np.random.default_rng(seed)
+    lengths = []
+    while sum(lengths) < total_frames:
+        lengths.append(int(rng.integers(1000, 5000)))
+    seqs_2d = [rng.standard_normal((n, joints, 2), dtype=np.float32) for n in lengths]
+    seqs_3d = [rng.standard_normal((n, joints, 3), dtype=np.float32) for n in lengths]
+    skeleton = H36M_17 if joints == 17 else Skeleton(parents=tuple(range(-1, joints - 1)),
+                                                     joints_left=(), joints_right=())
+    data = TrainWindows(seqs_2d, seqs_3d, frames, flip_augment=flip_augment, seed=seed,
+                        skeleton=skeleton)
+    assembled, begin = 0, time.perf_counter()
+    while time.perf_counter() - begin < min_seconds:
+        for x, _ in data.epoch_batches(batch_size):
+            assembled += x.shape[0] * x.shape[1]
+    return assembled / (time.perf_counter() - begin)

@@ -1,0 +1,12 @@
+"""Shared fixtures: the tiny synthetic Human3.6M-format dataset, generated once per session."""
+import pytest
+
+from starpose.data.synthetic import generate_dataset
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset_dir(tmp_path_factory):
+    """Folder with data_3d_h36m.npz, data_2d_h36m_gt.npz and data_2d_h36m_noisy.npz (tiny preset, seed 0)."""
+    out = tmp_path_factory.mktemp("tiny_h36m")
+    generate_dataset(out, preset="tiny", seed=0)
+    return out
