@@ -10,3 +10,14 @@ def tiny_dataset_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_h36m")
     generate_dataset(out, preset="tiny", seed=0)
     return out
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets one torch thread: two workers with two threads each
+    oversubscribe a 2-core machine and small-model training slows down several-fold."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)

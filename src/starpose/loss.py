@@ -28,7 +28,7 @@ __all__ = [
     "mixste_loss",
 ]
 
-#: Per-joint weights of the 17-joint Human3.6M layout used by MixSTE (knees/ankles 2.5,
+#: Per-joint weights of the 17-joint Human3.6M layout used by MixSTE (knees/feet 2.5, head and
 #: shoulders 1.5, elbows/wrists 4: the joints that are hardest to lift get the most weight).
 H36M_JOINT_WEIGHTS: tuple[float, ...] = (1, 1, 2.5, 2.5, 1, 2.5, 2.5, 1, 1, 1, 1.5, 1.5, 4, 4, 1.5, 4, 4)
 

@@ -245,10 +245,11 @@ def plot_trajectories(
     for a, ax in enumerate(axes):
         ax.set_ylabel(_AXIS_NAMES[a])
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, ncol=max(1, len(picked)), loc="upper right")
     axes[-1].set_xlabel("time (s)" if fps else "frame")
     fig.suptitle(title)
-    fig.tight_layout()
+    # Outside the panels, on the right: inside it would hide the curves it explains.
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="center right", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.8, 1))
     return save_png(fig, out_png)
 
 
