@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from starpose import metrics
-from starpose.data.h36m import Sequence, load_h36m
+from starpose.data.h36m import Sequence, load_h36m, select
 from starpose.data.skeleton import SUBJECTS_TEST
 from starpose.data.windows import eval_windows, reassemble
 from starpose.errors import StarposeError
@@ -183,6 +183,7 @@ def add_cli(subparsers) -> None:
     parser.add_argument("--keypoints", default="gt", help="2D keypoints name, e.g. gt, cpn_ft_h36m_dbb (default gt)")
     parser.add_argument("--checkpoint", required=True, help="starpose or published checkpoint")
     parser.add_argument("--subjects", default=",".join(SUBJECTS_TEST), help="comma-separated test subjects")
+    parser.add_argument("--actions", help="comma-separated action types (default: all)")
     parser.add_argument("--num-heads", type=int, default=None, help="heads of a published vanilla checkpoint (default 8)")
     parser.add_argument("--protocol", choices=("published", "clean"), default="published")
     parser.add_argument("--by-subject", action="store_true", help="one table per subject")
@@ -203,6 +204,10 @@ def _run(args: argparse.Namespace) -> int:
     check_model_fits(model, args.checkpoint)
     subjects = [s for s in args.subjects.split(",") if s]
     sequences = load_h36m(args.data_dir, args.keypoints, subjects=subjects)
+    if args.actions:
+        sequences = select(sequences, actions=args.actions.split(","))
+        if not sequences:
+            raise StarposeError(f"{args.data_dir}: no test sequence of the actions {args.actions}")
     result = evaluate_model(model, sequences, args.protocol, flip=not args.no_flip,
                             by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp)
     for name, table in result.items():

@@ -70,6 +70,7 @@ class TrainConfig:
     flip_augment: bool = True
     subjects_train: tuple[str, ...] = SUBJECTS_TRAIN
     subjects_test: tuple[str, ...] = SUBJECTS_TEST
+    actions: tuple[str, ...] | None = None  # action groups to use (None: all)
     seed: int = 0
     device: str = "auto"
     amp: str | None = None
@@ -84,7 +85,8 @@ class TrainConfig:
         recipe = RECIPES[self.preset.rsplit("-", 1)[1]]
         filled = {k: v for k, v in recipe.items() if getattr(self, k) is None}
         return replace(self, subjects_train=tuple(self.subjects_train),
-                       subjects_test=tuple(self.subjects_test), **filled)
+                       subjects_test=tuple(self.subjects_test),
+                       actions=tuple(self.actions) if self.actions else None, **filled)
 
     def model_config(self):
         overrides = dict(self.model_overrides)
@@ -160,8 +162,9 @@ class Trainer:
         cfg = self.config
         sequences = load_h36m(cfg.data_dir, cfg.keypoints,
                               subjects=list(dict.fromkeys(cfg.subjects_train + cfg.subjects_test)))
-        self.train_sequences = select(sequences, subjects=cfg.subjects_train)
-        self.test_sequences = select(sequences, subjects=cfg.subjects_test)
+        actions = tuple(cfg.actions) if cfg.actions else None
+        self.train_sequences = select(sequences, subjects=cfg.subjects_train, actions=actions)
+        self.test_sequences = select(sequences, subjects=cfg.subjects_test, actions=actions)
         for name, split in (("training", self.train_sequences), ("test", self.test_sequences)):
             if not split:
                 raise StarposeError(f"{cfg.data_dir}: the {name} split is empty (subjects "
@@ -402,6 +405,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--no-flip-augment", action="store_true", help="no flipped copies of the windows")
     p.add_argument("--subjects-train", default=",".join(SUBJECTS_TRAIN))
     p.add_argument("--subjects-test", default=",".join(SUBJECTS_TEST))
+    p.add_argument("--actions", help="comma-separated action types to use (default: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--amp", choices=("bf16",), help="bf16 autocast (fp32 master weights)")
@@ -422,7 +426,8 @@ def _run(args: argparse.Namespace) -> int:
         attention=args.attention, model_overrides=overrides, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, lr_decay=args.lr_decay, weight_decay=args.weight_decay, loss_mode=args.loss,
         flip_augment=not args.no_flip_augment, subjects_train=tuple(args.subjects_train.split(",")),
-        subjects_test=tuple(args.subjects_test.split(",")), seed=args.seed, device=args.device,
+        subjects_test=tuple(args.subjects_test.split(",")),
+        actions=tuple(args.actions.split(",")) if args.actions else None, seed=args.seed, device=args.device,
         amp=args.amp, compile=args.compile,
     )
     if Path(args.out, "last.pt").exists():

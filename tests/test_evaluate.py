@@ -1,0 +1,114 @@
+"""Evaluation: the published counting, the clean protocol, flip averaging, grouping, bad input."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from starpose import save_checkpoint
+from starpose.cli import main
+from starpose.data.flip import flip_pose
+from starpose.data.h36m import load_h36m, select
+from starpose.evaluate import evaluate_model
+from starpose.inference import predict_sequence, predict_windows
+from starpose.models import MixSTE
+from starpose.data.windows import eval_windows, reassemble
+from starpose import metrics
+from tests.reference_eval import published_evaluation
+
+
+@pytest.fixture(scope="module")
+def test_sequences(tiny_dataset_dir):
+    sequences = load_h36m(tiny_dataset_dir, "gt", subjects=["S9", "S11"])
+    return select(sequences, actions=["Walking", "Eating", "Sitting"])
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return MixSTE(num_frames=27, dim=32, depth=2, num_heads=4, attention="star").eval()
+
+
+def test_published_protocol_equals_a_literal_transcription_of_the_published_loop(model, test_sequences):
+    ours = evaluate_model(model, test_sequences)["all"]["Average"]
+    reference = published_evaluation(model, test_sequences)
+    got = np.array([ours[k] for k in ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")])
+    np.testing.assert_allclose(got, reference, atol=0.01)
+
+
+def test_actions_are_grouped_by_the_name_before_the_first_space(model, test_sequences):
+    table = evaluate_model(model, test_sequences)["all"]
+    takes = {s.action for s in test_sequences}
+    assert any(" " in t for t in takes)
+    assert set(table) == {t.split(" ")[0] for t in takes} | {"Average"}
+    by_subject = evaluate_model(model, test_sequences, by_subject=True)
+    assert set(by_subject) == {"S9", "S11"}
+
+
+def test_flip_averaging_is_the_mean_with_the_flipped_back_output(model):
+    x = torch.randn(3, 27, 17, 2)
+    with torch.no_grad():
+        expected = 0.5 * (model(x) + flip_pose(model(flip_pose(x))))
+    torch.testing.assert_close(predict_windows(model, x, flip=True, batch_size=2), expected)
+    with torch.no_grad():
+        torch.testing.assert_close(predict_windows(model, x, flip=False), model(x))
+
+
+@pytest.mark.parametrize("length", [1, 26, 27, 28, 60])
+def test_predict_sequence_any_length(model, length):
+    pred = predict_sequence(model, np.random.default_rng(0).normal(size=(length, 17, 2)).astype(np.float32))
+    assert pred.shape == (length, 17, 3)
+    assert np.all(pred[:, 0] == 0)
+
+
+def test_clean_protocol_counts_every_frame_once(model, test_sequences):
+    seq = next(s for s in test_sequences if s.num_frames % 27)
+    T = seq.num_frames
+    windows = torch.from_numpy(eval_windows(seq.keypoints_2d, 27))
+    pred = reassemble(predict_windows(model, windows).numpy(), T)
+    target = seq.positions_3d.copy()
+    target[:, 0] = 0
+    clean = evaluate_model(model, [seq], protocol="clean")["all"]["Average"]
+    assert clean["mpjpe"] == pytest.approx(1000 * metrics.mpjpe(pred, target), rel=1e-5)
+    assert clean["mpjve"] == pytest.approx(1000 * metrics.mean_velocity_error(pred, target), rel=1e-5)
+    assert clean["accel_error"] == pytest.approx(1000 * metrics.acceleration_error(pred, target), rel=1e-5)
+    published = evaluate_model(model, [seq])["all"]["Average"]
+    assert published["mpjpe"] != pytest.approx(clean["mpjpe"], rel=1e-9)  # overlap frames count twice
+
+
+def _write_checkpoint(tmp_path, **kwargs):
+    torch.manual_seed(0)
+    cfg = dict(num_frames=27, dim=32, depth=1, num_heads=4) | kwargs
+    return save_checkpoint(tmp_path / "model.pt", MixSTE(**cfg))
+
+
+def test_cli_writes_json_and_prints_the_table(tmp_path, tiny_dataset_dir, capsys):
+    ckpt = _write_checkpoint(tmp_path)
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--data-dir", str(tiny_dataset_dir), "--checkpoint", str(ckpt), "--json", str(out),
+                 "--actions", "Walking,Eating"]) == 0
+    printed = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["protocol"] == "published" and data["flip"] is True
+    assert f"{data['tables']['all']['Average']['mpjpe']:.2f}" in printed
+
+
+@pytest.mark.parametrize("case", ["joints", "keypoints", "split", "json-is-dir"])
+def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
+    ckpt = _write_checkpoint(tmp_path, num_joints=16 if case == "joints" else 17)
+    args = ["evaluate", "--data-dir", str(tiny_dataset_dir), "--checkpoint", str(ckpt), "--actions", "Walking"]
+    expected = {
+        "joints": "16 joints",
+        "keypoints": "available: ",
+        "split": "S42",
+        "json-is-dir": "is a folder",
+    }[case]
+    if case == "keypoints":
+        args += ["--keypoints", "nonexistent"]
+    if case == "split":
+        args += ["--subjects", "S42"]
+    if case == "json-is-dir":
+        args += ["--json", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err

@@ -1,0 +1,95 @@
+"""Training: the error drops, files are written, resume is exact, DDP equals one process."""
+import csv
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from starpose.cli import main
+from starpose.models.checkpoints import read_checkpoint
+from starpose.train import TrainConfig, Trainer
+
+SMALL_MODEL = {"dim": 32, "depth": 2, "num_heads": 4}
+ACTIONS = ("Walking", "Eating")
+
+
+def _config(data_dir, out, **kwargs):
+    base = dict(data_dir=str(data_dir), out=str(out), preset="star-mixste-27", model_overrides=SMALL_MODEL,
+                epochs=2, batch_size=8, lr=2e-3, subjects_train=("S1", "S5"), subjects_test=("S9",), actions=ACTIONS, progress=False)
+    return TrainConfig(**(base | kwargs))
+
+
+def _rows(run_dir):
+    with open(run_dir / "metrics.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_short_training_lowers_the_error_and_writes_its_files(tiny_dataset_dir, tmp_path):
+    rows = Trainer(_config(tiny_dataset_dir, tmp_path / "run", epochs=4)).fit()
+    assert rows[-1]["val_mpjpe"] < 0.9 * rows[0]["val_mpjpe"]
+    assert rows[-1]["train_total"] < rows[0]["train_total"]
+    assert [r["lr"] for r in rows] == pytest.approx([2e-3 * 0.99**i for i in range(4)])
+    for name in ("best.pt", "last.pt", "config.json", "metrics.csv"):
+        assert (tmp_path / "run" / name).is_file()
+    assert any((tmp_path / "run" / "tensorboard").iterdir())
+    assert [int(r["epoch"]) for r in _rows(tmp_path / "run")] == [1, 2, 3, 4]
+    best = read_checkpoint(tmp_path / "run" / "best.pt")
+    assert best["epoch"] == 1 + min(range(4), key=lambda i: rows[i]["val_mpjpe"])
+
+
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(tiny_dataset_dir, tmp_path):
+    config = _config(tiny_dataset_dir, tmp_path / "a", model_overrides=SMALL_MODEL | {"drop_path_rate": 0.2})
+    straight = Trainer(config)
+    straight.fit()
+
+    def interrupt(epoch, batch):
+        if epoch == 1 and batch == 3:
+            raise KeyboardInterrupt
+
+    interrupted = replace(config, out=str(tmp_path / "b"))
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(interrupted, on_batch_end=interrupt).fit()
+    resumed = Trainer(interrupted, resume=True)
+    assert (resumed.epoch, resumed.batch_in_epoch) == (1, 3)
+    resumed.fit()
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert resumed.rows[-1]["val_mpjpe"] == straight.rows[-1]["val_mpjpe"]
+
+
+def test_two_ddp_processes_give_the_losses_of_one_process(tiny_dataset_dir, tmp_path):
+    common = ["train", "--data-dir", str(tiny_dataset_dir), "--preset", "star-mixste-27", "--epochs", "2",
+              "--batch-size", "8", "--subjects-train", "S1", "--subjects-test", "S9", "--device", "cpu",
+              "--actions", ",".join(ACTIONS)]
+    assert main(common + ["--out", str(tmp_path / "one")]) == 0
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "starpose.cli"] + common + ["--out", str(tmp_path / "two")]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    one, two = _rows(tmp_path / "one"), _rows(tmp_path / "two")
+    for a, b in zip(one, two):
+        for key in ("train_total", "train_wmpjpe", "val_mpjpe"):
+            assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-4), key
+
+
+@pytest.mark.parametrize("case", ["out-is-file", "empty-split", "keypoints"])
+def test_cli_bad_input(tiny_dataset_dir, tmp_path, capsys, case):
+    out = tmp_path / "run"
+    args = ["train", "--data-dir", str(tiny_dataset_dir), "--out", str(out), "--epochs", "1",
+            "--actions", ",".join(ACTIONS)]
+    if case == "out-is-file":
+        out.write_text("x")
+    if case == "empty-split":
+        args += ["--subjects-train", "S42"]
+    if case == "keypoints":
+        args += ["--keypoints", "missing"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert {"out-is-file": "not a folder", "empty-split": "S42", "keypoints": "missing"}[case] in err
+    assert "Traceback" not in err
+    if case != "out-is-file":
+        assert not out.exists()
