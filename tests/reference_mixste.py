@@ -3,7 +3,6 @@
 It works directly on a published-layout state_dict (``STEblocks.*``, ``head.0`` ...), so a test
 comparing it with :class:`starpose.models.MixSTE` checks the architecture and the name mapping.
 """
-import torch
 import torch.nn.functional as F
 
 

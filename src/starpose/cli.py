@@ -16,11 +16,13 @@ from starpose.errors import StarposeError
 # Modules defining ``add_cli(subparsers)``, in the order their commands appear in --help.
 _COMMAND_MODULES = (
     "starpose.info",
+    "starpose.data.synthetic",
     "starpose.train",
     "starpose.evaluate",
+    "starpose.demo",
     "starpose.lift",
     "starpose.models.checkpoints",
-    "starpose.data.synthetic",
+    "starpose.bench",
 )
 
 

@@ -96,11 +96,16 @@ def clean_errors(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 def sequence_errors(model, sequences: list[Sequence], protocol: str = "published", flip: bool = True,
                     batch_size: int = 64, amp: str | None = None) -> list[SequenceErrors]:
-    frames = model.config.num_frames
     predictions = predict_all(model, sequences, flip=flip, batch_size=batch_size, amp=amp)
+    return errors_of_predictions(sequences, predictions, protocol)
+
+
+def errors_of_predictions(sequences: list[Sequence], predictions: list[torch.Tensor],
+                          protocol: str = "published") -> list[SequenceErrors]:
+    """Per-sequence errors of window predictions ``(W, F, J, 3)`` from :func:`predict_all`."""
     results = []
     for seq, pred in zip(sequences, predictions):
-        target = target_windows(seq, frames)
+        target = target_windows(seq, pred.shape[1])
         if protocol == "published":
             errors, weight = published_errors(pred, target), pred.shape[0] * pred.shape[1]
         else:

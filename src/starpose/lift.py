@@ -18,12 +18,12 @@ import math
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from starpose.errors import DataError, StarposeError
+from starpose.io import temp_beside
 from starpose.formats import (
     DEFAULT_MIN_CONFIDENCE,
     FORMAT_TITLES,
@@ -229,13 +229,9 @@ def staged_outputs():
     def stage(final: Path) -> Path:
         final = Path(final)
         created.extend(_make_parents(final.parent))
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix, dir=final.parent)
-        except OSError as err:
-            raise StarposeError(f"{final}: cannot write here ({err.strerror or err})") from None
-        os.close(fd)
-        pending.append((Path(tmp), final))
-        return Path(tmp)
+        tmp = temp_beside(final, suffix=final.suffix)
+        pending.append((tmp, final))
+        return tmp
 
     try:
         yield stage

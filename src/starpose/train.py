@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import math
 import os
@@ -27,7 +28,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
@@ -76,12 +76,18 @@ class TrainConfig:
     amp: str | None = None
     compile: bool = False
     eval_batch_size: int = 64
+    max_batches_per_epoch: int | None = None  # cap an epoch at this many (shuffled) batches
+    val_stride: int = 1  # validate after each epoch on every k-th test sequence
     progress: bool | None = None  # None: only on a terminal
 
     def resolved(self) -> "TrainConfig":
         """The config with the recipe's defaults filled in for unset epochs / batch size / lr."""
         if self.preset not in PRESETS:
             raise StarposeError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
+        for name in ("epochs", "batch_size", "max_batches_per_epoch", "val_stride"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise StarposeError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         recipe = RECIPES[self.preset.rsplit("-", 1)[1]]
         filled = {k: v for k, v in recipe.items() if getattr(self, k) is None}
         return replace(self, subjects_train=tuple(self.subjects_train),
@@ -246,9 +252,12 @@ class Trainer:
         batches = self.windows.epoch_batches(per_rank, rank=info.rank, world_size=info.world_size,
                                              as_torch=True, start_batch=self.batch_in_epoch)
         total = self.windows.num_batches(per_rank, info.world_size)
+        if cfg.max_batches_per_epoch:
+            total = min(total, cfg.max_batches_per_epoch)
         self.model.train()
         sums = {"total": 0.0, "wmpjpe": 0.0, "tc": 0.0, "mpjve": 0.0}
         steps, frames, begin = 0, 0, time.perf_counter()
+        batches = itertools.islice(batches, max(total - self.batch_in_epoch, 0))
         bar = tqdm(batches, total=total, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                    disable=self._progress_disabled(), leave=False, dynamic_ncols=True)
         for inputs, targets in bar:
@@ -303,10 +312,11 @@ class Trainer:
     def validate(self) -> float:
         """Protocol #1 (mm, action-wise average) on the test subjects, shards reduced over ranks."""
         info = self.dist
+        sequences = self.test_sequences[::self.config.val_stride]
         if info.world_size == 1:
-            return evaluate_model(self.model, self.test_sequences, batch_size=self.config.eval_batch_size,
+            return evaluate_model(self.model, sequences, batch_size=self.config.eval_batch_size,
                                   amp=self.config.amp)["all"]["Average"]["mpjpe"]
-        return _reduced_validation(self.model, self.test_sequences[info.rank::info.world_size], self.config, info)
+        return _reduced_validation(self.model, sequences[info.rank::info.world_size], self.config, info)
 
     # ----------------------------------------------------------------- logging
     def _progress_disabled(self):
@@ -406,6 +416,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--subjects-train", default=",".join(SUBJECTS_TRAIN))
     p.add_argument("--subjects-test", default=",".join(SUBJECTS_TEST))
     p.add_argument("--actions", help="comma-separated action types to use (default: all)")
+    p.add_argument("--max-batches-per-epoch", type=int, help="cap each epoch at this many shuffled batches")
+    p.add_argument("--val-stride", type=int, default=1,
+                   help="validate after each epoch on every k-th test sequence (default 1: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--amp", choices=("bf16",), help="bf16 autocast (fp32 master weights)")
@@ -428,7 +441,8 @@ def _run(args: argparse.Namespace) -> int:
         flip_augment=not args.no_flip_augment, subjects_train=tuple(args.subjects_train.split(",")),
         subjects_test=tuple(args.subjects_test.split(",")),
         actions=tuple(args.actions.split(",")) if args.actions else None, seed=args.seed, device=args.device,
-        amp=args.amp, compile=args.compile,
+        amp=args.amp, compile=args.compile, max_batches_per_epoch=args.max_batches_per_epoch,
+        val_stride=args.val_stride,
     )
     if Path(args.out, "last.pt").exists():
         raise StarposeError(f"{args.out}: already holds a run; use --resume {args.out} or another --out")

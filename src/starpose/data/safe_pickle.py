@@ -11,7 +11,6 @@ from __future__ import annotations
 import _codecs
 import os
 import pickle
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import numpy.lib.format as npformat
 
 from starpose.errors import DataError
+from starpose.io import atomic_path
 
 _multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
 
@@ -124,17 +124,6 @@ def save_npz(path: str | os.PathLike, **entries) -> Path:
     path = Path(path)
     if path.exists() and not path.is_file():
         raise DataError(f"{path}: exists and is not a regular file")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise DataError(f"{path}: cannot write here ({err.strerror or err})") from None
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            np.savez_compressed(fp, **entries)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; give the usual permissions of a data file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fp:
+        np.savez_compressed(fp, **entries)
     return path

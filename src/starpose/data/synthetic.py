@@ -35,7 +35,7 @@ ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo",
            "Purchases", "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking",
            "WalkTogether")
 #: Frames per take (3D, at 50 fps) drawn uniformly in these ranges.
-PRESETS = {"tiny": (100, 200), "small": (600, 1200), "h36m-size": (1000, 2600)}
+PRESETS = {"tiny": (100, 200), "small": (300, 600), "h36m-size": (1000, 2600)}
 _FEMALE = {"S1", "S5", "S7"}
 _WALKING = {"Walking", "WalkDog", "WalkTogether"}
 # The floor ellipse (centre, semi-axes along x and y, metres) in which a standing body is seen

@@ -183,7 +183,7 @@ class _Scene:
                                                   azimuth, elevation))
             column += 1
         self.counter = self.fig.text(0.01, 0.96, "", fontsize=8, va="top")
-        self.fig.text(0.99, 0.96, "blue: left, red: right", fontsize=7, va="top", ha="right", color="0.3")
+        self.fig.text(0.99, 0.01, "blue: left, red: right", fontsize=7, va="bottom", ha="right", color="0.3")
 
     def _bone_colors(self) -> list[str]:
         left, right = set(self.skeleton.joints_left), set(self.skeleton.joints_right)

@@ -5,13 +5,11 @@ window and the process-wide backend is left alone. PNGs are written atomically.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import math
 import os
-import tempfile
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -19,6 +17,7 @@ from matplotlib.figure import Figure
 
 from starpose.data.skeleton import H36M_17, Skeleton
 from starpose.errors import StarposeError
+from starpose.io import atomic_path
 
 __all__ = ["plot_training_curves", "plot_per_joint_error", "plot_trajectories"]
 
@@ -31,22 +30,10 @@ _VAL_P_MPJPE_KEYS = ("val_p_mpjpe", "val_p_mpjpe_mm", "p_mpjpe")
 _LR_KEYS = ("lr", "learning_rate")
 
 
-@contextlib.contextmanager
-def atomic_output(out_path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``out_path``; move it into place only if the body succeeds.
-
-    The temporary file keeps the extension, so tools that pick a format from it still work.
-    """
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def atomic_output(out_path: str | os.PathLike):
+    """A temporary path beside ``out_path`` (parents created, extension kept, so that writers
+    that pick a format from it still work), moved into place only if the body succeeds."""
+    return atomic_path(out_path, suffix=Path(out_path).suffix, make_parents=True)
 
 
 def new_figure(width_in: float, height_in: float, dpi: int = 100) -> Figure:
