@@ -185,7 +185,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         if self.config.compile:
-            model = torch.compile(model)
+            model = torch.compile(model, dynamic=False)  # fixed shapes: see drop_last in _train_epoch
         return model
 
     # ----------------------------------------------------------------- state
@@ -249,9 +249,11 @@ class Trainer:
         else:  # resuming mid-epoch: draw the same permutation again
             self.windows.load_state_dict(self.epoch_start_state)
         per_rank = cfg.batch_size // info.world_size
+        # A compiled model sees one batch shape only: the smaller last batch would recompile it.
+        drop_last = cfg.compile
         batches = self.windows.epoch_batches(per_rank, rank=info.rank, world_size=info.world_size,
-                                             as_torch=True, start_batch=self.batch_in_epoch)
-        total = self.windows.num_batches(per_rank, info.world_size)
+                                             drop_last=drop_last, as_torch=True, start_batch=self.batch_in_epoch)
+        total = self.windows.num_batches(per_rank, info.world_size, drop_last=drop_last)
         if cfg.max_batches_per_epoch:
             total = min(total, cfg.max_batches_per_epoch)
         self.model.train()

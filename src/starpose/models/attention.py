@@ -174,8 +174,11 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, N, C)`` -> ``(B, N, C)``."""
-        B, N, C = x.shape
-        qkv = self.qkv(x)
+        return self.attend(self.qkv(x))
+
+    def attend(self, qkv: torch.Tensor) -> torch.Tensor:
+        """Everything after the ``qkv`` projection: ``(B, N, 3C)`` -> ``(B, N, C)``."""
+        B, N, C = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
         if self.fused and self._small_kernel_applies(qkv):
             out = _SmallSeqAttention.apply(qkv, self._star_weight(), self.num_heads, self.scale)
         else:
@@ -232,12 +235,12 @@ class StarAttention(Attention):
         self.wa = nn.Parameter(torch.empty(seq_len, self.head_dim))
         nn.init.kaiming_normal_(self.wa, mode="fan_in", nonlinearity="relu")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] != self.seq_len:
+    def attend(self, qkv: torch.Tensor) -> torch.Tensor:
+        if qkv.shape[1] != self.seq_len:
             raise ValueError(
-                f"StarAttention was built for {self.seq_len} tokens, got {x.shape[1]}"
+                f"StarAttention was built for {self.seq_len} tokens, got {qkv.shape[1]}"
             )
-        return super().forward(x)
+        return super().attend(qkv)
 
     def _star_weight(self) -> torch.Tensor:
         return self.wa

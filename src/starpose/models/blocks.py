@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from starpose.models import recompute
 from starpose.models.attention import Attention, StarAttention
 
 
@@ -44,6 +45,10 @@ class Block(nn.Module):
 
     ``x = x + DropPath(Attn(LN(x)))`` then ``x = x + DropPath(MLP(LN(x)))``, LayerNorm eps 1e-6.
     ``attention`` is ``"vanilla"`` or ``"star"``; Star-Attention needs ``seq_len`` (N).
+
+    On the fused path, in full precision and without active dropout, the LayerNorm + Linear and
+    GELU + Linear pairs run through :mod:`starpose.models.recompute`, which saves less for
+    backward and computes the same function.
     """
 
     def __init__(
@@ -75,5 +80,13 @@ class Block(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._lean_applies(x):
+            x = x + self.drop_path(self.attn.attend(recompute.norm_linear(x, self.norm1, self.attn.qkv)))
+            hidden = recompute.norm_linear(x, self.norm2, self.mlp.fc1)
+            return x + self.drop_path(recompute.gelu_linear(hidden, self.mlp.fc2))
         x = x + self.drop_path(self.attn(self.norm1(x)))
         return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def _lean_applies(self, x: torch.Tensor) -> bool:
+        dropout_active = self.training and self.mlp.drop.p > 0
+        return self.attn.fused and not dropout_active and recompute.applies(x)
