@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,8 +180,6 @@ def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool =
     results, trainers = [], []
     for att in order:
         if (out / f"run-{att}").exists():
-            import shutil
-
             shutil.rmtree(out / f"run-{att}")  # the demo always starts afresh
         result, trainer = train_and_evaluate(data_dir, out, att, seed, recipe)
         results.append(result)
