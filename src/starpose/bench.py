@@ -49,6 +49,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from starpose.errors import StarposeError
 from starpose.inference import autocast, predict_windows, resolve_device
+from starpose.io import atomic_write_text
 from starpose.loss import mixste_loss
 from starpose.models.mixste import MixSTE
 
@@ -489,6 +490,8 @@ def _configs(names: str, quick: bool) -> list[BenchConfig]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.json and args.json.is_dir():  # checked before the minutes of measuring
+        raise StarposeError(f"{args.json}: is a folder (--json wants a file name)")
     device = resolve_device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise StarposeError("--device cuda: CUDA is not available")
@@ -509,6 +512,6 @@ def _run(args: argparse.Namespace) -> int:
     print(format_table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(to_json(result), indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(to_json(result), indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
