@@ -58,19 +58,22 @@ def test_fused_and_explicit_training_step_agree_at_the_small_config(preset):
 
 
 @pytest.mark.parametrize("cls", ["vanilla", "star"])
-def test_sdpa_branch_of_the_fused_path_agrees_with_explicit(cls, monkeypatch):
-    """Short sequences normally take the CPU kernel; force the SDPA (long-sequence) branch."""
+@pytest.mark.parametrize("batch, tokens, dim, heads", [(3, 27, 32, 4), (2, 243, 64, 2), (2, 17, 40, 4), (1, 130, 24, 3)])
+def test_sdpa_branch_of_the_fused_path_agrees_with_explicit(cls, batch, tokens, dim, heads, monkeypatch):
+    """Short sequences normally take the CPU kernel; force the SDPA (long-sequence, GPU) branch.
+    Outputs and the gradients of the input and every parameter must agree."""
     monkeypatch.setattr(attention_module, "SMALL_SEQ_MAX", 0)
     torch.manual_seed(3)
-    layer = StarAttention(32, seq_len=27, num_heads=4) if cls == "star" else Attention(32, num_heads=4)
-    x = torch.randn(3, 27, 32, requires_grad=True)
+    layer = StarAttention(dim, seq_len=tokens, num_heads=heads) if cls == "star" else Attention(dim, num_heads=heads)
+    x = torch.randn(batch, tokens, dim, requires_grad=True)
     outs = []
     for fused in (True, False):
         layer.fused = fused
         layer.zero_grad()
+        x.grad = None
         out = layer(x)
         out.square().sum().backward()
-        outs.append(torch.cat([out.flatten()] + [p.grad.flatten() for p in layer.parameters()]))
+        outs.append(torch.cat([out.flatten(), x.grad.flatten()] + [p.grad.flatten() for p in layer.parameters()]))
     assert ((outs[0] - outs[1]).norm() / outs[1].norm()).item() < 1e-5
 
 

@@ -136,6 +136,20 @@ def test_weights_that_do_not_fit(tmp_path):
         load_model(tmp_path / "z.bin")
 
 
+@pytest.mark.parametrize("content, message", [
+    ({"format": "starpose", "model": {}, "config": {"bogus": 1}}, "malformed starpose checkpoint config"),
+    ({"format": "starpose", "model": {}}, "malformed starpose checkpoint"),
+    ({"model_pos": {"module.Spatial_patch_to_embedding.weight": torch.zeros(48, 2)}}, "no spatial block weights"),
+])
+def test_malformed_checkpoints_name_the_problem(tmp_path, capsys, content, message):
+    torch.save(content, tmp_path / "m.pt")
+    with pytest.raises(CheckpointError, match=f"m.pt: .*{message}"):
+        load_model(tmp_path / "m.pt")
+    assert main(["export", str(tmp_path / "m.pt"), str(tmp_path / "out.pt"), "--to", "mixste"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not (tmp_path / "out.pt").exists()
+
+
 def test_cli_errors_are_one_line_with_nonzero_exit_and_nothing_written(tmp_path, capsys):
     (tmp_path / "bad.pt").write_bytes(b"\x00" * 100)
     out = tmp_path / "out.bin"

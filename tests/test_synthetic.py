@@ -52,6 +52,10 @@ def test_physical_plausibility(files):
         assert feet.min() > -0.03 and feet.max() < 0.10, (subject, action)
         assert np.abs(x[:, 0, :2]).max() < 2.2  # inside the capture volume
         heights.setdefault(subject, []).append(x[:, 15, 2].max())
+        # The clavicle roots sit on the thorax and the shoulders just beside it, as in Human3.6M.
+        np.testing.assert_allclose(x[:, [16, 24]], x[:, [13, 13]], atol=1e-5)
+        thorax_to_shoulder = np.linalg.norm(x[:, [17, 25]] - x[:, [13]], axis=-1)
+        assert 0.1 < thorax_to_shoulder.min() and thorax_to_shoulder.max() < 0.22, (subject, action)
     tallest = {s: max(h) for s, h in heights.items()}
     assert 1.4 < min(tallest.values()) and max(tallest.values()) < 2.0
     assert np.std(list(tallest.values())) > 0.03  # subjects differ
@@ -102,8 +106,9 @@ def test_deterministic_per_seed(files):
 
 def test_h36m_size_preset_is_about_the_real_training_set():
     lo, hi = PRESETS["h36m-size"]
-    frames_2d = (lo + hi) / 2 * len(SUBJECTS) * len(ACTIONS) * 2 * 4
-    assert 1.2e6 < frames_2d < 1.8e6
+    train_subjects = 5  # S1 S5 S6 S7 S8: about 1.56 M 2D frames in the real Human3.6M
+    frames_2d = (lo + hi) / 2 * train_subjects * len(ACTIONS) * 2 * 4
+    assert 1.4e6 < frames_2d < 1.7e6
 
 
 def test_cli_synth(tmp_path, capsys):
@@ -117,3 +122,26 @@ def test_cli_synth(tmp_path, capsys):
     assert main(["synth", "--out", str(blocker), "--preset", "tiny"]) == 2
     err = capsys.readouterr().err
     assert "a_file" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_synth_replaces_all_files_or_none(tmp_path, monkeypatch):
+    out = tmp_path / "synth"
+    out.mkdir()
+    for name in ("data_3d_h36m.npz", "data_2d_h36m_gt.npz", "data_2d_h36m_noisy.npz"):
+        (out / name).write_text("old")
+    import starpose.data.synthetic as synthetic
+
+    real_write, calls = synthetic.write_npz, []
+
+    def failing_write(path, **entries):
+        calls.append(path)
+        if len(calls) == 3:  # the last file fails
+            raise OSError("disk full")
+        real_write(path, **entries)
+
+    monkeypatch.setattr(synthetic, "write_npz", failing_write)
+    with pytest.raises(OSError):
+        synthetic.generate_dataset(out, preset="tiny", seed=0)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "data_2d_h36m_gt.npz", "data_2d_h36m_noisy.npz", "data_3d_h36m.npz"]  # no temporaries
+    assert all(p.read_text() == "old" for p in out.iterdir())

@@ -121,9 +121,20 @@ def save_npz(path: str | os.PathLike, **entries) -> Path:
     temporary file in the same directory which then replaces ``path``: readers never see a
     half-written file, and a failure leaves any previous file untouched.
     """
+    path = check_writable_file(path)
+    with atomic_path(path) as tmp:
+        write_npz(tmp, **entries)
+    return path
+
+
+def write_npz(path: str | os.PathLike, **entries) -> None:
+    """Write ``entries`` to a compressed ``.npz`` at ``path`` directly (see :func:`save_npz`)."""
+    with open(path, "wb") as fp:
+        np.savez_compressed(fp, **entries)
+
+
+def check_writable_file(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.exists() and not path.is_file():
         raise DataError(f"{path}: exists and is not a regular file")
-    with atomic_path(path) as tmp, open(tmp, "wb") as fp:
-        np.savez_compressed(fp, **entries)
     return path

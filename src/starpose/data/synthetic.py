@@ -19,6 +19,7 @@ Everything is deterministic for a given seed; each take has its own random strea
 from __future__ import annotations
 
 import argparse
+import contextlib
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +27,19 @@ from pathlib import Path
 import numpy as np
 
 from starpose.data.cameras import h36m_cameras
-from starpose.data.safe_pickle import save_npz
+from starpose.data.safe_pickle import check_writable_file, write_npz
 from starpose.data.skeleton import H36M_32, H36M_FPS, JOINTS_KEPT_FOR_17, h36m_metadata
 from starpose.errors import DataError
+from starpose.io import atomic_path
 
 SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
 ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing",
            "Purchases", "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking",
            "WalkTogether")
 #: Frames per take (3D, at 50 fps) drawn uniformly in these ranges.
-PRESETS = {"tiny": (100, 200), "small": (300, 600), "h36m-size": (1000, 2600)}
+#: Frames per take (min, max). h36m-size: the real training split S1 S5 S6 S7 S8 holds about
+#: 1.56 M 2D frames (390 k poses x 4 cameras); 5 subjects x 30 takes x 4 cameras x 2600 match it.
+PRESETS = {"tiny": (100, 200), "small": (300, 600), "h36m-size": (1400, 3800)}
 _FEMALE = {"S1", "S5", "S7"}
 _WALKING = {"Walking", "WalkDog", "WalkTogether"}
 # The floor ellipse (centre, semi-axes along x and y, metres) in which a standing body is seen
@@ -80,6 +84,7 @@ def subject_body(subject: str, seed: int) -> Body:
     o[13] = [0.005, 0, r["chest"]]
     o[14] = [0.03, 0, r["neck"]]
     o[15] = [-0.015, 0, r["head"]]
+    o[16] = o[24] = o[13]  # same offset from the spine 12 and same rotation as the thorax 13
     for sign, (shoulder, elbow, wrist, thumb, thumb_tip, hand, fingers) in (
             (1, (17, 18, 19, 20, 21, 22, 23)), (-1, (25, 26, 27, 28, 29, 30, 31))):
         o[shoulder] = [-0.005, sign * r["shoulder"], -0.01]
@@ -137,8 +142,10 @@ def _bone_rotations(a: dict, T: int) -> np.ndarray:
     rot[:, 13] = _rot(1, d["chest_flex"]) @ _rot(0, d["chest_lat"]) @ _rot(2, d["chest_twist"])
     rot[:, 14] = _rot(2, d["neck_twist"]) @ _rot(1, d["neck_flex"]) @ _rot(0, d["neck_lat"])
     rot[:, 15] = _rot(1, d["head_flex"])
-    for side, sign, (clavicle, upper, fore, thumb, hand) in (("l", 1, (16, 18, 19, 20, 22)),
-                                                             ("r", -1, (24, 26, 27, 28, 30))):
+    for side, sign, (root, clavicle, upper, fore, thumb, hand) in (
+            ("l", 1, (16, 17, 18, 19, 20, 22)), ("r", -1, (24, 25, 26, 27, 28, 30))):
+        # The clavicle root turns with the chest, so it stays on the thorax (as in Human3.6M).
+        rot[:, root] = rot[:, 13]
         rot[:, clavicle] = _rot(0, sign * d["clav_" + side])  # elevation lifts the shoulder
         # Internal rotation turns the (bent) forearm towards the body's midline.
         rot[:, upper] = _rot(1, -d["sh_flex_" + side]) @ _rot(0, sign * d["sh_abd_" + side]) \
@@ -574,8 +581,9 @@ def generate_dataset(out_dir: str | Path, preset: str = "tiny", seed: int = 0,
                      progress: bool | None = None) -> dict[str, Path]:
     """Generate and write ``data_3d_h36m.npz``, ``data_2d_h36m_gt.npz`` and
     ``data_2d_h36m_noisy.npz`` into ``out_dir`` (created if needed). Returns
-    ``{'3d': path, 'gt': path, 'noisy': path}``. Each file is written atomically, and only after
-    all the data exist in memory."""
+    ``{'3d': path, 'gt': path, 'noisy': path}``. The three files are written to temporary files
+    first and replace their targets together at the end, so an error leaves no mix of old and
+    new files."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(f"{out_dir}: exists and is not a directory")
@@ -586,9 +594,12 @@ def generate_dataset(out_dir: str | Path, preset: str = "tiny", seed: int = 0,
         raise DataError(f"{out_dir}: cannot create the output directory ({err})") from None
     paths = {"3d": out_dir / "data_3d_h36m.npz", "gt": out_dir / "data_2d_h36m_gt.npz",
              "noisy": out_dir / "data_2d_h36m_noisy.npz"}
-    save_npz(paths["3d"], positions_3d=arrays["3d"])
-    for name in ("gt", "noisy"):
-        save_npz(paths[name], positions_2d=arrays[name], metadata=keypoints_metadata())
+    with contextlib.ExitStack() as stack:
+        tmp = {name: stack.enter_context(atomic_path(check_writable_file(path)))
+               for name, path in paths.items()}
+        write_npz(tmp["3d"], positions_3d=arrays["3d"])
+        for name in ("gt", "noisy"):
+            write_npz(tmp[name], positions_2d=arrays[name], metadata=keypoints_metadata())
     return paths
 
 
@@ -599,7 +610,7 @@ def add_cli(subparsers) -> None:
         "with procedural motion of 7 subjects x 15 actions x 2 takes, seen by the real cameras.")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--preset", choices=tuple(PRESETS), default="small",
-                        help="tiny: tests (seconds); small: CPU demo; h36m-size: ~1.5M 2D frames")
+                        help="tiny: tests (seconds); small: CPU demo; h36m-size: the real training split's size, ~1.56M 2D frames")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.set_defaults(func=_run_cli)
 

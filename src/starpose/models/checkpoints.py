@@ -85,7 +85,10 @@ def infer_config(state: dict, num_heads: int | None = None) -> MixSTEConfig:
     vanilla weights do not carry it, so it is ``num_heads`` (8 unless given).
     """
     dim, in_chans = state["joint_embed.weight"].shape
-    depth = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"spatial_blocks\.(\d+)\.", k)))
+    blocks = [int(m.group(1)) for k in state if (m := re.match(r"spatial_blocks\.(\d+)\.", k))]
+    if not blocks:
+        raise KeyError("no spatial block weights (STEblocks.* / spatial_blocks.*)")
+    depth = 1 + max(blocks)
     hidden = state["spatial_blocks.0.mlp.fc1.weight"].shape[0]
     star = "spatial_blocks.0.attn.wa" in state
     heads = num_heads or 8
@@ -168,13 +171,23 @@ def _first_line(err: Exception) -> str:
 def checkpoint_state(data: dict, path: str | os.PathLike) -> tuple[dict, MixSTEConfig | None]:
     """The starpose-named state_dict of a checkpoint dict and its stored config (None if absent)."""
     if data.get("format") == FORMAT_NAME:
-        return data["model"], MixSTEConfig(**data["config"])
+        return _starpose_entries(data, path)
     for key in ("model_pos", "model", "state_dict"):
         if isinstance(data.get(key), dict):
             return published_to_starpose(data[key]), None
     if data and all(isinstance(v, torch.Tensor) for v in data.values()):
         return published_to_starpose(data), None
     raise CheckpointError(f"{path}: no model weights found (expected a 'model_pos' or starpose 'model' entry)")
+
+
+def _starpose_entries(data: dict, path: str | os.PathLike) -> tuple[dict, MixSTEConfig]:
+    model, config = data.get("model"), data.get("config")
+    if not isinstance(model, dict) or not isinstance(config, dict):
+        raise CheckpointError(f"{path}: malformed starpose checkpoint (needs 'model' and 'config' dicts)")
+    try:
+        return model, MixSTEConfig(**config)
+    except TypeError as err:
+        raise CheckpointError(f"{path}: malformed starpose checkpoint config ({err})") from None
 
 
 def load_model(
