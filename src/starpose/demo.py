@@ -21,7 +21,7 @@ import torch
 from starpose.data.h36m import FILE_3D, Sequence, file_2d
 from starpose.errors import StarposeError
 from starpose.evaluate import (METRIC_TITLES, SequenceErrors, action_table, errors_of_predictions,
-                               format_table, predict_all)
+                               format_table, predict_all, target_windows)
 from starpose.io import atomic_write_text
 from starpose.models.checkpoints import load_model
 from starpose.train import TrainConfig, Trainer
@@ -55,20 +55,20 @@ def ensure_data(data_dir: Path, seed: int) -> None:
     generate_dataset(data_dir, preset="small", seed=seed)
 
 
-def mean_pose_baseline(train: list[Sequence], test: list[Sequence]) -> dict[str, float]:
-    """Protocol #1 (mm, each frame once, action-wise average) of predicting the mean training pose."""
-    mean = np.concatenate([s.positions_3d[:, 1:] for s in train]).mean(axis=0)
-    results = []
-    for s in test:
-        error = np.linalg.norm(s.positions_3d[:, 1:] - mean, axis=-1).sum(-1) / s.positions_3d.shape[1]
-        results.append(SequenceErrors(s.subject, s.action_group, s.num_frames, {"mpjpe": 1000 * error.mean()}))
-    return action_table(results)["Average"]
+def mean_pose_baseline(train: list[Sequence], test: list[Sequence], frames: int) -> dict[str, float]:
+    """Average errors (mm) of predicting the mean training pose (root-relative), counted like the
+    models: the published protocol on evaluation windows of ``frames`` frames."""
+    mean = np.concatenate([s.positions_3d for s in train]).mean(axis=0).astype(np.float32)
+    mean[0] = 0.0  # joints 1.. of a Sequence are root-relative already; the root is predicted as 0
+    predictions = []
+    for seq in test:
+        shape = target_windows(seq, frames).shape
+        predictions.append(torch.from_numpy(np.broadcast_to(mean, shape).copy()))
+    return action_table(errors_of_predictions(test, predictions))["Average"]
 
 
 def per_joint_error(sequences: list[Sequence], predictions: list[torch.Tensor]) -> np.ndarray:
     """Mean error (mm) of each joint over all evaluation windows."""
-    from starpose.evaluate import target_windows
-
     sums = np.zeros(predictions[0].shape[-2])
     count = 0
     for seq, pred in zip(sequences, predictions):
@@ -184,7 +184,8 @@ def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool =
         result, trainer = train_and_evaluate(data_dir, out, att, seed, recipe)
         results.append(result)
         trainers.append(trainer)
-    baseline = mean_pose_baseline(trainers[0].train_sequences, trainers[0].test_sequences)
+    baseline = mean_pose_baseline(trainers[0].train_sequences, trainers[0].test_sequences,
+                                  trainers[0].config.model_config().num_frames)
     write_report(out, results, baseline, trainers)
     print()
     print(format_table(results[0].published, f"{results[0].attention} attention, published protocol"))
