@@ -93,7 +93,7 @@ def test_cli_writes_json_and_prints_the_table(tmp_path, tiny_dataset_dir, capsys
     assert f"{data['tables']['all']['Average']['mpjpe']:.2f}" in printed
 
 
-@pytest.mark.parametrize("case", ["joints", "keypoints", "split", "json-is-dir"])
+@pytest.mark.parametrize("case", ["joints", "keypoints", "split", "json-is-dir", "json-folder", "device"])
 def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
     ckpt = _write_checkpoint(tmp_path, num_joints=16 if case == "joints" else 17)
     args = ["evaluate", "--data-dir", str(tiny_dataset_dir), "--checkpoint", str(ckpt), "--actions", "Walking"]
@@ -102,6 +102,8 @@ def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
         "keypoints": "available: ",
         "split": "S42",
         "json-is-dir": "is a folder",
+        "json-folder": "does not exist",
+        "device": "--device tpu: unknown device",
     }[case]
     if case == "keypoints":
         args += ["--keypoints", "nonexistent"]
@@ -109,6 +111,10 @@ def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
         args += ["--subjects", "S42"]
     if case == "json-is-dir":
         args += ["--json", str(tmp_path)]
+    if case == "json-folder":
+        args += ["--json", str(tmp_path / "missing" / "e.json")]
+    if case == "device":
+        args += ["--device", "tpu"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert expected in err and "Traceback" not in err
+    assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

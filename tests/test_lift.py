@@ -177,7 +177,11 @@ def test_json_and_csv_results_hold_the_same_numbers(lifter, tmp_path):
     with (tmp_path / "r.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 40 * 17 and rows[17]["frame"] == "1" and rows[17]["joint"] == "Hip"
+    assert rows[17]["time_s"] == ""  # no frame rate given
     assert float(rows[13 + 17 * 4]["z"]) == pytest.approx(ref[4, 13, 2], abs=1e-5)
+    assert _lift(lifter, [path], tmp_path / "r50.csv", "--fps", "50", *_size_args(lifter)) == 0
+    with (tmp_path / "r50.csv").open() as fh:
+        assert float(list(csv.DictReader(fh))[17 * 10]["time_s"]) == pytest.approx(0.2)
 
 
 def test_several_inputs_go_to_a_folder_named_after_them(lifter, tmp_path, capsys):
@@ -217,13 +221,16 @@ def test_render_command_with_ground_truth_plot_and_mp4(lifter, tmp_path, capsys)
     assert _lift(lifter, [path], lifted, *_size_args(lifter), "--fps", "25") == 0
     truth = tmp_path / "gt.npz"
     np.savez(truth, positions_3d=lifter["truth"][:16])
-    video, plot = tmp_path / "walk.mp4", tmp_path / "traj.png"
+    video, plot, errors = tmp_path / "walk.mp4", tmp_path / "traj.png", tmp_path / "errors.png"
     code = main(["render", str(lifted), "--out", str(video), "--ground-truth", str(truth),
-                 "--plot", str(plot), "--downsample", "2", "--limit", "12", "--size", "480x160"])
+                 "--plot", str(plot), "--error-plot", str(errors),
+                 "--downsample", "2", "--limit", "12", "--size", "480x160"])
     assert code == 0, capsys.readouterr().err
     info = read_video_info(video)
     assert (info.num_frames, info.width, info.height) == (6, 480, 160)
-    assert plot.stat().st_size > 1000
+    assert plot.stat().st_size > 1000 and errors.stat().st_size > 1000
+    assert main(["render", str(lifted), "--error-plot", str(tmp_path / "e2.png")]) == 2
+    assert "needs --ground-truth" in capsys.readouterr().err
     assert read_result(lifted)["image_size"] == lifter["size"]
     assert main(["render", str(lifted), "--out", str(video), "--ground-truth", str(path)]) == 2
     assert "(T, 17, 3)" in capsys.readouterr().err
@@ -240,6 +247,7 @@ def test_render_command_with_ground_truth_plot_and_mp4(lifter, tmp_path, capsys)
         ("m.npy", np.zeros((5, 17, 3)), ["--width", "9", "--height", "9"], "in every frame"),
         ("s.npy", np.ones((5, 17, 2)), [], "pass --width and --height"),
         ("t.txt", "hello", [], "cannot tell the keypoint format"),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, [], "nested too deeply"),
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_writes_nothing(lifter, tmp_path, capsys, name, content, extra, message):
@@ -254,6 +262,16 @@ def test_bad_input_exits_2_with_a_message_and_writes_nothing(lifter, tmp_path, c
     assert err.startswith("starpose lift: error:") and name in err
     assert re.search(message, err), err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_checkpoint_that_does_not_take_h36m_keypoints_is_refused(lifter, tmp_path, capsys):
+    checkpoint = save_checkpoint(tmp_path / "xyz.pt", MixSTE(num_frames=27, dim=16, depth=1, num_heads=2, in_chans=3))
+    path = write_npy(tmp_path / "walk.npy", lifter["xy"][:30])
+    assert main(["lift", str(path), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "r.npz"),
+                 *_size_args(lifter)]) == 2
+    err = capsys.readouterr().err
+    assert "xyz.pt" in err and "3 channels" in err and "Traceback" not in err
+    assert not (tmp_path / "r.npz").exists()
 
 
 def test_failure_before_writing_leaves_nothing_behind(lifter, tmp_path, capsys):

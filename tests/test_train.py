@@ -1,5 +1,6 @@
 """Training: the error drops, files are written, resume is exact, DDP equals one process."""
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def test_two_ddp_processes_give_the_losses_of_one_process(tiny_dataset_dir, tmp_
             assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-4), key
 
 
-@pytest.mark.parametrize("case", ["out-is-file", "empty-split", "keypoints"])
+@pytest.mark.parametrize("case", ["out-is-file", "empty-split", "keypoints", "device", "lr-decay", "weight-decay"])
 def test_cli_bad_input(tiny_dataset_dir, tmp_path, capsys, case):
     out = tmp_path / "run"
     args = ["train", "--data-dir", str(tiny_dataset_dir), "--out", str(out), "--epochs", "1",
@@ -87,9 +88,52 @@ def test_cli_bad_input(tiny_dataset_dir, tmp_path, capsys, case):
         args += ["--subjects-train", "S42"]
     if case == "keypoints":
         args += ["--keypoints", "missing"]
+    extra = {"device": ["--device", "cuda:99"], "lr-decay": ["--lr-decay", "0"], "weight-decay": ["--weight-decay", "-1"]}
+    args += extra.get(case, [])
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert {"out-is-file": "not a folder", "empty-split": "S42", "keypoints": "missing"}[case] in err
+    assert {"out-is-file": "not a folder", "empty-split": "S42", "keypoints": "missing", "device": "cuda:99",
+            "lr-decay": "--lr-decay must be in (0, 1]", "weight-decay": "--weight-decay must be at least 0"}[case] in err
+    assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
     if case != "out-is-file":
         assert not out.exists()
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "x"])
+def test_cli_rejects_a_learning_rate_that_is_not_positive(tiny_dataset_dir, tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--data-dir", str(tiny_dataset_dir), "--out", str(tmp_path / "run"), "--lr", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "expected a positive number" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_squared_loss_mode_scales_the_gradient_by_the_loss(tiny_dataset_dir, tmp_path):
+    """As published, ``backward(L)`` descends on 0.5 L^2: its gradient is L times that of L."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(4, 27, 17, 2, generator=gen), 0.1 * torch.randn(4, 27, 17, 3, generator=gen)
+    losses, grads = {}, {}
+    for mode in ("squared", "plain"):
+        trainer = Trainer(_config(tiny_dataset_dir, tmp_path / mode, loss_mode=mode))
+        trainer.optimizer.step = lambda: None  # keep the gradients of the first step
+        losses[mode] = trainer._step(x, y)["total"]
+        grads[mode] = torch.cat([p.grad.flatten() for p in trainer.model.parameters()])
+    assert losses["squared"] == pytest.approx(losses["plain"]) and losses["plain"] != pytest.approx(1.0)
+    expected = losses["plain"] * grads["plain"]
+    assert ((grads["squared"] - expected).norm() / expected.norm()).item() < 1e-5
+
+
+def test_config_json_holds_the_resolved_model_and_evaluate_reads_best_pt(tiny_dataset_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    Trainer(_config(tiny_dataset_dir, run, epochs=1)).fit()
+    written = json.loads((run / "config.json").read_text())
+    assert written["model"] == {**written["model"], "num_frames": 27, "dim": 32, "depth": 2, "num_heads": 4,
+                                "attention": "star"}
+    assert main(["evaluate", "--data-dir", str(tiny_dataset_dir), "--checkpoint", str(run / "best.pt"),
+                 "--subjects", "S9", "--actions", ",".join(ACTIONS), "--json", str(tmp_path / "e.json")]) == 0
+    table = json.loads((tmp_path / "e.json").read_text())["tables"]["all"]
+    best = read_checkpoint(run / "best.pt")
+    # The trainer's validation is the same protocol on the same sequences.
+    assert table["Average"]["mpjpe"] == pytest.approx(best["train_state"]["best"], rel=1e-5)

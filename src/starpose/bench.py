@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from starpose.argtypes import positive_int
 from starpose.errors import StarposeError
 from starpose.inference import autocast, predict_windows, resolve_device
 from starpose.io import atomic_write_text
@@ -470,7 +471,7 @@ def add_cli(subparsers) -> None:
                         help="add torch.compile rows (default on CUDA)")
     parser.add_argument("--data-dir", type=Path, help="synthetic data cache for the evaluation "
                         "(default ~/.cache/starpose/synthetic-<preset>)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation timing")
     parser.set_defaults(func=_run)
 

@@ -20,7 +20,7 @@ import torch
 
 from starpose.data.h36m import FILE_3D, Sequence, file_2d
 from starpose.errors import StarposeError
-from starpose.evaluate import (METRIC_TITLES, SequenceErrors, action_table, errors_of_predictions,
+from starpose.evaluate import (METRIC_TITLES, action_table, errors_of_predictions,
                                format_table, predict_all, target_windows)
 from starpose.io import atomic_write_text
 from starpose.models.checkpoints import load_model

@@ -29,6 +29,7 @@ from starpose.data.h36m import Sequence, load_h36m, select
 from starpose.data.skeleton import SUBJECTS_TEST
 from starpose.data.windows import eval_windows, reassemble
 from starpose.errors import StarposeError
+from starpose.argtypes import positive_int
 from starpose.inference import predict_windows, resolve_device
 
 PUBLISHED_METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")
@@ -194,7 +195,7 @@ def add_cli(subparsers) -> None:
     parser.add_argument("--by-subject", action="store_true", help="one table per subject")
     parser.add_argument("--no-flip", action="store_true", help="no flip averaging")
     parser.add_argument("--json", metavar="OUT", help="also write the numbers to this JSON file")
-    parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="windows per forward pass")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--amp", choices=("bf16",), default=None, help="bf16 autocast")
     parser.set_defaults(func=_run)
@@ -205,6 +206,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.json and Path(args.json).is_dir():
         raise StarposeError(f"{args.json}: is a folder; give a file name for --json")
+    if args.json and not Path(args.json).absolute().parent.is_dir():
+        raise StarposeError(f"{args.json}: the folder {Path(args.json).absolute().parent} does not exist")
     model = load_model(args.checkpoint, num_heads=args.num_heads, device=resolve_device(args.device))
     check_model_fits(model, args.checkpoint)
     subjects = [s for s in args.subjects.split(",") if s]

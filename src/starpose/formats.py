@@ -276,13 +276,16 @@ def fill_missing(kp: Keypoints2D, min_confidence=DEFAULT_MIN_CONFIDENCE) -> Keyp
 # --------------------------------------------------------------------------- small helpers
 
 
-def _read_json(path: Path):
+def read_json(path: Path):
+    """Parsed JSON, or a :class:`DataError` naming the file and the problem."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: not valid JSON ({err})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply") from None
     except OSError as err:
         raise DataError(f"{path}: cannot read ({err.strerror or err})") from None
 
@@ -491,7 +494,7 @@ def read_coco_json(path, min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoint
     or a bare keypoint list); a dict with ``frames`` or ``annotations`` (+ ``images``).
     """
     path = Path(path)
-    obj = _read_json(path)
+    obj = read_json(path)
     people = _coco_people_per_frame(obj, path)
     for frame in people:
         for person in frame:
@@ -548,7 +551,7 @@ def _mediapipe_frame(entry, path, t) -> list:
 
 
 def _mediapipe_json(path):
-    obj = _read_json(path)
+    obj = read_json(path)
     frames = obj
     if isinstance(obj, dict):
         frames = next((obj[k] for k in ("frames", "landmarks", "pose_landmarks") if k in obj), None)
@@ -703,7 +706,7 @@ def read_openpose(path, min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoints
 
 
 def _openpose_frame(file: Path) -> list:
-    obj = _read_json(file)
+    obj = read_json(file)
     if not isinstance(obj, dict) or not isinstance(obj.get("people"), list):
         raise DataError(f"{file}: not an OpenPose keypoint file (no 'people' list)")
     people = []
@@ -869,7 +872,7 @@ def detect_format(path) -> str:
     if suffix == ".csv":
         return "mediapipe"
     if suffix == ".json":
-        kind = _json_kind(_read_json(path))
+        kind = _json_kind(read_json(path))
         if kind == "openpose":
             raise DataError(
                 f"{path}: a single OpenPose frame; pass the folder holding all the frames' "

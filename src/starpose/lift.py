@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from starpose.argtypes import positive_float, positive_int
 from starpose.errors import DataError, StarposeError
 from starpose.io import temp_beside
 from starpose.formats import (
@@ -31,6 +32,7 @@ from starpose.formats import (
     H36M_NAMES,
     Keypoints2D,
     load_keypoints,
+    read_json,
 )
 
 RESULT_SUFFIXES = (".npz", ".json", ".csv")
@@ -130,10 +132,12 @@ def _json_ready(result: dict) -> dict:
 def _write_csv(result: dict, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["frame", "joint", "x", "y", "z"])
+        writer.writerow(["frame", "time_s", "joint", "x", "y", "z"])
+        fps = result.get("fps")
         for t, pose in enumerate(result["positions_3d"]):
+            time_s = f"{t / fps:.6f}" if fps else ""  # empty where the frame rate is unknown
             for name, (x, y, z) in zip(result["joint_names"], pose):
-                writer.writerow([t, name, f"{x:.6f}", f"{y:.6f}", f"{z:.6f}"])
+                writer.writerow([t, time_s, name, f"{x:.6f}", f"{y:.6f}", f"{z:.6f}"])
 
 
 def read_result(path) -> dict:
@@ -156,10 +160,7 @@ def read_result(path) -> dict:
 
 
 def _read_json_result(path: Path) -> dict:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: not valid JSON ({err})") from None
+    raw = read_json(path)
     if not isinstance(raw, dict):
         raise DataError(f"{path}: expected a JSON object with 'positions_3d'")
     return raw
@@ -360,29 +361,6 @@ def _parse_size(text: str):
     return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-# --------------------------------------------------------------------------- the commands
-
-
 def add_cli(subparsers) -> None:
     """Register ``starpose lift`` and ``starpose render``."""
     _add_lift_parser(subparsers)
@@ -406,10 +384,10 @@ def _add_lift_parser(subparsers) -> None:
                         help="file format inside an output folder (default npz)")
     parser.add_argument("--format", dest="fmt", choices=("auto",) + FORMATS, default="auto",
                         help="input format (default: detect it)")
-    parser.add_argument("--width", type=_positive_float, help="image width in pixels "
+    parser.add_argument("--width", type=positive_float, help="image width in pixels "
                         "(needed where the file does not store it; overrides the file)")
-    parser.add_argument("--height", type=_positive_float, help="image height in pixels")
-    parser.add_argument("--fps", type=_positive_float, help="frame rate stored with the result")
+    parser.add_argument("--height", type=positive_float, help="image height in pixels")
+    parser.add_argument("--fps", type=positive_float, help="frame rate stored with the result")
     parser.add_argument("--no-flip", action="store_true",
                         help="skip flip averaging (about twice as fast, slightly less accurate)")
     parser.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
@@ -417,7 +395,7 @@ def _add_lift_parser(subparsers) -> None:
                         f"(default {DEFAULT_MIN_CONFIDENCE})")
     parser.add_argument("--render", metavar="OUT.mp4|OUT.gif",
                         help="also write an animation (a folder when there are several sequences)")
-    parser.add_argument("--batch-size", type=_positive_int, default=32,
+    parser.add_argument("--batch-size", type=positive_int, default=32,
                         help="windows per forward pass (default 32)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="compute device (default: CUDA when available)")
@@ -436,13 +414,15 @@ def _add_render_parser(subparsers) -> None:
                         help="also plot root-relative trajectories of wrists and ankles")
     parser.add_argument("--ground-truth", metavar="GT.npz",
                         help="3D poses (T, 17, 3) to show beside the result ('positions_3d')")
+    parser.add_argument("--error-plot", metavar="OUT.png",
+                        help="with --ground-truth: bar chart of each joint's error (mm, root-relative)")
     parser.add_argument("--azimuth", type=float, default=70.0, help="3D view azimuth (default 70)")
-    parser.add_argument("--limit", type=_positive_int, help="render at most N frames")
-    parser.add_argument("--downsample", type=_positive_int, default=1,
+    parser.add_argument("--limit", type=positive_int, help="render at most N frames")
+    parser.add_argument("--downsample", type=positive_int, default=1,
                         help="keep every K-th frame (default 1)")
     parser.add_argument("--size", type=_parse_size, default=3.0,
                         help="inches per panel at 100 dpi (default 3) or WxH pixels")
-    parser.add_argument("--fps", type=_positive_float,
+    parser.add_argument("--fps", type=positive_float,
                         help=f"playback rate (default: the stored fps, else {DEFAULT_RENDER_FPS:g})")
     parser.set_defaults(func=_run_render)
 
@@ -471,27 +451,19 @@ def _read_inputs(args) -> list[Keypoints2D]:
     return sequences
 
 
-def _device(name: str):
-    """The torch device for ``--device``; an error if CUDA is asked for but absent."""
-    import torch
-
-    from starpose.inference import resolve_device
-
-    if name == "cuda" and not torch.cuda.is_available():
-        raise StarposeError("--device cuda: no CUDA device is available; use --device cpu")
-    return resolve_device(name)
-
-
 def _run_lift(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from starpose.evaluate import check_model_fits
+    from starpose.inference import resolve_device
     from starpose.models.checkpoints import load_model
 
-    device = _device(args.device)
+    device = resolve_device(args.device)
     sequences = _read_inputs(args)
     outputs = plan_outputs(args.out, [kp.name for kp in sequences], args.out_format)
     renders = _render_targets(args.render, outputs)
     model = load_model(args.checkpoint, device=device)
+    check_model_fits(model, args.checkpoint)
     results = [
         lift_keypoints(model, kp, flip=not args.no_flip, batch_size=args.batch_size, device=device)
         for kp in tqdm(sequences, desc="lifting", unit="seq", disable=len(sequences) < 2)
@@ -517,14 +489,17 @@ def _read_ground_truth(path, num_frames: int) -> np.ndarray:
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    from starpose.viz.plots import plot_trajectories
+    from starpose.viz.plots import plot_per_joint_error, plot_trajectories
 
-    if args.out is None and args.plot is None:
-        raise StarposeError("nothing to do: give --out OUT.mp4|OUT.gif and/or --plot OUT.png")
+    if args.out is None and args.plot is None and args.error_plot is None:
+        raise StarposeError("nothing to do: give --out OUT.mp4|OUT.gif, --plot OUT.png and/or --error-plot OUT.png")
     if args.out is not None and Path(args.out).suffix.lower() not in ANIMATION_SUFFIXES:
         raise StarposeError(f"{args.out}: --out must end in .mp4 or .gif")
-    if args.plot is not None and Path(args.plot).suffix.lower() != ".png":
-        raise StarposeError(f"{args.plot}: --plot must end in .png")
+    for flag, value in (("--plot", args.plot), ("--error-plot", args.error_plot)):
+        if value is not None and Path(value).suffix.lower() != ".png":
+            raise StarposeError(f"{value}: {flag} must end in .png")
+    if args.error_plot is not None and not args.ground_truth:
+        raise StarposeError("--error-plot needs --ground-truth")
     result = read_result(args.input)
     truth = None
     if args.ground_truth:
@@ -539,8 +514,13 @@ def _run_render(args: argparse.Namespace) -> int:
             if truth is not None:
                 series["ground truth"] = truth
             plot_trajectories(series, stage(Path(args.plot)), fps=args.fps or result["fps"])
+        if args.error_plot is not None:
+            errors_mm = 1000 * np.linalg.norm(result["positions_3d"] - truth, axis=-1).mean(axis=0)
+            plot_per_joint_error({"lifted": errors_mm}, stage(Path(args.error_plot)),
+                                 title=f"Per-joint error vs {Path(args.ground_truth).name}")
     if args.out is not None:
         print(f"wrote {args.out} ({frames:,} frames)")
-    if args.plot is not None:
-        print(f"wrote {args.plot}")
+    for value in (args.plot, args.error_plot):
+        if value is not None:
+            print(f"wrote {value}")
     return 0

@@ -37,6 +37,7 @@ from starpose.data.skeleton import SUBJECTS_TEST, SUBJECTS_TRAIN
 from starpose.data.windows import TrainWindows
 from starpose.errors import StarposeError
 from starpose.evaluate import evaluate_model
+from starpose.argtypes import positive_float, positive_int
 from starpose.inference import autocast, resolve_device
 from starpose.io import atomic_write_text
 from starpose.loss import mixste_loss
@@ -88,6 +89,13 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise StarposeError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        for name, value, ok, rule in (
+                ("lr", self.lr, lambda v: v > 0, "positive"),
+                ("weight_decay", self.weight_decay, lambda v: v >= 0, "at least 0"),
+                ("lr_decay", self.lr_decay, lambda v: 0 < v <= 1, "in (0, 1]"),
+                ("drop_path", self.model_overrides.get("drop_path_rate"), lambda v: 0 <= v < 1, "in [0, 1)")):
+            if value is not None and not ok(value):
+                raise StarposeError(f"--{name.replace('_', '-')} must be {rule}, got {value}")
         recipe = RECIPES[self.preset.rsplit("-", 1)[1]]
         filled = {k: v for k, v in recipe.items() if getattr(self, k) is None}
         return replace(self, subjects_train=tuple(self.subjects_train),
@@ -199,6 +207,7 @@ class Trainer:
                 "batch_in_epoch": self.batch_in_epoch,
                 "windows": self.epoch_start_state,
                 "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
                 "best": self.best,
                 "rows": self.rows,
             },
@@ -216,6 +225,8 @@ class Trainer:
         self.epoch_start_state = ts["windows"]
         self.windows.load_state_dict(ts["windows"])
         torch.set_rng_state(ts["torch_rng"])
+        if ts.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(ts["cuda_rng"])  # dropout / drop-path masks on the GPU
 
     def save(self, name: str) -> None:
         if self.dist.is_main:
@@ -225,7 +236,8 @@ class Trainer:
     def fit(self) -> list[dict]:
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.out / "config.json", json.dumps(_jsonable(asdict(self.config)), indent=2))
+            written = dict(asdict(self.config), model=asdict(self.config.model_config()))
+            atomic_write_text(self.out / "config.json", json.dumps(_jsonable(written), indent=2))
         writer = self._summary_writer()
         try:
             while self.epoch < self.config.epochs:
@@ -407,11 +419,11 @@ def add_cli(subparsers) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
     p.add_argument("--epochs", type=int, help="epochs (default: the preset's recipe)")
     p.add_argument("--batch-size", type=int, help="windows per optimiser step over all processes")
-    p.add_argument("--lr", type=float, help="learning rate (243 frames: 4e-5)")
+    p.add_argument("--lr", type=positive_float, help="learning rate (243 frames: 4e-5)")
     p.add_argument("--lr-decay", type=float, default=0.99, help="factor per epoch (default 0.99)")
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--drop-path", type=float, help="stochastic depth rate (published: 0.1)")
-    p.add_argument("--frames", type=int, help="override the preset's frame count")
+    p.add_argument("--frames", type=positive_int, help="override the preset's frame count")
     p.add_argument("--loss", choices=("squared", "plain"), default="squared",
                    help="'squared': as published, descend on 0.5*L^2; 'plain': descend on L")
     p.add_argument("--no-flip-augment", action="store_true", help="no flipped copies of the windows")
