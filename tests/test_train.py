@@ -59,6 +59,8 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(tiny_dataset_dir
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name
     assert resumed.rows[-1]["val_mpjpe"] == straight.rows[-1]["val_mpjpe"]
+    # The interrupted epoch's logged loss covers all its batches, before and after the resume.
+    assert resumed.rows[1]["train_total"] == pytest.approx(straight.rows[1]["train_total"], rel=1e-6)
 
 
 def test_two_ddp_processes_give_the_losses_of_one_process(tiny_dataset_dir, tmp_path):

@@ -156,6 +156,7 @@ class Trainer:
                                            weight_decay=self.config.weight_decay)
         self.epoch, self.batch_in_epoch, self.best = 0, 0, math.inf
         self.epoch_start_state = self.windows.state_dict()
+        self.epoch_sums = _empty_sums()  # the running epoch's loss sums, steps, frames, seconds
         self.rows: list[dict] = []
         if resume:
             self._restore(self.out / "last.pt")
@@ -206,6 +207,7 @@ class Trainer:
             "train_state": {
                 "batch_in_epoch": self.batch_in_epoch,
                 "windows": self.epoch_start_state,
+                "epoch_sums": dict(self.epoch_sums),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
                 "best": self.best,
@@ -223,6 +225,7 @@ class Trainer:
         self.epoch, self.batch_in_epoch, self.best = data["epoch"], ts["batch_in_epoch"], ts["best"]
         self.rows = list(ts["rows"])
         self.epoch_start_state = ts["windows"]
+        self.epoch_sums = dict(ts.get("epoch_sums") or _empty_sums())
         self.windows.load_state_dict(ts["windows"])
         torch.set_rng_state(ts["torch_rng"])
         if ts.get("cuda_rng") is not None and self.device.type == "cuda":
@@ -258,6 +261,7 @@ class Trainer:
         cfg, info = self.config, self.dist
         if self.batch_in_epoch == 0:
             self.epoch_start_state = self.windows.state_dict()
+            self.epoch_sums = _empty_sums()
         else:  # resuming mid-epoch: draw the same permutation again
             self.windows.load_state_dict(self.epoch_start_state)
         per_rank = cfg.batch_size // info.world_size
@@ -269,25 +273,26 @@ class Trainer:
         if cfg.max_batches_per_epoch:
             total = min(total, cfg.max_batches_per_epoch)
         self.model.train()
-        sums = {"total": 0.0, "wmpjpe": 0.0, "tc": 0.0, "mpjve": 0.0}
-        steps, frames, begin = 0, 0, time.perf_counter()
+        sums, seconds_before, begin = self.epoch_sums, self.epoch_sums["seconds"], time.perf_counter()
         batches = itertools.islice(batches, max(total - self.batch_in_epoch, 0))
         bar = tqdm(batches, total=total, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                    disable=self._progress_disabled(), leave=False, dynamic_ncols=True)
         for inputs, targets in bar:
             terms = self._step(inputs.to(self.device), targets.to(self.device))
-            for k in sums:
+            for k in LOSS_TERMS:
                 sums[k] += terms[k]
-            steps += 1
-            frames += inputs.shape[0] * inputs.shape[1] * info.world_size
+            sums["steps"] += 1
+            sums["frames"] += inputs.shape[0] * inputs.shape[1] * info.world_size
+            sums["seconds"] = seconds_before + time.perf_counter() - begin
             self.batch_in_epoch += 1
             bar.set_postfix(loss=f"{terms['total']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}",
-                            fps=f"{frames / (time.perf_counter() - begin):.0f}")
+                            fps=f"{sums['frames'] / sums['seconds']:.0f}")
             if self.on_batch_end is not None:
                 self.on_batch_end(self.epoch, self.batch_in_epoch)
-        seconds = time.perf_counter() - begin
-        row = {f"train_{k}": v / max(steps, 1) for k, v in sums.items()}
-        row.update(frames_per_s=frames / seconds if seconds > 0 else 0.0, seconds=seconds)
+        # Over the whole epoch, also when it was interrupted and resumed.
+        row = {f"train_{k}": sums[k] / max(sums["steps"], 1) for k in LOSS_TERMS}
+        seconds = sums["seconds"]
+        row.update(frames_per_s=sums["frames"] / seconds if seconds > 0 else 0.0, seconds=seconds)
         return row
 
     def _step(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
@@ -303,7 +308,7 @@ class Trainer:
         else:
             terms.total.backward()
         self.optimizer.step()
-        return dict(zip(("total", "wmpjpe", "tc", "mpjve"), values.tolist()))
+        return dict(zip(LOSS_TERMS, values.tolist()))
 
     def _end_epoch(self, row: dict, writer) -> None:
         lr = self.optimizer.param_groups[0]["lr"]
@@ -389,6 +394,13 @@ def _jsonable(value):
 def train(config: TrainConfig, resume: bool = False) -> list[dict]:
     """Train (or resume) a run; returns the per-epoch rows."""
     return Trainer(config, resume=resume).fit()
+
+
+LOSS_TERMS = ("total", "wmpjpe", "tc", "mpjve")
+
+
+def _empty_sums() -> dict:
+    return dict.fromkeys(LOSS_TERMS, 0.0) | {"steps": 0, "frames": 0, "seconds": 0.0}
 
 
 def config_from_run(run_dir: str | os.PathLike) -> TrainConfig:
