@@ -93,12 +93,14 @@ def test_cli_writes_json_and_prints_the_table(tmp_path, tiny_dataset_dir, capsys
     assert f"{data['tables']['all']['Average']['mpjpe']:.2f}" in printed
 
 
-@pytest.mark.parametrize("case", ["joints", "keypoints", "split", "json-is-dir", "json-folder", "device"])
+@pytest.mark.parametrize("case", ["joints", "frames", "keypoints", "split", "json-is-dir", "json-folder", "device"])
 def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
-    ckpt = _write_checkpoint(tmp_path, num_joints=16 if case == "joints" else 17)
+    ckpt = _write_checkpoint(tmp_path, num_joints=16 if case == "joints" else 17,
+                             num_frames=500 if case == "frames" else 27)
     args = ["evaluate", "--data-dir", str(tiny_dataset_dir), "--checkpoint", str(ckpt), "--actions", "Walking"]
     expected = {
         "joints": "16 joints",
+        "frames": "windows of 500 frames, but the longest sequence has",
         "keypoints": "available: ",
         "split": "S42",
         "json-is-dir": "is a folder",

@@ -79,7 +79,8 @@ def test_two_ddp_processes_give_the_losses_of_one_process(tiny_dataset_dir, tmp_
             assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-4), key
 
 
-@pytest.mark.parametrize("case", ["out-is-file", "empty-split", "keypoints", "device", "lr-decay", "weight-decay"])
+@pytest.mark.parametrize("case", ["out-is-file", "empty-split", "keypoints", "device", "lr-decay", "weight-decay",
+                                  "frames"])
 def test_cli_bad_input(tiny_dataset_dir, tmp_path, capsys, case):
     out = tmp_path / "run"
     args = ["train", "--data-dir", str(tiny_dataset_dir), "--out", str(out), "--epochs", "1",
@@ -90,12 +91,14 @@ def test_cli_bad_input(tiny_dataset_dir, tmp_path, capsys, case):
         args += ["--subjects-train", "S42"]
     if case == "keypoints":
         args += ["--keypoints", "missing"]
-    extra = {"device": ["--device", "cuda:99"], "lr-decay": ["--lr-decay", "0"], "weight-decay": ["--weight-decay", "-1"]}
+    extra = {"device": ["--device", "cuda:99"], "lr-decay": ["--lr-decay", "0"], "weight-decay": ["--weight-decay", "-1"],
+             "frames": ["--frames", "500"]}
     args += extra.get(case, [])
     assert main(args) == 2
     err = capsys.readouterr().err
     assert {"out-is-file": "not a folder", "empty-split": "S42", "keypoints": "missing", "device": "cuda:99",
-            "lr-decay": "--lr-decay must be in (0, 1]", "weight-decay": "--weight-decay must be at least 0"}[case] in err
+            "lr-decay": "--lr-decay must be in (0, 1]", "weight-decay": "--weight-decay must be at least 0",
+            "frames": "windows of 500 frames, but the longest sequence has"}[case] in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
     if case != "out-is-file":

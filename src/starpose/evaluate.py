@@ -178,6 +178,14 @@ def check_model_fits(model, path) -> None:
         )
 
 
+def check_frames_fit(frames: int, sequences: list[Sequence], source) -> None:
+    """A model whose windows are longer than every sequence would see mostly padding."""
+    longest = max(s.num_frames for s in sequences)
+    if frames > longest:
+        raise StarposeError(f"{source}: the model takes windows of {frames} frames, but the longest "
+                            f"sequence has {longest}; use a model with at most {longest} frames")
+
+
 def add_cli(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="evaluate a checkpoint on Human3.6M-format data (protocols #1, #2, #3, MPJVE)",
@@ -216,6 +224,7 @@ def _run(args: argparse.Namespace) -> int:
         sequences = select(sequences, actions=args.actions.split(","))
         if not sequences:
             raise StarposeError(f"{args.data_dir}: no test sequence of the actions {args.actions}")
+    check_frames_fit(model.num_frames, sequences, args.checkpoint)
     result = evaluate_model(model, sequences, args.protocol, flip=not args.no_flip,
                             by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp)
     for name, table in result.items():

@@ -36,7 +36,7 @@ from starpose.data.h36m import Sequence, load_h36m, select
 from starpose.data.skeleton import SUBJECTS_TEST, SUBJECTS_TRAIN
 from starpose.data.windows import TrainWindows
 from starpose.errors import StarposeError
-from starpose.evaluate import evaluate_model
+from starpose.evaluate import check_frames_fit, evaluate_model
 from starpose.argtypes import positive_float, positive_int
 from starpose.inference import autocast, resolve_device
 from starpose.io import atomic_write_text
@@ -184,6 +184,7 @@ class Trainer:
             if not split:
                 raise StarposeError(f"{cfg.data_dir}: the {name} split is empty (subjects "
                                     f"{', '.join(getattr(cfg, 'subjects_train' if name == 'training' else 'subjects_test'))})")
+        check_frames_fit(cfg.model_config().num_frames, self.train_sequences, f"training {cfg.preset}")
         self.windows = TrainWindows([s.keypoints_2d for s in self.train_sequences],
                                     [s.positions_3d for s in self.train_sequences],
                                     frames=cfg.model_config().num_frames, flip_augment=cfg.flip_augment,
