@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from starpose.data.h36m import FILE_3D, Sequence, file_2d
+from starpose.data.windows import eval_window_starts
 from starpose.errors import StarposeError
 from starpose.evaluate import (METRIC_TITLES, action_table, errors_of_predictions,
                                format_table, predict_all, target_windows)
@@ -62,10 +63,8 @@ def mean_pose_baseline(train: list[Sequence], test: list[Sequence], frames: int)
     models: the published protocol on evaluation windows of ``frames`` frames."""
     mean = np.concatenate([s.positions_3d for s in train]).mean(axis=0).astype(np.float32)
     mean[0] = 0.0  # joints 1.. of a Sequence are root-relative already; the root is predicted as 0
-    predictions = []
-    for seq in test:
-        shape = target_windows(seq, frames).shape
-        predictions.append(torch.from_numpy(np.broadcast_to(mean, shape).copy()))
+    predictions = [torch.from_numpy(mean).expand(len(eval_window_starts(seq.num_frames, frames)), frames, -1, -1)
+                   for seq in test]
     return action_table(errors_of_predictions(test, predictions))["Average"]
 
 

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from starpose import metrics
+from starpose.argtypes import positive_int
 from starpose.data.h36m import Sequence, load_h36m, select
 from starpose.data.skeleton import SUBJECTS_TEST
 from starpose.data.windows import eval_windows, reassemble
 from starpose.errors import StarposeError
-from starpose.argtypes import positive_int
 from starpose.inference import predict_windows, resolve_device
 
 PUBLISHED_METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")

@@ -32,12 +32,12 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
+from starpose.argtypes import positive_float, positive_int
 from starpose.data.h36m import Sequence, load_h36m, select
 from starpose.data.skeleton import SUBJECTS_TEST, SUBJECTS_TRAIN
 from starpose.data.windows import TrainWindows
 from starpose.errors import StarposeError
 from starpose.evaluate import check_frames_fit, evaluate_model
-from starpose.argtypes import positive_float, positive_int
 from starpose.inference import autocast, resolve_device
 from starpose.io import atomic_write_text
 from starpose.loss import mixste_loss
@@ -85,15 +85,14 @@ class TrainConfig:
         """The config with the recipe's defaults filled in for unset epochs / batch size / lr."""
         if self.preset not in PRESETS:
             raise StarposeError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
-        for name in ("epochs", "batch_size", "max_batches_per_epoch", "val_stride"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise StarposeError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        for name, value, ok, rule in (
-                ("lr", self.lr, lambda v: v > 0, "positive"),
-                ("weight_decay", self.weight_decay, lambda v: v >= 0, "at least 0"),
-                ("lr_decay", self.lr_decay, lambda v: 0 < v <= 1, "in (0, 1]"),
-                ("drop_path", self.model_overrides.get("drop_path_rate"), lambda v: 0 <= v < 1, "in [0, 1)")):
+        at_least_one = (lambda v: v >= 1, "at least 1")
+        for name, value, (ok, rule) in (
+                *((name, getattr(self, name), at_least_one)
+                  for name in ("epochs", "batch_size", "max_batches_per_epoch", "val_stride")),
+                ("lr", self.lr, (lambda v: v > 0, "positive")),
+                ("weight_decay", self.weight_decay, (lambda v: v >= 0, "at least 0")),
+                ("lr_decay", self.lr_decay, (lambda v: 0 < v <= 1, "in (0, 1]")),
+                ("drop_path", self.model_overrides.get("drop_path_rate"), (lambda v: 0 <= v < 1, "in [0, 1)"))):
             if value is not None and not ok(value):
                 raise StarposeError(f"--{name.replace('_', '-')} must be {rule}, got {value}")
         recipe = RECIPES[self.preset.rsplit("-", 1)[1]]
@@ -184,10 +183,11 @@ class Trainer:
             if not split:
                 raise StarposeError(f"{cfg.data_dir}: the {name} split is empty (subjects "
                                     f"{', '.join(getattr(cfg, 'subjects_train' if name == 'training' else 'subjects_test'))})")
-        check_frames_fit(cfg.model_config().num_frames, self.train_sequences, f"training {cfg.preset}")
+        frames = cfg.model_config().num_frames
+        check_frames_fit(frames, self.train_sequences, f"training {cfg.preset}")
         self.windows = TrainWindows([s.keypoints_2d for s in self.train_sequences],
                                     [s.positions_3d for s in self.train_sequences],
-                                    frames=cfg.model_config().num_frames, flip_augment=cfg.flip_augment,
+                                    frames=frames, flip_augment=cfg.flip_augment,
                                     seed=cfg.seed, zero_root=True)
 
     def _wrap(self, model: MixSTE) -> torch.nn.Module:
