@@ -1,8 +1,7 @@
 """The ``starpose`` command line.
 
-Each stage module registers its own subcommand through ``add_cli(subparsers)``, which builds the
-subparser and sets ``func`` to a function taking the parsed arguments and returning an exit code.
-This file only assembles them and turns user-facing errors into one clear message and exit code 2.
+Each command lives in its own module of :mod:`starpose.commands` (see its docstring). This file
+only assembles them and turns user-facing errors into one clear message and exit code 2.
 """
 from __future__ import annotations
 
@@ -11,19 +10,8 @@ import importlib
 import sys
 
 from starpose import __version__
+from starpose.commands import COMMANDS
 from starpose.errors import StarposeError
-
-# Modules defining ``add_cli(subparsers)``, in the order their commands appear in --help.
-_COMMAND_MODULES = (
-    "starpose.info",
-    "starpose.data.synthetic",
-    "starpose.train",
-    "starpose.evaluate",
-    "starpose.demo",
-    "starpose.lift",
-    "starpose.models.checkpoints",
-    "starpose.bench",
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"starpose {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name).add_cli(subparsers)
+    for name in COMMANDS:
+        importlib.import_module(f"starpose.commands.{name}").add_parser(subparsers)
     return parser
 
 
