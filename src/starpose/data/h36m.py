@@ -207,3 +207,25 @@ def _check_2d(actions_2d, length: int, path: Path, subject: str, action: str) ->
                             f"{length} frames of the 3D poses")
         _check_finite(view[:length, :, :2], where)
     return [view[..., :2] for view in views]
+
+
+def _load(data_dir, keypoints, subjects):
+    return load_h36m(data_dir, keypoints, subjects)
+
+
+def _h36m_dataset():
+    from starpose.data.datasets import Dataset, register
+    from starpose.data.skeleton import H36M_17, H36M_FPS, SUBJECTS_TEST, SUBJECTS_TRAIN
+    from starpose.loss import H36M_JOINT_WEIGHTS
+
+    sizes = {cam["id"]: (int(cam["res_w"]), int(cam["res_h"]))
+             for cam in h36m_metadata()["intrinsics"]}
+    return register(Dataset(
+        name="h36m", title="Human3.6M", skeleton=H36M_17, root=0, fps=H36M_FPS,
+        image_sizes=sizes, subjects_train=SUBJECTS_TRAIN, subjects_test=SUBJECTS_TEST,
+        loss_joint_weights=H36M_JOINT_WEIGHTS, file_3d=FILE_3D, file_2d="data_2d_h36m_{name}.npz",
+        load=_load))
+
+
+#: The Human3.6M description read by the pipelines (see :mod:`starpose.data.datasets`).
+H36M = _h36m_dataset()
