@@ -7,6 +7,7 @@ import torch
 
 from starpose.metrics import (
     acceleration_error,
+    frames_needed,
     mean_acceleration,
     mean_velocity_error,
     mpjpe,
@@ -170,6 +171,18 @@ def test_shape_errors(poses):
         weighted_mpjpe(poses, poses, [1.0] * 3)
     with pytest.raises(ValueError, match="at least 3 frames"):
         acceleration_error(poses[:2], poses[:2])
+
+
+@pytest.mark.parametrize("metric, needed", [(mpjpe, 1), (p_mpjpe, 1), (mean_velocity_error, 2),
+                                            (acceleration_error, 3), (mean_acceleration, 3)])
+def test_frames_needed(metric, needed):
+    poses = np.random.default_rng(0).normal(size=(needed, 17, 3))
+    args = (poses,) if metric is mean_acceleration else (poses, poses + 0.1)
+    assert frames_needed(metric) == needed
+    assert np.isfinite(metric(*args))
+    if needed > 1:
+        with pytest.raises(ValueError, match=f"at least {needed} frames"):
+            metric(*(a[:-1] for a in args))
 
 
 def test_procrustes_align_same_on_numpy_and_torch(poses):

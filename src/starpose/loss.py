@@ -47,8 +47,6 @@ class LossTerms:
 
 
 # Shape and weight mismatches are programmer errors (the models produce these tensors): ValueError.
-
-
 def _weights_like(weights: Sequence[float] | torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
     w = torch.as_tensor(weights, dtype=pred.dtype, device=pred.device)
     if w.shape != (pred.shape[-2],):

@@ -24,6 +24,7 @@ __all__ = [
     "p_mpjpe",
     "n_mpjpe",
     "per_joint_error",
+    "frames_needed",
     "procrustes_align",
     "mean_velocity_error",
     "acceleration_error",
@@ -159,6 +160,15 @@ def per_joint_error(pred: Array, target: Array):
 
 # --------------------------------------------------------------------------- temporal errors
 
+# Order of the finite difference each temporal metric takes along the time axis.
+_DIFF_ORDER = {"mean_velocity_error": 1, "acceleration_error": 2, "mean_acceleration": 2}
+
+
+def frames_needed(metric) -> int:
+    """The fewest frames along the time axis that ``metric`` (a function of this module) accepts:
+    one more than the order of its finite differences, 1 for the position errors."""
+    return _DIFF_ORDER.get(metric.__name__, 0) + 1
+
 
 def mean_velocity_error(pred: Array, target: Array, axis: int = 0, reduce: bool = True):
     """MPJVE: mean Euclidean norm of the difference between predicted and true velocities.
@@ -167,7 +177,7 @@ def mean_velocity_error(pred: Array, target: Array, axis: int = 0, reduce: bool 
     in units per frame. pred, target: ``(..., J, 3)``. With ``reduce=False`` the result has the
     leading shape with the time axis one shorter.
     """
-    return _derivative_error(pred, target, axis, 1, reduce, "mean_velocity_error")
+    return _derivative_error(pred, target, axis, reduce, "mean_velocity_error")
 
 
 def acceleration_error(pred: Array, target: Array, axis: int = 0, reduce: bool = True):
@@ -176,7 +186,7 @@ def acceleration_error(pred: Array, target: Array, axis: int = 0, reduce: bool =
     Accelerations are second differences along the time ``axis`` (units per frame squared); this
     is the usual jitter-versus-ground-truth measure. pred, target: ``(..., J, 3)``.
     """
-    return _derivative_error(pred, target, axis, 2, reduce, "acceleration_error")
+    return _derivative_error(pred, target, axis, reduce, "acceleration_error")
 
 
 def mean_acceleration(pred: Array, axis: int = 0, reduce: bool = True):
@@ -187,19 +197,22 @@ def mean_acceleration(pred: Array, axis: int = 0, reduce: bool = True):
     (pred,) = A.coerce(pred)
     _check_poses(pred, pred, "mean_acceleration")
     axis = _time_axis(pred.ndim, axis, "mean_acceleration")
-    _check_length(pred.shape[axis], 2, "mean_acceleration")
-    return _finish(A.norm(A.diff(pred, 2, axis)), reduce)
+    order = _check_length(pred.shape[axis], "mean_acceleration")
+    return _finish(A.norm(A.diff(pred, order, axis)), reduce)
 
 
-def _derivative_error(pred, target, axis: int, order: int, reduce: bool, name: str):
+def _derivative_error(pred, target, axis: int, reduce: bool, name: str):
     pred, target = A.coerce(pred, target)
     _check_poses(pred, target, name)
     axis = _time_axis(pred.ndim, axis, name)
-    _check_length(pred.shape[axis], order, name)
+    order = _check_length(pred.shape[axis], name)
     return _finish(A.norm(A.diff(pred, order, axis) - A.diff(target, order, axis)), reduce)
 
 
-def _check_length(length: int, order: int, name: str) -> None:
+def _check_length(length: int, name: str) -> int:
+    """The difference order of metric ``name``, once ``length`` frames are known to suffice."""
     # Fewer frames than order + 1 leaves nothing to average, which would silently give NaN.
+    order = _DIFF_ORDER[name]
     if length <= order:
         raise ValueError(f"{name}: needs at least {order + 1} frames along the time axis, got {length}")
+    return order
