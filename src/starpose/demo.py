@@ -104,9 +104,7 @@ def plot_curves(out: Path, results: list[DemoResult], trainers: list[Trainer]) -
     from starpose.viz.plots import plot_training_curves
 
     for index, (result, trainer) in enumerate(zip(results, trainers)):
-        rows = [{"epoch": r["epoch"], "train_loss": r["train_total"], "val_mpjpe": r["val_mpjpe"], "lr": r["lr"]}
-                for r in trainer.rows]
-        plot_training_curves(rows, out / curves_name(index, result),
+        plot_training_curves(trainer.rows, out / curves_name(index, result),
                              title=f"{trainer.config.preset} ({result.attention} attention)")
 
 
