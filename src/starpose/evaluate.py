@@ -146,7 +146,8 @@ def evaluate_model(model, sequences: list[Sequence], protocol: str = "published"
                    by_subject: bool = False, batch_size: int = 64, amp: str | None = None) -> dict:
     """``{"all": table}`` or, with ``by_subject``, ``{subject: table}``; tables from :func:`action_table`."""
     if protocol not in ("published", "clean"):
-        raise StarposeError(f"unknown protocol {protocol!r} (use 'published' or 'clean')")
+        # A programmer error: the command line offers only these two.
+        raise ValueError(f"unknown protocol {protocol!r} (use 'published' or 'clean')")
     if not sequences:
         raise StarposeError("no test sequences to evaluate")
     was_training = model.training

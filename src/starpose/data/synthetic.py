@@ -34,7 +34,7 @@ from starpose.data.detector_noise import detector_noise
 from starpose.data.kinematics import LIMITS, forward_kinematics
 from starpose.data.motion import ACTION_STYLE, GESTURES, take_motion
 from starpose.data.safe_pickle import check_writable_file, write_npz
-from starpose.data.skeleton import JOINTS_KEPT_FOR_17, h36m_metadata
+from starpose.data.skeleton import JOINTS_KEPT_FOR_17, SUBJECTS_TEST, SUBJECTS_TRAIN, h36m_metadata
 from starpose.errors import DataError
 from starpose.io import atomic_path
 
@@ -45,7 +45,8 @@ __all__ = [
     "take_names", "generate_arrays", "keypoints_metadata", "generate_dataset", "add_cli",
 ]
 
-SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
+#: The subjects of the real set's training and test splits (S1 S5 S6 S7 S8, S9 S11).
+SUBJECTS = SUBJECTS_TRAIN + SUBJECTS_TEST
 #: The 15 action types of Human3.6M, in the real set's order: those :mod:`motion` can perform.
 ACTIONS = tuple(ACTION_STYLE)
 #: Frames per take (3D, at 50 fps), drawn uniformly in [min, max]. h36m-size: the real training split S1 S5 S6 S7 S8 holds about
