@@ -9,7 +9,7 @@ from starpose import save_checkpoint
 from starpose.cli import main
 from starpose.data.flip import flip_pose
 from starpose.data.h36m import load_h36m, select
-from starpose.evaluate import evaluate_model
+from starpose.evaluate import clean_errors, evaluate_model, published_errors
 from starpose.inference import predict_sequence, predict_windows
 from starpose.models import MixSTE
 from starpose.data.windows import eval_windows, reassemble
@@ -120,3 +120,16 @@ def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_short_sequences_and_bad_protocol(model, test_sequences):
+    rng = np.random.default_rng(0)
+    pred, target = rng.normal(size=(2, 17, 3)), rng.normal(size=(2, 17, 3))
+    clean = clean_errors(pred, target)
+    assert clean["mpjve"] == pytest.approx(1000 * metrics.mean_velocity_error(pred, target))
+    assert np.isnan(clean["accel_error"])  # 2 frames have no acceleration
+    assert np.isnan(clean_errors(pred[:1], target[:1])["mpjve"])
+    one = published_errors(torch.from_numpy(pred[None, :1]), torch.from_numpy(target[None, :1]))
+    assert one["mpjve"] == 0.0 and one["mpjpe"] == pytest.approx(1000 * metrics.mpjpe(pred[:1], target[:1]))
+    with pytest.raises(ValueError, match="unknown protocol"):
+        evaluate_model(model, test_sequences[:1], protocol="fast")

@@ -5,14 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from starpose.errors import StarposeError
 from starpose.metrics import (
     acceleration_error,
+    frames_needed,
     mean_acceleration,
     mean_velocity_error,
     mpjpe,
     n_mpjpe,
     p_mpjpe,
+    per_joint_error,
+    procrustes_align,
     weighted_mpjpe,
 )
 
@@ -120,7 +122,7 @@ def test_velocity_error_axis():
     assert mean_velocity_error(pred, target, axis=1) == pytest.approx(2.0)
     assert mean_velocity_error(pred, target, axis=0) == pytest.approx(0.0)
     assert acceleration_error(pred, target, axis=1) == pytest.approx(0.0)
-    with pytest.raises(StarposeError):
+    with pytest.raises(ValueError):
         mean_velocity_error(pred, target, axis=2)  # the joint axis is not time
 
 
@@ -161,11 +163,58 @@ def test_torch_mpjpe_has_gradient(poses):
 
 
 def test_shape_errors(poses):
-    with pytest.raises(StarposeError, match="shapes differ"):
+    with pytest.raises(ValueError, match="shapes differ"):
         mpjpe(poses, poses[:, :16])
-    with pytest.raises(StarposeError, match=r"\(\.\.\., J, 3\)"):
+    with pytest.raises(ValueError, match=r"\(\.\.\., J, 3\)"):
         mpjpe(poses[..., :2], poses[..., :2])
-    with pytest.raises(StarposeError, match="joint weights"):
+    with pytest.raises(ValueError, match="joint weights"):
         weighted_mpjpe(poses, poses, [1.0] * 3)
-    with pytest.raises(StarposeError, match="at least 3 frames"):
+    with pytest.raises(ValueError, match="at least 3 frames"):
         acceleration_error(poses[:2], poses[:2])
+
+
+@pytest.mark.parametrize("metric, needed", [(mpjpe, 1), (p_mpjpe, 1), (mean_velocity_error, 2),
+                                            (acceleration_error, 3), (mean_acceleration, 3)])
+def test_frames_needed(metric, needed):
+    poses = np.random.default_rng(0).normal(size=(needed, 17, 3))
+    args = (poses,) if metric is mean_acceleration else (poses, poses + 0.1)
+    assert frames_needed(metric) == needed
+    assert np.isfinite(metric(*args))
+    if needed > 1:
+        with pytest.raises(ValueError, match=f"at least {needed} frames"):
+            metric(*(a[:-1] for a in args))
+
+
+def test_procrustes_align_same_on_numpy_and_torch(poses):
+    rot = _rotation([1, 2, 3], 2.0)
+    target = 1.7 * poses @ rot.T + 0.3
+    target[:, 0] += 0.05  # not an exact similarity: the fit leaves a residual
+    aligned = procrustes_align(poses, target)
+    np.testing.assert_allclose(procrustes_align(torch.from_numpy(poses), torch.from_numpy(target)).numpy(),
+                               aligned, rtol=0, atol=1e-12)
+    for k in range(len(poses)):
+        assert np.linalg.norm(aligned[k] - target[k], axis=-1).mean() == pytest.approx(
+            _umeyama_error(poses[k], target[k]), rel=1e-9)
+
+
+def test_procrustes_align_excludes_reflections(poses):
+    mirrored = poses * np.array([-1.0, 1.0, 1.0])  # no rotation maps a pose onto its mirror image
+    aligned = procrustes_align(poses, mirrored)
+    assert np.linalg.norm(aligned - mirrored, axis=-1).mean() > 0.1
+    for k in range(len(poses)):
+        assert p_mpjpe(poses[k], mirrored[k]) == pytest.approx(_umeyama_error(poses[k], mirrored[k]), rel=1e-9)
+
+
+def test_per_joint_error(poses):
+    target = poses.copy()
+    target[..., 3, :] += [0.0, 3.0, 4.0]  # joint 3 off by 5 in every pose
+    target[2, 7, 0] += 10.0  # joint 7 off by 10 in one pose of 5
+    expected = np.zeros(17)
+    expected[3], expected[7] = 5.0, 2.0
+    np.testing.assert_allclose(per_joint_error(poses, target), expected, atol=1e-12)
+    windows = per_joint_error(torch.from_numpy(poses).float()[None], torch.from_numpy(target).float()[None])
+    assert windows.shape == (17,) and windows.dtype == torch.float32
+    np.testing.assert_allclose(windows.numpy(), expected, atol=1e-5)
+    assert per_joint_error(poses, target).mean() == pytest.approx(mpjpe(poses, target))
+    with pytest.raises(ValueError, match="shapes differ"):
+        per_joint_error(poses, target[:, :16])

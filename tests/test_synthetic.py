@@ -145,3 +145,18 @@ def test_synth_replaces_all_files_or_none(tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == [
         "data_2d_h36m_gt.npz", "data_2d_h36m_noisy.npz", "data_3d_h36m.npz"]  # no temporaries
     assert all(p.read_text() == "old" for p in out.iterdir())
+
+
+def test_unknown_preset_is_a_programmer_error():
+    with pytest.raises(ValueError, match="tiny, small, h36m-size"):
+        generate_arrays("huge", 0)
+
+
+def test_generator_pieces_still_importable_from_synthetic():
+    from starpose.data import anthropometry, detector_noise, kinematics, motion, synthetic
+
+    assert synthetic.ACTIONS == tuple(motion.ACTION_STYLE) and len(synthetic.ACTIONS) == 15
+    assert synthetic.subject_body is anthropometry.subject_body
+    assert synthetic.forward_kinematics is kinematics.forward_kinematics
+    assert synthetic.detector_noise is detector_noise.detector_noise
+    assert set(synthetic.__all__) <= set(dir(synthetic))

@@ -13,6 +13,7 @@ from starpose.viz import (
     render_animation,
 )
 from starpose.viz import animation
+from starpose.viz.plots import read_training_curves
 
 # A standing pose in camera coordinates (metres; y down, z forward), H36M_17 joint order.
 _STANDING = np.array([
@@ -115,6 +116,24 @@ def test_training_curves_from_rows_and_csv(tmp_path):
         plot_training_curves([], tmp_path / "empty.png")
     with pytest.raises(StarposeError, match="not found"):
         plot_training_curves(tmp_path / "missing.csv", tmp_path / "x.png")
+
+
+def test_training_curves_of_a_real_run(tiny_dataset_dir, tmp_path):
+    """The trainer's own metrics.csv: the loss curve (its ``train_total`` column) is read and drawn."""
+    from starpose.train import TrainConfig, Trainer
+
+    config = TrainConfig(data_dir=str(tiny_dataset_dir), out=str(tmp_path / "run"), preset="star-mixste-27",
+                         model_overrides={"dim": 16, "depth": 1, "num_heads": 2}, epochs=2, batch_size=4,
+                         max_batches_per_epoch=2, subjects_train=("S1",), subjects_test=("S9",),
+                         actions=("Walking",), progress=False)
+    rows = Trainer(config).fit()
+    curves = read_training_curves(tmp_path / "run" / "metrics.csv")
+    np.testing.assert_allclose(curves["train_loss"], [r["train_total"] for r in rows], rtol=1e-12)
+    np.testing.assert_allclose(curves["val_mpjpe"], [r["val_mpjpe"] for r in rows], rtol=1e-12)
+    np.testing.assert_allclose(curves["lr"], [r["lr"] for r in rows], rtol=1e-12)
+    assert curves["epoch"].tolist() == [1, 2]
+    assert _png_size(plot_training_curves(tmp_path / "run" / "metrics.csv", tmp_path / "curves.png"))[0] > 0
+    assert read_training_curves([{"epoch": 1, "train_loss": 0.5}])["train_loss"].tolist() == [0.5]
 
 
 def test_per_joint_error_plots(tmp_path):

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
+from starpose.bench_windows import benchmark_batch_assembly
 from starpose.data.flip import flip_pose
-from starpose.data.windows import (TrainWindows, benchmark_batch_assembly, eval_window_starts,
+from starpose.data.windows import (TrainWindows, eval_window_starts,
                                    eval_windows, reassemble, train_window_starts)
 
 
@@ -31,6 +32,15 @@ def test_training_windows_exact_frames(length, frames, expected):
     assert [_frames_of(data.item(i)[1]) for i in range(len(data))] == expected
     starts = train_window_starts(length, frames)
     assert [row[0] for row in expected] == np.maximum(starts, 0).tolist()
+
+
+@pytest.mark.parametrize("length, frames, starts", [
+    (10, 4, [-1, 3, 7]), (8, 4, [0, 4]), (3, 5, [-1]), (11, 4, [0, 4, 8]), (1, 1, [0]),
+])
+def test_train_window_starts_centre_the_windows(length, frames, starts):
+    assert train_window_starts(length, frames).tolist() == starts
+    data = TrainWindows([_frame_coded(length, 2)], [_frame_coded(length, 3)], frames, flip_augment=False)
+    np.testing.assert_array_equal(data.window_start, starts)
 
 
 def test_flip_augmentation_doubles_and_mirrors():

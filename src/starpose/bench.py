@@ -316,7 +316,7 @@ def run_models(configs: list[BenchConfig], device: torch.device, amp: str | None
 
 def batch_assembly(quick: bool) -> dict:
     """Frames/s assembled by ``TrainWindows.epoch_batches`` (243 frames, 64 windows, flipped)."""
-    from starpose.data.windows import benchmark_batch_assembly
+    from starpose.bench_windows import benchmark_batch_assembly
 
     total = 100_000 if quick else 500_000
     rate = benchmark_batch_assembly(frames=243, batch_size=64, total_frames=total,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from starpose import metrics
 from starpose.data.h36m import FILE_3D, Sequence, file_2d
 from starpose.data.windows import eval_window_starts
 from starpose.errors import StarposeError
@@ -70,13 +71,9 @@ def mean_pose_baseline(train: list[Sequence], test: list[Sequence], frames: int)
 
 def per_joint_error(sequences: list[Sequence], predictions: list[torch.Tensor]) -> np.ndarray:
     """Mean error (mm) of each joint over all evaluation windows."""
-    sums = np.zeros(predictions[0].shape[-2])
-    count = 0
-    for seq, pred in zip(sequences, predictions):
-        target = target_windows(seq, pred.shape[1])
-        sums += torch.linalg.norm(pred - target, dim=-1).sum(dim=(0, 1)).numpy()
-        count += pred.shape[0] * pred.shape[1]
-    return 1000 * sums / count
+    pred = np.concatenate([p.numpy() for p in predictions])
+    target = np.concatenate([target_windows(s, p.shape[1]).numpy() for s, p in zip(sequences, predictions)])
+    return 1000 * metrics.per_joint_error(pred, target)
 
 
 def train_and_evaluate(data_dir: Path, out: Path, attention: str, seed: int,
@@ -107,9 +104,7 @@ def plot_curves(out: Path, results: list[DemoResult], trainers: list[Trainer]) -
     from starpose.viz.plots import plot_training_curves
 
     for index, (result, trainer) in enumerate(zip(results, trainers)):
-        rows = [{"epoch": r["epoch"], "train_loss": r["train_total"], "val_mpjpe": r["val_mpjpe"], "lr": r["lr"]}
-                for r in trainer.rows]
-        plot_training_curves(rows, out / curves_name(index, result),
+        plot_training_curves(trainer.rows, out / curves_name(index, result),
                              title=f"{trainer.config.preset} ({result.attention} attention)")
 
 

@@ -34,6 +34,10 @@ from starpose.inference import predict_windows, resolve_device
 
 PUBLISHED_METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")
 CLEAN_METRICS = PUBLISHED_METRICS + ("accel_error",)
+METRIC_FUNCTIONS = {
+    "mpjpe": metrics.mpjpe, "p_mpjpe": metrics.p_mpjpe, "n_mpjpe": metrics.n_mpjpe,
+    "mpjve": metrics.mean_velocity_error, "accel_error": metrics.acceleration_error,
+}
 METRIC_TITLES = {
     "mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "mpjve": "MPJVE", "accel_error": "Accel",
 }
@@ -72,27 +76,30 @@ def target_windows(sequence: Sequence, frames: int) -> torch.Tensor:
 
 
 def published_errors(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-    """Errors (mm) of one sequence's windows ``(W, F, J, 3)`` as the published code counts them."""
-    flat_pred = pred.reshape(-1, *pred.shape[-2:]).numpy()
-    flat_target = target.reshape(-1, *target.shape[-2:]).numpy()
+    """Errors (mm) of one sequence's windows ``(W, F, J, 3)`` as the published code counts them:
+    MPJPE and N-MPJPE in the windows' dtype (float32, as there), P-MPJPE and MPJVE in float64 on
+    the W*F frames in window order."""
+    frames = (pred.reshape(-1, *pred.shape[-2:]).numpy(), target.reshape(-1, *target.shape[-2:]).numpy())
     return {
-        "mpjpe": 1000 * float(metrics.mpjpe(pred, target)),
-        "p_mpjpe": 1000 * metrics.p_mpjpe(flat_pred, flat_target),
-        "n_mpjpe": 1000 * float(metrics.n_mpjpe(pred, target)),
-        "mpjve": 1000 * metrics.mean_velocity_error(flat_pred, flat_target) if len(flat_pred) > 1 else 0.0,
+        "mpjpe": _millimetres(metrics.mpjpe, pred, target),
+        "p_mpjpe": _millimetres(metrics.p_mpjpe, *frames),
+        "n_mpjpe": _millimetres(metrics.n_mpjpe, pred, target),
+        "mpjve": _millimetres(metrics.mean_velocity_error, *frames, too_short=0.0),
     }
 
 
 def clean_errors(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """Errors (mm) of one reassembled sequence ``(T, J, 3)``, every frame counted once."""
-    T = len(pred)
-    return {
-        "mpjpe": 1000 * metrics.mpjpe(pred, target),
-        "p_mpjpe": 1000 * metrics.p_mpjpe(pred, target),
-        "n_mpjpe": 1000 * metrics.n_mpjpe(pred, target),
-        "mpjve": 1000 * metrics.mean_velocity_error(pred, target) if T > 1 else float("nan"),
-        "accel_error": 1000 * metrics.acceleration_error(pred, target) if T > 2 else float("nan"),
-    }
+    """Errors (mm) of one reassembled sequence ``(T, J, 3)``, every frame counted once; NaN for
+    a velocity (acceleration) error of a sequence shorter than 2 (3) frames."""
+    return {name: _millimetres(METRIC_FUNCTIONS[name], pred, target) for name in CLEAN_METRICS}
+
+
+def _millimetres(metric, pred, target, too_short: float = float("nan")) -> float:
+    """``metric`` (metres in) in millimetres, or ``too_short`` when the poses ``(T, ..., J, 3)``
+    have fewer frames along the first axis than its finite differences need."""
+    if len(pred) < metrics.frames_needed(metric):
+        return too_short
+    return 1000 * float(metric(pred, target))
 
 
 def sequence_errors(model, sequences: list[Sequence], protocol: str = "published", flip: bool = True,
@@ -139,7 +146,8 @@ def evaluate_model(model, sequences: list[Sequence], protocol: str = "published"
                    by_subject: bool = False, batch_size: int = 64, amp: str | None = None) -> dict:
     """``{"all": table}`` or, with ``by_subject``, ``{subject: table}``; tables from :func:`action_table`."""
     if protocol not in ("published", "clean"):
-        raise StarposeError(f"unknown protocol {protocol!r} (use 'published' or 'clean')")
+        # A programmer error: the command line offers only these two.
+        raise ValueError(f"unknown protocol {protocol!r} (use 'published' or 'clean')")
     if not sequences:
         raise StarposeError("no test sequences to evaluate")
     was_training = model.training

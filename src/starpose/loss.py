@@ -16,7 +16,6 @@ from typing import Sequence
 
 import torch
 
-from starpose.errors import StarposeError
 from starpose.metrics import mean_velocity_error, weighted_mpjpe
 
 __all__ = [
@@ -47,16 +46,17 @@ class LossTerms:
         return {name: float(getattr(self, name).detach()) for name in ("total", "wmpjpe", "tc", "mpjve")}
 
 
+# Shape and weight mismatches are programmer errors (the models produce these tensors): ValueError.
 def _weights_like(weights: Sequence[float] | torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
     w = torch.as_tensor(weights, dtype=pred.dtype, device=pred.device)
     if w.shape != (pred.shape[-2],):
-        raise StarposeError(f"expected {pred.shape[-2]} joint weights, got shape {tuple(w.shape)}")
+        raise ValueError(f"expected {pred.shape[-2]} joint weights, got shape {tuple(w.shape)}")
     return w
 
 
 def _check_sequences(pred: torch.Tensor, name: str) -> None:
     if pred.ndim != 4 or pred.shape[-1] != 3:
-        raise StarposeError(f"{name}: expected a tensor of shape (B, F, J, 3), got {tuple(pred.shape)}")
+        raise ValueError(f"{name}: expected a tensor of shape (B, F, J, 3), got {tuple(pred.shape)}")
 
 
 def weighted_mpjpe_loss(pred: torch.Tensor, target: torch.Tensor, weights=H36M_JOINT_WEIGHTS) -> torch.Tensor:

@@ -14,33 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from starpose.arrays import clip, concat, cross, like
 from starpose.data.skeleton import h36m_metadata
 from starpose.errors import DataError
 
 
-def _is_torch(x) -> bool:
-    return isinstance(x, torch.Tensor)
-
-
-def _like(value, ref):
-    """``value`` (array-like) as an array/tensor matching ``ref``'s library, dtype and device."""
-    if _is_torch(ref):
-        return torch.as_tensor(np.asarray(value), dtype=ref.dtype, device=ref.device)
-    return np.asarray(value, dtype=ref.dtype if ref.dtype.kind == "f" else np.float64)
-
-
-def _cross(a, b):
-    if _is_torch(a):
-        a, b = torch.broadcast_tensors(a, b)
-        return torch.linalg.cross(a, b, dim=-1)
-    return np.cross(a, b)
-
-
 def qinverse(q):
     """Inverse of unit quaternions ``(..., 4)`` (w, x, y, z): the conjugate."""
-    sign = _like([1.0, -1.0, -1.0, -1.0], q)
+    sign = like([1.0, -1.0, -1.0, -1.0], q)
     return q * sign
 
 
@@ -51,33 +33,33 @@ def qrot(q, v):
     """
     qvec = q[..., 1:]
     # v' = v + 2w (u x v) + 2 u x (u x v), the expanded form of q v q*.
-    uv = _cross(qvec, v)
-    uuv = _cross(qvec, uv)
+    uv = cross(qvec, v)
+    uuv = cross(qvec, uv)
     return v + 2 * (q[..., :1] * uv + uuv)
 
 
 def world_to_camera(X, R, t):
     """World points ``X (..., 3)`` to camera coordinates; R (4,) quaternion, t (3,) centre."""
-    R = _like(R, X)
-    t = _like(t, X)
+    R = like(R, X)
+    t = like(t, X)
     return qrot(qinverse(R), X - t)
 
 
 def camera_to_world(X, R, t):
     """Camera coordinates ``X (..., 3)`` to world points; inverse of :func:`world_to_camera`."""
-    R = _like(R, X)
-    t = _like(t, X)
+    R = like(R, X)
+    t = like(t, X)
     return qrot(R, X) + t
 
 
 def normalize_screen_coordinates(X, w, h):
     """Pixels ``(..., 2)`` to [-1, 1] along the width, keeping the aspect ratio."""
-    return X / w * 2 - _like([1.0, h / w], X)
+    return X / w * 2 - like([1.0, h / w], X)
 
 
 def image_coordinates(X, w, h):
     """Inverse of :func:`normalize_screen_coordinates`: normalised ``(..., 2)`` to pixels."""
-    return (X + _like([1.0, h / w], X)) * w / 2
+    return (X + like([1.0, h / w], X)) * w / 2
 
 
 def project_to_2d(X, camera_params):
@@ -91,38 +73,35 @@ def project_to_2d(X, camera_params):
         radial = 1 + k1 r2 + k2 r2^2 + k3 r2^3,   tan = p . x,
         x_d = x (radial + tan) + p r2,             pixels = f x_d + c.
     """
-    params = _like(camera_params, X)
-    if params.ndim > 1:
-        # One camera per leading index: add the point dimensions of X.
-        params = params.reshape(params.shape[:-1] + (1,) * (X.ndim - params.ndim) + (9,))
+    params = _broadcast_params(camera_params, X)
     f, c, k, p = params[..., :2], params[..., 2:4], params[..., 4:7], params[..., 7:9]
-    xx = X[..., :2] / X[..., 2:3]
-    xx = xx.clamp(-1, 1) if _is_torch(xx) else np.clip(xx, -1, 1)
-    r2 = (xx**2).sum(-1, **_keep(xx))
-    r_powers = _concat([r2, r2**2, r2**3])
-    radial = 1 + (k * r_powers).sum(-1, **_keep(xx))
-    tan = (p * xx).sum(-1, **_keep(xx))
+    xx = _image_plane(X)
+    r2 = (xx**2).sum(-1)[..., None]
+    r_powers = concat([r2, r2**2, r2**3])
+    radial = 1 + (k * r_powers).sum(-1)[..., None]
+    tan = (p * xx).sum(-1)[..., None]
     distorted = xx * (radial + tan) + p * r2
     return f * distorted + c
 
 
 def project_to_2d_linear(X, camera_params):
     """Pinhole projection ``(..., 3) -> (..., 2)`` pixels ignoring distortion (same packing)."""
-    params = _like(camera_params, X)
+    params = _broadcast_params(camera_params, X)
+    return params[..., :2] * _image_plane(X) + params[..., 2:4]
+
+
+def _broadcast_params(camera_params, X):
+    """The packed intrinsics ``(..., 9)`` in ``X``'s library, shaped to broadcast against it."""
+    params = like(camera_params, X)
     if params.ndim > 1:
+        # One camera per leading index: add the point dimensions of X.
         params = params.reshape(params.shape[:-1] + (1,) * (X.ndim - params.ndim) + (9,))
-    f, c = params[..., :2], params[..., 2:4]
-    xx = X[..., :2] / X[..., 2:3]
-    xx = xx.clamp(-1, 1) if _is_torch(xx) else np.clip(xx, -1, 1)
-    return f * xx + c
+    return params
 
 
-def _concat(parts):
-    return torch.cat(parts, dim=-1) if _is_torch(parts[0]) else np.concatenate(parts, axis=-1)
-
-
-def _keep(x) -> dict:
-    return {"keepdim": True} if _is_torch(x) else {"keepdims": True}
+def _image_plane(X):
+    """``X/Z`` of camera-frame points ``(..., 3) -> (..., 2)``, clamped to [-1, 1] (45 degrees)."""
+    return clip(X[..., :2] / X[..., 2:3], -1, 1)
 
 
 @dataclass(frozen=True, eq=False)

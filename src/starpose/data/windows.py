@@ -13,7 +13,6 @@ its end, and :func:`reassemble` puts the per-frame predictions back together.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import torch
@@ -23,9 +22,7 @@ from starpose.data.skeleton import H36M_17, Skeleton
 
 def train_window_starts(length: int, frames: int) -> np.ndarray:
     """First frame of each training window of a sequence of ``length`` frames (may be < 0)."""
-    count = math.ceil(length / frames)
-    offset = (count * frames - length) // 2
-    return np.arange(count) * frames - offset
+    return _window_table(np.array([length]), frames)[1]
 
 
 class TrainWindows:
@@ -139,8 +136,9 @@ class TrainWindows:
 
 
 def _window_table(lengths: np.ndarray, frames: int):
-    """(sequence index (W,), start frame (W,)) of every training window, vectorised."""
-    counts = -(-lengths // frames)
+    """(sequence index (W,), start frame (W,)) of every training window of sequences of
+    ``lengths`` (S,) frames: the module docstring's formula, vectorised over the sequences."""
+    counts = -(-lengths // frames)  # ceil(T / F) in integers
     offsets = (counts * frames - lengths) // 2
     sequence = np.repeat(np.arange(len(lengths)), counts)
     first = np.cumsum(counts) - counts  # index of each sequence's first window
@@ -188,43 +186,15 @@ def eval_windows(seq, frames: int):
 def reassemble(windows, length: int):
     """Inverse of :func:`eval_windows`: ``(W, F, J, C)`` -> ``(T, J, C)``, each frame taken once.
 
-    Frames of the full windows come first; the overlapping end window contributes only the frames
-    not already covered. For T < F the first T frames of the single window are returned.
+    Frame t comes from window ``min(t // F, W - 1)``: the full windows first, and from the
+    overlapping end window only the frames they do not cover. For T < F the first T frames of
+    the single window are returned.
     """
     frames = windows.shape[1]
-    if length <= frames:
-        return windows[0, :length]
-    full = length // frames
-    body = windows[:full].reshape((full * frames,) + tuple(windows.shape[2:]))
-    rest = length % frames
-    if not rest:
-        return body
-    tail = windows[full, frames - rest:]
+    starts = eval_window_starts(length, frames)
+    t = np.arange(length)
+    window = np.minimum(t // frames, len(starts) - 1)
+    offset = t - starts[window]
     if isinstance(windows, torch.Tensor):
-        return torch.cat([body, tail])
-    return np.concatenate([body, tail])
-
-
-def benchmark_batch_assembly(frames: int = 243, batch_size: int = 64, total_frames: int = 500_000,
-                             joints: int = 17, flip_augment: bool = True, min_seconds: float = 1.0,
-                             seed: int = 0) -> float:
-    """Frames per second assembled by :meth:`TrainWindows.epoch_batches` (shuffled, flipped).
-
-    Builds random sequences of 1,000 to 5,000 frames totalling about ``total_frames`` frames and
-    times whole epochs until ``min_seconds`` have passed.
-    """
-    rng = np.random.default_rng(seed)
-    lengths = []
-    while sum(lengths) < total_frames:
-        lengths.append(int(rng.integers(1000, 5000)))
-    seqs_2d = [rng.standard_normal((n, joints, 2), dtype=np.float32) for n in lengths]
-    seqs_3d = [rng.standard_normal((n, joints, 3), dtype=np.float32) for n in lengths]
-    skeleton = H36M_17 if joints == 17 else Skeleton(parents=tuple(range(-1, joints - 1)),
-                                                     joints_left=(), joints_right=())
-    data = TrainWindows(seqs_2d, seqs_3d, frames, flip_augment=flip_augment, seed=seed,
-                        skeleton=skeleton)
-    assembled, begin = 0, time.perf_counter()
-    while time.perf_counter() - begin < min_seconds:
-        for x, _ in data.epoch_batches(batch_size):
-            assembled += x.shape[0] * x.shape[1]
-    return assembled / (time.perf_counter() - begin)
+        window, offset = (torch.as_tensor(i, device=windows.device) for i in (window, offset))
+    return windows[window, offset]

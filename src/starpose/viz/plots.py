@@ -19,15 +19,18 @@ from starpose.data.skeleton import H36M_17, Skeleton
 from starpose.errors import StarposeError
 from starpose.io import atomic_path
 
-__all__ = ["plot_training_curves", "plot_per_joint_error", "plot_trajectories"]
+__all__ = ["plot_training_curves", "read_training_curves", "plot_per_joint_error", "plot_trajectories"]
 
-# Column aliases accepted in training logs, first match wins.
-_EPOCH_KEYS = ("epoch",)
-_TRAIN_LOSS_KEYS = ("train_loss", "loss")
-_VAL_LOSS_KEYS = ("val_loss",)
-_VAL_MPJPE_KEYS = ("val_mpjpe", "val_mpjpe_mm", "mpjpe")
-_VAL_P_MPJPE_KEYS = ("val_p_mpjpe", "val_p_mpjpe_mm", "p_mpjpe")
-_LR_KEYS = ("lr", "learning_rate")
+# Column aliases accepted in training logs, first match wins. The trainer's metrics.csv names
+# the loss ``train_total`` (the total of the MixSTE loss terms, beside ``train_wmpjpe``...).
+_CURVE_KEYS = {
+    "epoch": ("epoch",),
+    "train_loss": ("train_total", "train_loss", "loss"),
+    "val_loss": ("val_loss",),
+    "val_mpjpe": ("val_mpjpe", "val_mpjpe_mm", "mpjpe"),
+    "val_p_mpjpe": ("val_p_mpjpe", "val_p_mpjpe_mm", "p_mpjpe"),
+    "lr": ("lr", "learning_rate"),
+}
 
 
 def atomic_output(out_path: str | os.PathLike):
@@ -78,29 +81,40 @@ def _to_float(value) -> float:
         return math.nan
 
 
-def plot_training_curves(csv_or_rows, out_png: str | os.PathLike, title: str | None = None) -> Path:
-    """Two panels per epoch: training loss (with the learning rate) and validation MPJPE.
+def read_training_curves(csv_or_rows) -> dict[str, np.ndarray | None]:
+    """The per-epoch curves of a training log: ``epoch, train_loss, val_loss, val_mpjpe,
+    val_p_mpjpe, lr``, each ``(E,)`` floats (blank cells NaN) or None when the log lacks it.
 
-    csv_or_rows: a CSV path or a list of dicts with keys such as ``epoch, train_loss, val_mpjpe,
-    lr`` (optional ``val_loss``, ``val_p_mpjpe``). MPJPE values are plotted as given (the log is
-    expected to hold millimetres). Returns the PNG path.
+    csv_or_rows: a CSV path (such as a run's ``metrics.csv``) or a list of dicts. Column names
+    are matched through aliases (``train_loss`` is read from ``train_total``, the trainer's name,
+    or ``train_loss`` or ``loss``); without an epoch column the epochs are 1, 2, ...
     """
     rows = _read_rows(csv_or_rows)
     if not rows:
         raise StarposeError("plot_training_curves: the training log has no rows")
-    epochs = _column(rows, _EPOCH_KEYS)
-    if epochs is None:
-        epochs = np.arange(1, len(rows) + 1, dtype=float)
-    train_loss, val_mpjpe = _column(rows, _TRAIN_LOSS_KEYS), _column(rows, _VAL_MPJPE_KEYS)
-    if train_loss is None and val_mpjpe is None:
+    curves = {name: _column(rows, keys) for name, keys in _CURVE_KEYS.items()}
+    if curves["epoch"] is None:
+        curves["epoch"] = np.arange(1, len(rows) + 1, dtype=float)
+    if curves["train_loss"] is None and curves["val_mpjpe"] is None:
         raise StarposeError(
-            f"plot_training_curves: no 'train_loss' or 'val_mpjpe' column; found {sorted(rows[0])}"
+            f"plot_training_curves: no training loss or 'val_mpjpe' column; found {sorted(rows[0])}"
         )
+    return curves
 
+
+def plot_training_curves(csv_or_rows, out_png: str | os.PathLike, title: str | None = None) -> Path:
+    """Two panels per epoch: training loss (with the learning rate) and validation MPJPE.
+
+    csv_or_rows: a CSV path or a list of dicts, read by :func:`read_training_curves` (a run's
+    ``metrics.csv`` as the trainer writes it, or keys such as ``epoch, train_loss, val_mpjpe,
+    lr``). MPJPE values are plotted as given (the log is expected to hold millimetres). Returns
+    the PNG path.
+    """
+    c = read_training_curves(csv_or_rows)
     fig = new_figure(10, 4)
     ax_loss, ax_err = fig.subplots(1, 2)
-    _plot_loss_panel(ax_loss, epochs, train_loss, _column(rows, _VAL_LOSS_KEYS), _column(rows, _LR_KEYS))
-    _plot_error_panel(ax_err, epochs, val_mpjpe, _column(rows, _VAL_P_MPJPE_KEYS))
+    _plot_loss_panel(ax_loss, c["epoch"], c["train_loss"], c["val_loss"], c["lr"])
+    _plot_error_panel(ax_err, c["epoch"], c["val_mpjpe"], c["val_p_mpjpe"])
     if title:
         fig.suptitle(title)
     fig.tight_layout()
