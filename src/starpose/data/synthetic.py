@@ -19,7 +19,6 @@ Everything is deterministic for a given seed; each take has its own random strea
 from __future__ import annotations
 
 import argparse
-import contextlib
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from starpose.data.cameras import h36m_cameras
 from starpose.data.safe_pickle import check_writable_file, write_npz
 from starpose.data.skeleton import H36M_32, H36M_FPS, JOINTS_KEPT_FOR_17, h36m_metadata
 from starpose.errors import DataError
-from starpose.io import atomic_path
+from starpose.io import atomic_files
 
 SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
 ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing",
@@ -594,9 +593,8 @@ def generate_dataset(out_dir: str | Path, preset: str = "tiny", seed: int = 0,
         raise DataError(f"{out_dir}: cannot create the output directory ({err})") from None
     paths = {"3d": out_dir / "data_3d_h36m.npz", "gt": out_dir / "data_2d_h36m_gt.npz",
              "noisy": out_dir / "data_2d_h36m_noisy.npz"}
-    with contextlib.ExitStack() as stack:
-        tmp = {name: stack.enter_context(atomic_path(check_writable_file(path)))
-               for name, path in paths.items()}
+    with atomic_files() as stage:
+        tmp = {name: stage(check_writable_file(path)) for name, path in paths.items()}
         write_npz(tmp["3d"], positions_3d=arrays["3d"])
         for name in ("gt", "noisy"):
             write_npz(tmp[name], positions_2d=arrays[name], metadata=keypoints_metadata())
