@@ -20,11 +20,11 @@ from starpose.data.cameras import image_coordinates
 from starpose.data.h36m import load_h36m
 from starpose.data.synthetic import generate_dataset
 from starpose.data.windows import TrainWindows
-from starpose.formats import Keypoints2D
-from starpose.lift import lift_keypoints, read_result, staged_outputs
+from starpose.formats import Keypoints2D, Note, NoteKind
+from starpose.lift import lift_keypoints, read_result
 from starpose.models.mixste import MixSTE
 from starpose.viz.animation import read_video_info
-from tests.test_formats import (
+from tests.keypoint_writers import (
     H,
     H36M,
     W,
@@ -286,11 +286,16 @@ def test_failure_before_writing_leaves_nothing_behind(lifter, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.npy"]
 
 
-def test_staged_outputs_remove_everything_when_a_step_fails(tmp_path):
-    target = tmp_path / "a" / "b" / "r.npz"
-    with pytest.raises(RuntimeError):
-        with staged_outputs() as stage:
-            stage(target).write_text("partial")
-            stage(tmp_path / "other.gif").write_text("partial")
-            raise RuntimeError("rendering failed")
-    assert list(tmp_path.iterdir()) == []
+def test_the_note_kind_not_its_wording_makes_a_warning(lifter, tmp_path, capsys, monkeypatch):
+    import starpose.commands.lift as command
+
+    xy = lifter["xy"][:12].astype(np.float32)
+    notes = [Note(NoteKind.SEVERAL_PEOPLE, "memory: filled with people, kept one"),
+             Note(NoteKind.FILLED_JOINTS, "memory: 3 joint positions interpolated")]
+    kp = Keypoints2D(xy=xy, confidence=np.ones(xy.shape[:2], np.float32), width=W, height=H,
+                     fps=None, source_format="h36m", name="memory", path="memory.npy", notes=notes)
+    monkeypatch.setattr(command, "load_keypoints", lambda *args, **kwargs: [kp])
+    assert _lift(lifter, ["memory.npy"], tmp_path / "m.npz") == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "starpose: memory: filled with people, kept one" in err
+    assert "starpose: warning: memory: 3 joint positions interpolated" in err

@@ -1,12 +1,22 @@
-"""Atomic file writing: a crash or an error never leaves a half-written file behind."""
+"""Atomic file writing: a crash or an error never leaves a half-written file behind.
+
+Everything goes through one transaction, :func:`atomic_files`: each output is written to a
+temporary file beside its destination (same file system, so the final ``os.replace`` is atomic)
+and all of them are moved into place only when the whole block succeeds. :func:`atomic_path`
+and :func:`atomic_write_text` are its one-file forms.
+"""
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable, Iterator
 
 from starpose.errors import StarposeError
+
+# ``stage(final_path, suffix=None) -> temp_path``; ``suffix=None`` keeps the final extension.
+Stage = Callable[..., Path]
 
 
 def temp_beside(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
@@ -26,23 +36,68 @@ def temp_beside(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = ".tmp", make_parents: bool = False):
-    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
-    path = Path(path)
-    if make_parents:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_beside(path, suffix)
+def atomic_files(make_parents: bool = True) -> Iterator[Stage]:
+    """Yield ``stage(final_path, suffix=None) -> temp_path`` for writing several files at once.
+
+    Write each output to the temporary path ``stage`` returns. When the block succeeds every
+    temporary file replaces its final path (in staging order); when it raises, the temporary
+    files and the folders created for them are removed and the error propagates, so a failed
+    step leaves the file system as it found it. ``suffix=None`` gives the temporary file the
+    final path's extension (for writers that pick a format from it). With ``make_parents``
+    missing folders are created; without it a missing folder is an error.
+    """
+    pending: list[tuple[Path, Path]] = []
+    created: list[Path] = []
+
+    def stage(final: str | os.PathLike, suffix: str | None = None) -> Path:
+        final = Path(final)
+        if make_parents:
+            created.extend(_make_parents(final.parent))
+        tmp = temp_beside(final, suffix=final.suffix if suffix is None else suffix)
+        pending.append((tmp, final))
+        return tmp
+
     try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        yield stage
+        for tmp, final in pending:
+            os.replace(tmp, final)
+    except BaseException:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = ".tmp", make_parents: bool = False):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is
+    removed (with the folders ``make_parents`` created). ``suffix=None`` keeps ``path``'s extension."""
+    with atomic_files(make_parents=make_parents) as stage:
+        yield stage(path, suffix)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing ancestors; returns the ones created, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    if not folder.is_dir():
+        raise StarposeError(f"{folder}: exists and is not a folder")
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except OSError as err:
+            raise StarposeError(f"{path}: cannot create the folder ({err.strerror or err})") from None
+    return list(reversed(missing))
 
 
 def _umask() -> int:

@@ -1,2 +1,168 @@
-"""`starpose lift` and (transitionally) `starpose render`."""
-from starpose.lift import add_cli as add_parser  # noqa: F401
+"""``starpose lift``: 2D keypoint files in, root-relative 3D joints (and optionally animations) out.
+
+Reads keypoints in any format of :mod:`starpose.formats`, lifts each sequence with a MixSTE
+checkpoint (:func:`starpose.lift.lift_keypoints`) and writes ``.npz``, ``.json`` or ``.csv``
+results. Nothing is written unless everything succeeds: all inputs are read and lifted first,
+then every output goes through one :func:`starpose.io.atomic_files` transaction.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from starpose.argtypes import positive_float, positive_int
+from starpose.errors import StarposeError
+from starpose.formats import (
+    DEFAULT_MIN_CONFIDENCE,
+    FORMAT_TITLES,
+    FORMATS,
+    Keypoints2D,
+    load_keypoints,
+)
+from starpose.lift.render import ANIMATION_SUFFIXES
+from starpose.lift.results import RESULT_SUFFIXES
+
+_VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "lift", help="lift 2D keypoint files (COCO, MediaPipe, OpenPose, VideoPose3D, npy) to 3D",
+        description="Read 2D keypoints, convert them to the Human3.6M 17-joint layout, fill "
+        "missing or unsure joints by interpolation, and lift them to root-relative 3D joints "
+        "(camera coordinates, metres) with a MixSTE checkpoint. OUT's extension picks the "
+        "format (.npz, .json, .csv); with several sequences OUT is a folder.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="keypoint file(s), or OpenPose folder(s)")
+    parser.add_argument("--checkpoint", required=True, metavar="FILE", help="MixSTE checkpoint")
+    parser.add_argument("--out", required=True, metavar="OUT",
+                        help="result file (.npz/.json/.csv), or a folder for several sequences")
+    parser.add_argument("--out-format", choices=("npz", "json", "csv"), default="npz",
+                        help="file format inside an output folder (default npz)")
+    parser.add_argument("--format", dest="fmt", choices=("auto",) + FORMATS, default="auto",
+                        help="input format (default: detect it)")
+    parser.add_argument("--width", type=positive_float, help="image width in pixels "
+                        "(needed where the file does not store it; overrides the file)")
+    parser.add_argument("--height", type=positive_float, help="image height in pixels")
+    parser.add_argument("--fps", type=positive_float, help="frame rate stored with the result")
+    parser.add_argument("--no-flip", action="store_true",
+                        help="skip flip averaging (about twice as fast, slightly less accurate)")
+    parser.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
+                        metavar="C", help="joints below this confidence are interpolated "
+                        f"(default {DEFAULT_MIN_CONFIDENCE})")
+    parser.add_argument("--render", metavar="OUT.mp4|OUT.gif",
+                        help="also write an animation (a folder when there are several sequences)")
+    parser.add_argument("--batch-size", type=positive_int, default=32,
+                        help="windows per forward pass (default 32)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="compute device (default: CUDA when available)")
+    parser.set_defaults(func=run)
+
+
+def _safe_name(name: str) -> str:
+    """A file name from a sequence name: no folders, no odd characters, no video extension."""
+    base = Path(str(name)).name
+    if Path(base).suffix.lower() in _VIDEO_SUFFIXES:
+        base = Path(base).stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "sequence"
+
+
+def plan_outputs(out, names: list[str], out_format: str = "npz") -> list[Path]:
+    """Destination of each sequence: ``out`` itself for one sequence with a result extension,
+    else ``out/<name>.<out_format>`` (names made unique)."""
+    out = Path(out)
+    is_file = out.suffix.lower() in RESULT_SUFFIXES and not out.is_dir()
+    if is_file and len(names) == 1:
+        return [out]
+    if is_file:
+        raise StarposeError(
+            f"{out}: the inputs hold {len(names)} sequences; give a folder as --out "
+            "(one file per sequence)"
+        )
+    if out.suffix.lower() in (".mp4", ".gif", ".png"):
+        raise StarposeError(f"{out}: --out takes .npz, .json or .csv (or a folder)")
+    if out.exists() and not out.is_dir():
+        raise StarposeError(f"{out}: exists and is not a folder")
+    paths, used = [], set()
+    for name in names:
+        stem, k = _safe_name(name), 2
+        candidate = stem
+        while candidate in used:
+            candidate, k = f"{stem}_{k}", k + 1
+        used.add(candidate)
+        paths.append(out / f"{candidate}.{out_format}")
+    return paths
+
+
+def render_targets(render, outputs: list[Path]) -> list[Path]:
+    """Animation paths: ``render`` itself for one sequence, else ``render/<output stem>.mp4``."""
+    if render is None:
+        return []
+    render = Path(render)
+    suffix = render.suffix.lower()
+    if len(outputs) == 1 and suffix in ANIMATION_SUFFIXES:
+        return [render]
+    if suffix:
+        raise StarposeError(
+            f"{render}: --render must end in .mp4 or .gif"
+            + (" (or be a folder when there are several sequences)" if len(outputs) > 1 else "")
+        )
+    return [render / f"{out.stem}.mp4" for out in outputs]
+
+
+def _note(message: str) -> None:
+    print(f"starpose: {message}", file=sys.stderr)
+
+
+def _read_inputs(args) -> list[Keypoints2D]:
+    """Read, convert and fill every input; raises before anything is written."""
+    if not 0.0 <= args.min_confidence <= 1.0:
+        raise StarposeError(f"--min-confidence must be within [0, 1], got {args.min_confidence}")
+    sequences = []
+    for path in args.inputs:
+        found = load_keypoints(path, args.fmt, width=args.width, height=args.height,
+                               fps=args.fps, min_confidence=args.min_confidence)
+        how = "detected" if args.fmt == "auto" else "read"
+        title = FORMAT_TITLES[found[0].source_format]
+        frames = ", ".join(f"{kp.name}: {kp.num_frames:,} frames" for kp in found)
+        size = f"{found[0].width:g}x{found[0].height:g} px"
+        print(f"{path}: {how} {title} ({frames}; {size})")
+        for kp in found:
+            for note in kp.notes:
+                _note(f"warning: {note.text}" if note.kind.is_warning else note.text)
+        sequences.extend(found)
+    return sequences
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from starpose.evaluate import check_model_fits
+    from starpose.inference import resolve_device
+    from starpose.io import atomic_files
+    from starpose.lift import lift_keypoints, render_result, write_result
+    from starpose.models.checkpoints import load_model
+
+    device = resolve_device(args.device)
+    sequences = _read_inputs(args)
+    outputs = plan_outputs(args.out, [kp.name for kp in sequences], args.out_format)
+    renders = render_targets(args.render, outputs)
+    model = load_model(args.checkpoint, device=device)
+    check_model_fits(model, args.checkpoint)
+    results = [
+        lift_keypoints(model, kp, flip=not args.no_flip, batch_size=args.batch_size, device=device)
+        for kp in tqdm(sequences, desc="lifting", unit="seq", disable=len(sequences) < 2)
+    ]
+    with atomic_files() as stage:
+        for result, out in zip(results, outputs):
+            write_result(result, stage(out))
+        for result, target in zip(results, renders):
+            render_result(result, stage(target))
+    for out, result in zip(outputs, results):
+        print(f"wrote {out} ({len(result['positions_3d']):,} frames)")
+    for target in renders:
+        print(f"wrote {target}")
+    return 0

@@ -1,5 +1,98 @@
-"""`starpose render` (transitional: registered together with lift by starpose.lift.add_cli)."""
+"""``starpose render``: a lifted result back to an animation and/or plots.
+
+Re-renders a result of ``starpose lift`` (2D input beside the 3D skeleton, optionally a ground
+truth) as ``.mp4``/``.gif`` with :func:`starpose.lift.render_result`, plots joint trajectories
+and per-joint errors; every output goes through one :func:`starpose.io.atomic_files` transaction.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from starpose.argtypes import positive_float, positive_int
+from starpose.errors import StarposeError
+from starpose.lift.render import ANIMATION_SUFFIXES, DEFAULT_RENDER_FPS
+
+
+def _parse_size(text: str):
+    """``"3"`` -> 3.0 inches per panel; ``"640x360"`` -> the whole frame in pixels."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if match:
+        return (int(match.group(1)), int(match.group(2)))
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected inches per panel (3) or WxH pixels, got {text!r}"
+        ) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+    return value
 
 
 def add_parser(subparsers) -> None:
-    pass
+    parser = subparsers.add_parser(
+        "render", help="animate a lifted result (2D input beside the 3D skeleton)",
+        description="Re-render a result of 'starpose lift' (.npz or .json) as an .mp4/.gif "
+        "animation, optionally beside a ground truth, and/or plot joint trajectories.",
+    )
+    parser.add_argument("input", metavar="INPUT_3D", help="a lifted result (.npz or .json)")
+    parser.add_argument("--out", metavar="OUT.mp4|OUT.gif", help="animation to write")
+    parser.add_argument("--plot", metavar="OUT.png",
+                        help="also plot root-relative trajectories of wrists and ankles")
+    parser.add_argument("--ground-truth", metavar="GT.npz",
+                        help="3D poses (T, 17, 3) to show beside the result ('positions_3d')")
+    parser.add_argument("--error-plot", metavar="OUT.png",
+                        help="with --ground-truth: bar chart of each joint's error (mm, root-relative)")
+    parser.add_argument("--azimuth", type=float, default=70.0, help="3D view azimuth (default 70)")
+    parser.add_argument("--limit", type=positive_int, help="render at most N frames")
+    parser.add_argument("--downsample", type=positive_int, default=1,
+                        help="keep every K-th frame (default 1)")
+    parser.add_argument("--size", type=_parse_size, default=3.0,
+                        help="inches per panel at 100 dpi (default 3) or WxH pixels")
+    parser.add_argument("--fps", type=positive_float,
+                        help=f"playback rate (default: the stored fps, else {DEFAULT_RENDER_FPS:g})")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from starpose.io import atomic_files
+    from starpose.lift import read_ground_truth, read_result, render_result
+    from starpose.viz.plots import plot_per_joint_error, plot_trajectories
+
+    if args.out is None and args.plot is None and args.error_plot is None:
+        raise StarposeError("nothing to do: give --out OUT.mp4|OUT.gif, --plot OUT.png and/or --error-plot OUT.png")
+    if args.out is not None and Path(args.out).suffix.lower() not in ANIMATION_SUFFIXES:
+        raise StarposeError(f"{args.out}: --out must end in .mp4 or .gif")
+    for flag, value in (("--plot", args.plot), ("--error-plot", args.error_plot)):
+        if value is not None and Path(value).suffix.lower() != ".png":
+            raise StarposeError(f"{value}: {flag} must end in .png")
+    if args.error_plot is not None and not args.ground_truth:
+        raise StarposeError("--error-plot needs --ground-truth")
+    result = read_result(args.input)
+    truth = None
+    if args.ground_truth:
+        truth = read_ground_truth(args.ground_truth, len(result["positions_3d"]))
+    with atomic_files() as stage:
+        if args.out is not None:
+            frames = render_result(result, stage(Path(args.out)), ground_truth=truth, fps=args.fps,
+                                   azimuth=args.azimuth, limit=args.limit,
+                                   downsample=args.downsample, size=args.size)
+        if args.plot is not None:
+            series = {"lifted": result["positions_3d"]}
+            if truth is not None:
+                series["ground truth"] = truth
+            plot_trajectories(series, stage(Path(args.plot)), fps=args.fps or result["fps"])
+        if args.error_plot is not None:
+            errors_mm = 1000 * np.linalg.norm(result["positions_3d"] - truth, axis=-1).mean(axis=0)
+            plot_per_joint_error({"lifted": errors_mm}, stage(Path(args.error_plot)),
+                                 title=f"Per-joint error vs {Path(args.ground_truth).name}")
+    if args.out is not None:
+        print(f"wrote {args.out} ({frames:,} frames)")
+    for value in (args.plot, args.error_plot):
+        if value is not None:
+            print(f"wrote {value}")
+    return 0

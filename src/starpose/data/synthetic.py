@@ -23,7 +23,6 @@ step 2 in :mod:`~starpose.data.kinematics`, the noise of step 3 in
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,7 @@ from starpose.data.motion import ACTION_STYLE, GESTURES, take_motion
 from starpose.data.safe_pickle import check_writable_file, write_npz
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17, SUBJECTS_TEST, SUBJECTS_TRAIN, h36m_metadata
 from starpose.errors import DataError
-from starpose.io import atomic_path
+from starpose.io import atomic_files
 
 # The pieces of the generator, importable from here as before the split.
 __all__ = [
@@ -120,9 +119,8 @@ def generate_dataset(out_dir: str | Path, preset: str = "tiny", seed: int = 0,
         raise DataError(f"{out_dir}: cannot create the output directory ({err})") from None
     paths = {"3d": out_dir / "data_3d_h36m.npz", "gt": out_dir / "data_2d_h36m_gt.npz",
              "noisy": out_dir / "data_2d_h36m_noisy.npz"}
-    with contextlib.ExitStack() as stack:
-        tmp = {name: stack.enter_context(atomic_path(check_writable_file(path)))
-               for name, path in paths.items()}
+    with atomic_files() as stage:
+        tmp = {name: stage(check_writable_file(path)) for name, path in paths.items()}
         write_npz(tmp["3d"], positions_3d=arrays["3d"])
         for name in ("gt", "noisy"):
             write_npz(tmp[name], positions_2d=arrays[name], metadata=keypoints_metadata())

@@ -36,7 +36,7 @@ _CURVE_KEYS = {
 def atomic_output(out_path: str | os.PathLike):
     """A temporary path beside ``out_path`` (parents created, extension kept, so that writers
     that pick a format from it still work), moved into place only if the body succeeds."""
-    return atomic_path(out_path, suffix=Path(out_path).suffix, make_parents=True)
+    return atomic_path(out_path, suffix=None, make_parents=True)
 
 
 def new_figure(width_in: float, height_in: float, dpi: int = 100) -> Figure:

@@ -1,0 +1,81 @@
+"""Reading plain ``.npy``/``.npz`` array files safely, with one mapping of errors.
+
+Pickles are never allowed (``allow_pickle=False``): a file that holds object arrays is refused.
+Every problem becomes a :class:`DataError` naming the file: missing, not a numpy file, an array
+that holds pickled objects. A bare ``.npy`` reads as one array named ``arr_0``, the name
+``np.savez`` gives an unnamed array, so callers treat both kinds of file alike.
+
+Files whose entries are pickled dicts (the Human3.6M and VideoPose3D layouts) are read by
+:mod:`starpose.data.safe_pickle` instead.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from starpose.errors import DataError
+
+NPY_KEY = "arr_0"
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
+    """``np.load(path)`` without pickles; load errors become :class:`DataError`."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path}: not a readable numpy file ({err})") from None
+    if isinstance(data, np.ndarray):
+        yield data
+        return
+    with data:
+        yield data
+
+
+def _member(data, key: str, path: Path) -> np.ndarray:
+    try:
+        return data[key]
+    except ValueError as err:
+        raise DataError(f"{path}: array {key!r} holds pickled objects, refused ({err})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path}: array {key!r} is truncated or corrupt ({err})") from None
+
+
+def npz_keys(path: str | os.PathLike) -> list[str]:
+    """Names of the arrays in ``path`` without reading them (``[NPY_KEY]`` for a ``.npy``)."""
+    path = Path(path)
+    with _opened(path) as data:
+        return [NPY_KEY] if isinstance(data, np.ndarray) else list(data.files)
+
+
+def open_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (or the one array of a ``.npy`` as ``{NPY_KEY: array}``)."""
+    path = Path(path)
+    with _opened(path) as data:
+        if isinstance(data, np.ndarray):
+            return {NPY_KEY: data}
+        return {key: _member(data, key, path) for key in data.files}
+
+
+def load_array(path: str | os.PathLike, key: str) -> np.ndarray:
+    """The array ``key`` of ``path``, or its only array when it holds just one.
+
+    Only the chosen array is read. Raises :class:`DataError` when there are several arrays and
+    none is called ``key``.
+    """
+    path = Path(path)
+    with _opened(path) as data:
+        if isinstance(data, np.ndarray):
+            return data
+        keys = list(data.files)
+        chosen = key if key in keys else (keys[0] if len(keys) == 1 else None)
+        if chosen is None:
+            raise DataError(f"{path}: expected a single array or a {key!r} array, found keys {keys}")
+        return _member(data, chosen, path)

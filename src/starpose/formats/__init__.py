@@ -1,0 +1,48 @@
+"""Input 2D keypoint formats, converted to the Human3.6M 17-joint layout the lifter expects.
+
+One module per idea: a reader per format (:mod:`.coco`, :mod:`.mediapipe`, :mod:`.openpose`,
+:mod:`.videopose3d`, :mod:`.array` for ``h36m``), :mod:`.detect` (``auto``), :mod:`.joint_map`
+(layouts to H36M-17), :mod:`.json_io` (safe JSON), :mod:`.track` (one person per frame),
+:mod:`.fill` (gap filling), :mod:`.keypoints` (:class:`Keypoints2D`, typed :class:`Note`) and
+:mod:`.load` (:func:`load_keypoints`: detect, read, check the image size, fill).
+
+Readers keep missing or unsure joints as they are (NaN / low confidence); :func:`fill_missing`
+then fills them by interpolation over time.
+"""
+from starpose.formats.array import read_h36m_array
+from starpose.formats.coco import read_coco_json
+from starpose.formats.detect import detect_format
+from starpose.formats.fill import fill_missing
+from starpose.formats.joint_map import (
+    COCO_NAMES,
+    LAYOUTS,
+    MEDIAPIPE_NAMES,
+    OPENPOSE_NAMES,
+    AnyOf,
+    coco_to_h36m,
+    convert_to_h36m,
+    mediapipe_to_h36m,
+    openpose_to_h36m,
+)
+from starpose.formats.json_io import read_json
+from starpose.formats.keypoints import (
+    DEFAULT_MIN_CONFIDENCE,
+    FORMAT_TITLES,
+    FORMATS,
+    H36M_NAMES,
+    Keypoints2D,
+    Note,
+    NoteKind,
+)
+from starpose.formats.load import READERS, load_keypoints, read_format
+from starpose.formats.mediapipe import read_mediapipe
+from starpose.formats.openpose import read_openpose
+from starpose.formats.videopose3d import read_videopose3d
+
+__all__ = [
+    "AnyOf", "COCO_NAMES", "DEFAULT_MIN_CONFIDENCE", "FORMATS", "FORMAT_TITLES", "H36M_NAMES",
+    "Keypoints2D", "LAYOUTS", "MEDIAPIPE_NAMES", "Note", "NoteKind", "OPENPOSE_NAMES", "READERS",
+    "coco_to_h36m", "convert_to_h36m", "detect_format", "fill_missing", "load_keypoints",
+    "mediapipe_to_h36m", "openpose_to_h36m", "read_coco_json", "read_format", "read_h36m_array",
+    "read_json", "read_mediapipe", "read_openpose", "read_videopose3d",
+]

@@ -1,0 +1,89 @@
+"""The value every reader returns: a 2D keypoint sequence in H36M order, with typed notes.
+
+:class:`Keypoints2D` holds ``(T, 17, 2)`` pixels and ``(T, 17)`` confidences; :class:`Note` is a
+message for the user whose :class:`NoteKind` says what happened (callers decide by the kind,
+never by the wording). Also the registry of format names and titles.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from starpose.data.skeleton import H36M_17
+
+FORMATS = ("h36m", "coco", "mediapipe", "openpose", "videopose3d")
+FORMAT_TITLES = {
+    "h36m": "Human3.6M-ordered keypoint array",
+    "coco": "COCO-17 keypoints JSON",
+    "mediapipe": "MediaPipe Pose 33 landmarks",
+    "openpose": "OpenPose BODY_25 folder",
+    "videopose3d": "VideoPose3D custom 2D npz",
+}
+DEFAULT_MIN_CONFIDENCE = 0.3
+H36M_NAMES = tuple(H36M_17.names)
+
+
+class NoteKind(enum.Enum):
+    """What a :class:`Note` reports."""
+
+    SEVERAL_PEOPLE = "several_people"  # frames with several people; one was kept
+    FILLED_JOINTS = "filled_joints"  # joints missing or unsure, filled by interpolation
+
+    @property
+    def is_warning(self) -> bool:
+        """Whether the note changes the data the lifter sees (the user should check it)."""
+        return self is NoteKind.FILLED_JOINTS
+
+
+@dataclass(frozen=True)
+class Note:
+    """A message for the user about a sequence: its ``kind`` and one line of ``text``."""
+
+    kind: NoteKind
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class Keypoints2D:
+    """A 2D keypoint sequence in the Human3.6M 17-joint order.
+
+    ``xy`` is ``(T, 17, 2)`` float32 pixels (NaN where a reader found nothing), ``confidence``
+    ``(T, 17)`` in [0, 1], ``filled`` ``(T, 17)`` bool marks positions filled by
+    :func:`starpose.formats.fill.fill_missing`. ``notes`` collects :class:`Note` values for the
+    user (people picked, joints filled).
+    """
+
+    xy: np.ndarray
+    confidence: np.ndarray
+    width: float | None
+    height: float | None
+    fps: float | None
+    source_format: str
+    name: str
+    path: str = ""
+    filled: np.ndarray | None = None
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.xy.shape[0])
+
+
+def make_sequence(xy, conf, source_format, name, path, size=(None, None), fps=None, notes=()):
+    """A :class:`Keypoints2D` from ``(T, 17, 2)`` pixels and ``(T, 17)`` confidences (as float32)."""
+    return Keypoints2D(
+        xy=np.asarray(xy, dtype=np.float32),
+        confidence=np.asarray(conf, dtype=np.float32),
+        width=size[0],
+        height=size[1],
+        fps=fps,
+        source_format=source_format,
+        name=name,
+        path=str(path),
+        notes=list(notes),
+    )

@@ -1,0 +1,67 @@
+"""Reading any keypoint file in one call: detect, read, check the image size, fill the gaps.
+
+:data:`READERS` maps each name of :data:`FORMATS` to its reader; :func:`load_keypoints` is the
+entry point ``starpose lift`` and library users call.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from starpose.errors import DataError, StarposeError
+from starpose.formats.array import read_h36m_array
+from starpose.formats.coco import read_coco_json
+from starpose.formats.detect import detect_format
+from starpose.formats.fill import fill_missing
+from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, FORMAT_TITLES, FORMATS, Keypoints2D
+from starpose.formats.mediapipe import read_mediapipe
+from starpose.formats.openpose import read_openpose
+from starpose.formats.videopose3d import read_videopose3d
+
+# ``reader(path, width, height, min_confidence) -> list[Keypoints2D]``, gaps not filled yet. Only
+# MediaPipe needs the image size while reading (its landmarks are fractions of the image).
+READERS = {
+    "h36m": lambda path, width, height, min_confidence: read_h36m_array(path),
+    "coco": lambda path, width, height, min_confidence: read_coco_json(path, min_confidence),
+    "mediapipe": read_mediapipe,
+    "openpose": lambda path, width, height, min_confidence: read_openpose(path, min_confidence),
+    "videopose3d": lambda path, width, height, min_confidence: read_videopose3d(path, min_confidence),
+}
+assert tuple(READERS) == FORMATS, "every format needs a reader, in the order of FORMATS"
+
+
+def read_format(path, fmt: str, width=None, height=None,
+                min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoints2D]:
+    """Read ``path`` in format ``fmt`` (not ``auto``) without filling gaps."""
+    if fmt not in READERS:
+        raise StarposeError(f"unknown keypoint format {fmt!r}; choose from auto, {', '.join(FORMATS)}")
+    return READERS[fmt](path, width, height, min_confidence)
+
+
+def load_keypoints(path, fmt="auto", *, width=None, height=None, fps=None,
+                   min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoints2D]:
+    """Detect (if ``fmt == "auto"``), read, check the image size and fill gaps.
+
+    ``width``/``height``/``fps`` given here override what the file says. Returns one
+    :class:`Keypoints2D` per sequence (a VideoPose3D file may hold several videos), each with
+    every joint filled and ``width``/``height`` set; raises :class:`StarposeError` otherwise.
+    """
+    if (width is None) != (height is None):
+        raise StarposeError("give both --width and --height, or neither")
+    if width is not None and (width <= 0 or height <= 0):
+        raise StarposeError(f"image size must be positive, got {width} x {height}")
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    sequences = read_format(path, fmt, width, height, min_confidence)
+    if not sequences:
+        raise DataError(f"{path}: no keypoint sequences found")
+    return [_finish(kp, width, height, fps, min_confidence) for kp in sequences]
+
+
+def _finish(kp: Keypoints2D, width, height, fps, min_confidence) -> Keypoints2D:
+    w, h = width or kp.width, height or kp.height
+    if not w or not h:
+        raise DataError(
+            f"{kp.path}: the image size is not stored in this {FORMAT_TITLES[kp.source_format]}; "
+            "pass --width and --height (in pixels)"
+        )
+    kp = replace(kp, width=float(w), height=float(h), fps=fps or kp.fps)
+    return fill_missing(kp, min_confidence)

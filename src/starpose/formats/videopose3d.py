@@ -1,0 +1,68 @@
+"""Reader for VideoPose3D's custom 2D dataset (``data_2d_custom_<name>.npz``), one or more videos.
+
+``positions_2d[video]['custom'][0]`` is ``(T, 17, 2)`` in the layout ``metadata['layout_name']``
+names (``coco`` as VideoPose3D's Detectron scripts write it, or ``h36m``), and
+``metadata['video_metadata'][video]`` holds ``{'w': ..., 'h': ...}``. The pickled dicts are read
+with :mod:`starpose.data.safe_pickle`'s restricted unpickler.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from starpose.data.safe_pickle import load_npz
+from starpose.errors import DataError
+from starpose.formats.joint_map import coco_to_h36m
+from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, Keypoints2D, make_sequence
+
+
+def read_videopose3d(path, min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoints2D]:
+    """Read VideoPose3D's custom 2D dataset: one :class:`Keypoints2D` per video.
+
+    ``positions_2d[video]['custom'][0]`` is ``(T, 17, 2)`` in the layout named by
+    ``metadata['layout_name']`` (``coco`` as VideoPose3D's Detectron scripts write it; ``h36m``
+    is taken as is) and ``metadata['video_metadata'][video]`` holds ``{'w': ..., 'h': ...}``.
+    The pickled dicts are read with a restricted unpickler, never ``allow_pickle=True``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    data = load_npz(path)
+    positions, metadata = _unwrap(data.get("positions_2d")), _unwrap(data.get("metadata")) or {}
+    if not isinstance(positions, dict) or not positions:
+        raise DataError(f"{path}: no 'positions_2d' dict of videos (not a VideoPose3D custom file)")
+    layout = str(metadata.get("layout_name", "coco")).lower()
+    if layout not in ("coco", "h36m"):
+        raise DataError(f"{path}: unsupported keypoint layout {layout!r} (expected coco or h36m)")
+    video_meta = metadata.get("video_metadata", {}) or {}
+    return [
+        _videopose3d_video(path, video, streams, layout, video_meta.get(video, {}), min_confidence)
+        for video, streams in positions.items()
+    ]
+
+
+def _unwrap(value):
+    """A pickled object stored in an npz comes back as a 0-d object array; take it out."""
+    if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0:
+        return value.item()
+    return value
+
+
+def _videopose3d_video(path, video, streams, layout, meta, min_confidence) -> Keypoints2D:
+    where = f"{path}: video {video!r}"
+    custom = streams.get("custom") if isinstance(streams, dict) else None
+    if not custom:
+        raise DataError(f"{where}: no 'custom' keypoint stream")
+    arr = np.asarray(custom[0], dtype=np.float64)
+    if arr.ndim != 3 or arr.shape[1] != 17 or arr.shape[2] not in (2, 3):
+        raise DataError(f"{where}: expected keypoints of shape (T, 17, 2), got {arr.shape}")
+    conf = np.clip(arr[..., 2], 0, 1) if arr.shape[2] == 3 else np.ones(arr.shape[:2])
+    size = (meta.get("w"), meta.get("h")) if isinstance(meta, dict) else (None, None)
+    size = tuple(float(v) if v else None for v in size)
+    if layout == "coco":
+        xy, conf = coco_to_h36m(arr[..., :2], conf, min_confidence)
+    else:
+        xy, conf = arr[..., :2], np.where(np.isfinite(arr[..., :2]).all(-1), conf, 0.0)
+    return make_sequence(xy, conf, "videopose3d", str(video), path, size)
+

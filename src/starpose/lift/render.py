@@ -1,0 +1,35 @@
+"""Rendering glue: a lifted result (and optionally a ground truth) as an animation.
+
+Draws the stored 2D input beside the lifted 3D skeleton with :mod:`starpose.viz.animation`
+(imported when called, so that reading and writing results never loads matplotlib).
+"""
+from __future__ import annotations
+
+ANIMATION_SUFFIXES = (".mp4", ".gif")
+DEFAULT_RENDER_FPS = 25.0
+
+
+def render_result(result: dict, out_path, *, ground_truth=None, fps=None, azimuth=70.0,
+                  limit=None, downsample=1, size=3.0) -> int:
+    """Render a result (2D panel when stored, lifted 3D, optional ground truth ``(T, 17, 3)``).
+
+    Returns the number of frames written.
+    """
+    from starpose.viz.animation import render_animation
+
+    poses = {"Lifted 3D": result["positions_3d"]}
+    if ground_truth is not None:
+        poses["Ground truth"] = ground_truth
+    return render_animation(
+        result.get("keypoints_2d"),
+        poses,
+        out_path,
+        fps=fps or result.get("fps") or DEFAULT_RENDER_FPS,
+        azimuth=azimuth,
+        size=size,
+        limit=limit,
+        downsample=downsample,
+        image_size=result.get("image_size"),
+        root_relative=True,
+    )
+

@@ -1,0 +1,150 @@
+"""Result files of ``starpose lift``: the lifted 3D joints as ``.npz``, ``.json`` or ``.csv``.
+
+:func:`write_result` writes a :func:`starpose.lift.lift_keypoints` result in the format its
+extension names; :func:`read_result` reads ``.npz``/``.json`` results (or a bare ``(T, 17, 3)``
+array) back and checks them, for rendering and comparisons.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from starpose.data.npz import open_npz
+from starpose.errors import DataError, StarposeError
+from starpose.formats import read_json
+
+RESULT_SUFFIXES = (".npz", ".json", ".csv")
+
+
+def write_result(result: dict, path) -> Path:
+    """Write a :func:`starpose.lift.lift_keypoints` result to ``path`` (format from its extension), as is.
+
+    ``.npz``: arrays plus ``joint_names``/``source`` strings and ``fps`` (NaN when unknown),
+    readable with ``np.load(path)`` (no pickles). ``.json``: the same as lists (``fps`` null
+    when unknown). ``.csv``: one row per frame and joint, ``frame, time_s, joint, x, y, z``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        _write_npz(result, path)
+    elif suffix == ".json":
+        path.write_text(json.dumps(_json_ready(result)), encoding="utf-8")
+    elif suffix == ".csv":
+        _write_csv(result, path)
+    else:
+        raise StarposeError(f"{path}: unknown result format; use .npz, .json or .csv")
+    return path
+
+
+def _write_npz(result: dict, path: Path) -> None:
+    fps = result["fps"]
+    with path.open("wb") as fh:
+        np.savez_compressed(
+            fh,
+            positions_3d=result["positions_3d"],
+            keypoints_2d=result["keypoints_2d"],
+            confidence=result["confidence"],
+            filled=result["filled"],
+            joint_names=np.array(result["joint_names"]),
+            fps=np.float64(math.nan if fps is None else fps),
+            image_size=np.array(result["image_size"], dtype=np.float64),
+            source=np.array(str(result["source"])),
+            source_format=np.array(result["source_format"]),
+            name=np.array(result["name"]),
+        )
+
+
+def _json_ready(result: dict) -> dict:
+    out = {}
+    for key, value in result.items():
+        if isinstance(value, np.ndarray):
+            value = np.round(value, 6).tolist() if value.dtype.kind == "f" else value.tolist()
+        out[key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _write_csv(result: dict, path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["frame", "time_s", "joint", "x", "y", "z"])
+        fps = result.get("fps")
+        for t, pose in enumerate(result["positions_3d"]):
+            time_s = f"{t / fps:.6f}" if fps else ""  # empty where the frame rate is unknown
+            for name, (x, y, z) in zip(result["joint_names"], pose):
+                writer.writerow([t, time_s, name, f"{x:.6f}", f"{y:.6f}", f"{z:.6f}"])
+
+
+def read_result(path) -> dict:
+    """Read a result written by :func:`write_result` (``.npz`` or ``.json``) for rendering.
+
+    Returns at least ``positions_3d`` ``(T, 17, 3)``; ``keypoints_2d``, ``image_size`` and
+    ``fps`` when stored. A bare ``(T, 17, 3)`` array in an ``.npz``/``.npy`` is accepted too.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        raw = _read_json_result(path)
+    elif suffix in (".npz", ".npy"):
+        raw = _read_npz_result(path)
+    else:
+        raise DataError(f"{path}: expected a lifted result (.npz or .json)")
+    return _check_result(raw, path)
+
+
+def _read_json_result(path: Path) -> dict:
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise DataError(f"{path}: expected a JSON object with 'positions_3d'")
+    return raw
+
+
+def _read_npz_result(path: Path) -> dict:
+    raw = open_npz(path)
+    if "positions_3d" not in raw and len(raw) == 1:
+        raw = {"positions_3d": next(iter(raw.values()))}
+    return raw
+
+
+def _check_result(raw: dict, path: Path) -> dict:
+    if "positions_3d" not in raw:
+        raise DataError(f"{path}: no 'positions_3d' array (not a lifted result)")
+    poses = _float_array(raw["positions_3d"], path, "positions_3d")
+    if poses.ndim != 3 or poses.shape[1:] != (17, 3) or len(poses) == 0:
+        raise DataError(f"{path}: positions_3d must have shape (T, 17, 3), got {poses.shape}")
+    result = {"positions_3d": poses, "keypoints_2d": None, "image_size": None, "fps": None}
+    if raw.get("keypoints_2d") is not None:
+        kp2d = _float_array(raw["keypoints_2d"], path, "keypoints_2d")
+        if kp2d.shape != poses.shape[:2] + (2,):
+            raise DataError(f"{path}: keypoints_2d has shape {kp2d.shape}, expected {poses.shape[:2] + (2,)}")
+        result["keypoints_2d"] = kp2d
+    if raw.get("image_size") is not None:
+        size = _float_array(raw["image_size"], path, "image_size")
+        result["image_size"] = tuple(int(round(v)) for v in size)
+    fps = raw.get("fps")
+    if fps is not None and np.isfinite(float(fps)) and float(fps) > 0:
+        result["fps"] = float(fps)
+    return result
+
+
+def _float_array(value, path: Path, key: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: {key} is not a numeric array") from None
+    if not np.isfinite(arr).all():
+        raise DataError(f"{path}: {key} contains NaN or infinite values")
+    return arr
+
+
+def read_ground_truth(path, num_frames: int) -> np.ndarray:
+    """Root-relative ``(T, 17, 3)`` poses from ``path`` (a result or a bare array) of ``num_frames``."""
+    poses = read_result(path)["positions_3d"]
+    if len(poses) != num_frames:
+        raise DataError(f"{path}: {len(poses)} frames, but the lifted result has {num_frames}")
+    return poses - poses[:, :1]
