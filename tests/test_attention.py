@@ -1,8 +1,9 @@
-"""Attention layers: the star formula, the qkv channel layout, and fused == explicit."""
+"""Attention layers: the star formula, the qkv channel layout, and every kernel == reference."""
 import pytest
 import torch
 
 from starpose.models.attention import Attention, StarAttention
+from starpose.models.kernels import KERNELS, reference
 
 
 def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -23,7 +24,7 @@ def test_star_logits_follow_the_formula():
     torch.manual_seed(0)
     attn = StarAttention(dim=16, seq_len=5, num_heads=2).double()
     q, k = torch.randn(2, 3, 2, 5, 8, dtype=torch.float64).unbind(0)
-    logits = attn.logits(q, k)
+    logits = reference.logits(q, k, attn.wa, scale=attn.scale)
     for b in range(3):
         for h in range(2):
             expected = _naive_star_logits(attn.wa, q[b, h], k[b, h], attn.scale)
@@ -43,7 +44,7 @@ def test_qkv_channels_are_laid_out_as_three_heads_head_dim():
     """q, k, v each split into consecutive heads; heads concatenated in order before proj."""
     torch.manual_seed(0)
     dim, heads, n = 12, 3, 4
-    attn = Attention(dim, num_heads=heads, fused=False).double()
+    attn = Attention(dim, num_heads=heads, kernel="reference").double()
     x = torch.randn(2, n, dim, dtype=torch.float64)
     qkv = attn.qkv(x)
     hd = dim // heads
@@ -58,9 +59,19 @@ def test_qkv_channels_are_laid_out_as_three_heads_head_dim():
     torch.testing.assert_close(attn(x), expected)
 
 
+@pytest.mark.parametrize("kernel", ["auto", *KERNELS])
+def test_the_channel_layout_holds_for_every_kernel(kernel):
+    torch.manual_seed(0)
+    attn = StarAttention(12, seq_len=4, num_heads=3, kernel="reference").double()
+    x = torch.randn(2, 4, 12, dtype=torch.float64)
+    expected = attn(x)
+    attn.kernel = kernel
+    torch.testing.assert_close(attn(x), expected)
+
+
 @pytest.mark.parametrize("cls", ["vanilla", "star"])
 @pytest.mark.parametrize("batch,tokens,dim,heads", [(3, 17, 32, 4), (2, 27, 64, 8), (1, 81, 48, 2)])
-def test_fused_and_explicit_paths_agree(cls, batch, tokens, dim, heads):
+def test_auto_and_reference_kernels_agree(cls, batch, tokens, dim, heads):
     torch.manual_seed(tokens + dim)
     if cls == "star":
         layer = StarAttention(dim, seq_len=tokens, num_heads=heads)
@@ -69,8 +80,8 @@ def test_fused_and_explicit_paths_agree(cls, batch, tokens, dim, heads):
     x = torch.randn(batch, tokens, dim, requires_grad=True)
     grad_out = torch.randn(batch, tokens, dim)
     results = []
-    for fused in (True, False):
-        layer.fused = fused
+    for kernel in ("auto", "reference"):
+        layer.kernel = kernel
         layer.zero_grad()
         x.grad = None
         out = layer(x)

@@ -85,6 +85,18 @@ def test_starpose_round_trip_and_export_both_ways(tmp_path):
     _same_outputs(model, load_model(tmp_path / "back.pt"), 9)
 
 
+def test_the_attention_kernel_is_chosen_at_load_time_not_stored(tmp_path):
+    torch.manual_seed(4)
+    model = MixSTE(**SMALL, attention="star", attention_kernel="reference")
+    path = save_checkpoint(tmp_path / "k.pt", model)
+    assert "attention_kernel" not in read_checkpoint(path)["config"]
+    assert load_model(path).config.attention_kernel == "auto"
+    loaded = load_model(path, attention_kernel="sdpa")
+    assert loaded.config.attention_kernel == "sdpa"
+    assert {m.kernel for m in loaded.modules() if hasattr(m, "kernel")} == {"sdpa"}
+    _same_outputs(model, loaded, 9)
+
+
 def test_a_hostile_pickle_is_refused_and_not_executed(tmp_path):
     marker = tmp_path / "pwned"
 

@@ -1,8 +1,11 @@
-"""MixSTE: parameter counts, the published architecture, presets and fused == explicit."""
+"""MixSTE: parameter counts, the published architecture, presets and every kernel == reference."""
+from dataclasses import asdict
+
 import pytest
 import torch
 
-from starpose.models import PRESETS, MixSTE, build_model, count_parameters
+from starpose.models import PRESETS, MixSTE, Recipe, build_model, count_parameters, get_preset
+from starpose.models.kernels import KERNELS
 from starpose.models.checkpoints import starpose_to_published
 from tests.reference_mixste import reference_forward
 
@@ -13,11 +16,28 @@ def test_parameter_counts_match_the_published_code():
 
 
 def test_paper_presets():
-    assert PRESETS["star-mixste-243"].attention == "star"
-    assert PRESETS["mixste-243"].attention == "vanilla"
+    assert PRESETS["star-mixste-243"].model.attention == "star"
+    assert PRESETS["mixste-243"].model.attention == "vanilla"
     for name in ("mixste-243", "star-mixste-243"):
-        cfg = PRESETS[name]
+        cfg = PRESETS[name].model
         assert (cfg.num_frames, cfg.dim, cfg.depth, cfg.num_heads) == (243, 512, 8, 8)
+        assert PRESETS[name].recipe == Recipe(lr=4e-5, batch_size=4, epochs=120)
+
+
+def test_preset_table_pairs_each_size_with_both_attentions_and_one_recipe():
+    assert list(PRESETS) == ["mixste-243", "star-mixste-243", "mixste-81", "star-mixste-81",
+                             "mixste-27", "star-mixste-27"]
+    for frames in (81, 27):
+        vanilla, star = get_preset(f"mixste-{frames}"), get_preset(f"star-mixste-{frames}")
+        assert vanilla.recipe == star.recipe and vanilla.name == f"mixste-{frames}"
+        assert asdict(vanilla.model) == {**asdict(star.model), "attention": "vanilla"}
+    assert get_preset("mixste-81").recipe == Recipe(lr=5e-4, batch_size=16, epochs=40)
+    assert get_preset("star-mixste-27").recipe == Recipe(lr=1e-3, batch_size=32, epochs=30)
+    assert build_model("star-mixste-27").config == get_preset("star-mixste-27").model
+    with pytest.raises(KeyError, match="'mixste-9'.*mixste-243, star-mixste-243"):
+        get_preset("mixste-9")
+    with pytest.raises(KeyError, match="choose from"):
+        build_model("star-mixste-9")
 
 
 def test_output_shape_and_input_check():
@@ -54,14 +74,27 @@ def test_matches_an_independent_functional_reference_of_the_published_model(atte
     torch.testing.assert_close(model(x), expected)
 
 
+@pytest.mark.parametrize("kernel", ["auto", *KERNELS])
 @pytest.mark.parametrize("attention", ["vanilla", "star"])
-def test_model_fused_equals_explicit_forward_and_backward(attention):
+def test_every_kernel_matches_the_published_transcription(attention, kernel):
+    torch.manual_seed(1)
+    model = MixSTE(num_frames=9, dim=32, depth=2, num_heads=4, attention=attention,
+                   attention_kernel=kernel).double().eval()
+    x = torch.randn(2, 9, 17, 2, dtype=torch.float64)
+    published = starpose_to_published(model.state_dict(), module_prefix=False)
+    torch.testing.assert_close(model(x), reference_forward(published, x, num_heads=4, depth=2))
+
+
+@pytest.mark.parametrize("kernel", ["auto", *KERNELS])
+@pytest.mark.parametrize("attention", ["vanilla", "star"])
+def test_model_kernels_equal_the_reference_forward_and_backward(attention, kernel):
     torch.manual_seed(2)
     model = MixSTE(num_frames=27, dim=64, depth=2, num_heads=4, attention=attention)
     x = torch.randn(2, 27, 17, 2)
     outs, grads = [], []
-    for fused in (True, False):
-        model.set_fused(fused).zero_grad()
+    for name in (kernel, "reference"):
+        model.set_attention_kernel(name).zero_grad()
+        assert model.config.attention_kernel == name
         out = model(x)
         out.square().mean().backward()
         outs.append(out.detach())

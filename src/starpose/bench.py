@@ -2,7 +2,8 @@
 
 For each configuration (``small``: 27 frames, dim 64, depth 4, 4 heads, 32 windows per batch;
 ``paper``: 243 frames, dim 512, depth 8, 8 heads, 4 windows) and each attention (vanilla, star)
-it measures the explicit and the fused attention path (on CUDA also bf16 autocast and
+it measures the explicit path (``attention_kernel="reference"``) and the fused one (``"auto"``:
+the fastest kernel per call, see :mod:`starpose.models.kernels`; on CUDA also bf16 autocast and
 ``torch.compile``):
 
 * training throughput: frames/s of one step (forward, ``mixste_loss``, backward, AdamW), the
@@ -53,6 +54,7 @@ from starpose.inference import autocast, predict_windows, resolve_device
 from starpose.io import atomic_write_text
 from starpose.loss import mixste_loss
 from starpose.models.mixste import MixSTE
+from starpose.models.presets import get_preset
 
 CPU_CAPACITY = 24 * 2**30
 #: Dense bf16 peak FLOP/s by GPU name (first substring match wins).
@@ -73,9 +75,16 @@ class BenchConfig:
     warmup: int = 2
     reps: int = 5
 
-    def model(self, attention: str, fused: bool) -> MixSTE:
+    @classmethod
+    def of_preset(cls, name: str, preset: str, **timing) -> "BenchConfig":
+        """The size of model ``preset`` at its recipe's batch size."""
+        model, recipe = get_preset(preset).model, get_preset(preset).recipe
+        return cls(name, model.num_frames, model.dim, model.depth, model.num_heads,
+                   batch=recipe.batch_size, **timing)
+
+    def model(self, attention: str, kernel: str) -> MixSTE:
         return MixSTE(num_frames=self.frames, dim=self.dim, depth=self.depth, num_heads=self.heads,
-                      attention=attention, fused=fused)
+                      attention=attention, attention_kernel=kernel)
 
     def describe(self) -> str:
         return (f"{self.name}: {self.frames} frames, dim {self.dim}, depth {self.depth}, "
@@ -83,8 +92,8 @@ class BenchConfig:
 
 
 CONFIGS = {
-    "small": BenchConfig("small", 27, 64, 4, 4, batch=32, warmup=3, reps=7),
-    "paper": BenchConfig("paper", 243, 512, 8, 8, batch=4, warmup=1, reps=3),
+    "small": BenchConfig.of_preset("small", "mixste-27", warmup=3, reps=7),
+    "paper": BenchConfig.of_preset("paper", "mixste-243", warmup=1, reps=3),
 }
 #: For tests: seconds, not minutes.
 TINY = BenchConfig("tiny", 9, 16, 1, 2, batch=2, warmup=1, reps=2)
@@ -92,28 +101,32 @@ TINY = BenchConfig("tiny", 9, 16, 1, 2, batch=2, warmup=1, reps=2)
 
 @dataclass(frozen=True)
 class Variant:
-    """One measured model: attention kind, attention path, autocast and compilation."""
+    """One measured model: attention kind, attention kernel, autocast and compilation."""
 
     attention: str
-    fused: bool
+    kernel: str
     amp: str | None = None
     compiled: bool = False
 
     @property
     def path(self) -> str:
-        label = "fused" if self.fused else "explicit"
+        label = _PATH_LABELS.get(self.kernel, self.kernel)
         return label + (f"+{self.amp}" if self.amp else "") + ("+compile" if self.compiled else "")
+
+
+#: Table labels of the kernel settings: the published math and the fastest kernel per call.
+_PATH_LABELS = {"reference": "explicit", "auto": "fused"}
 
 
 def variants(device: torch.device, amp: str | None, compile_: bool) -> list[Variant]:
     """Explicit and fused fp32 for both attentions, plus fused bf16 / compiled when asked."""
     out = []
     for attention in ("vanilla", "star"):
-        out += [Variant(attention, False), Variant(attention, True)]
+        out += [Variant(attention, "reference"), Variant(attention, "auto")]
         if amp:
-            out.append(Variant(attention, True, amp))
+            out.append(Variant(attention, "auto", amp))
         if compile_:
-            out.append(Variant(attention, True, amp, compiled=True))
+            out.append(Variant(attention, "auto", amp, compiled=True))
     return out
 
 
@@ -146,7 +159,7 @@ def _inputs(config: BenchConfig, batch: int, device: torch.device, seed: int = 0
 def build(config: BenchConfig, variant: Variant, device: torch.device, seed: int = 0):
     """``(model, optimizer, forward)``; ``forward`` is the compiled model where asked."""
     torch.manual_seed(seed)
-    model = config.model(variant.attention, variant.fused).to(device)
+    model = config.model(variant.attention, variant.kernel).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     forward = torch.compile(model, dynamic=False) if variant.compiled else model
     return model, optimizer, forward
@@ -167,7 +180,7 @@ def train_step_fn(forward, optimizer, x, y, amp: str | None):
 
 def flops_per_frame(config: BenchConfig, attention: str) -> tuple[float, float]:
     """``(forward, training)`` FLOPs per frame on the explicit path (see the module docstring)."""
-    model = config.model(attention, fused=False).to("meta")
+    model = config.model(attention, "reference").to("meta")
     x = torch.empty(1, config.frames, 17, 2, device="meta")
     y = torch.empty(1, config.frames, 17, 3, device="meta")
     counter = FlopCounterMode(display=False)
@@ -346,7 +359,7 @@ def evaluation_time(device: torch.device, preset: str, data_dir: Path | None, co
     begin = time.perf_counter()
     sequences = load_h36m(data_dir, "gt", ("S9", "S11"))
     load_s = time.perf_counter() - begin
-    model = config.model("star", fused=True).to(device)
+    model = config.model("star", "auto").to(device)
     frames = sum(s.num_frames for s in sequences)
     batch = max(config.batch, 64)
     log(f"[bench] evaluating {len(sequences)} sequences, {frames} frames ...")

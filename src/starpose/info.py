@@ -19,21 +19,27 @@ def info_lines() -> list[str]:
 
     from starpose import __version__
     from starpose.models import PRESETS, build_model, count_parameters
+    from starpose.models.kernels import resolve_kernel
 
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     lines = [
         f"starpose {__version__}",
         f"python   {platform.python_version()}",
         f"torch    {torch.__version__}",
         f"device   {describe_device()}",
         "",
-        f"{'preset':<18} {'attention':<9} {'frames':>6} {'dim':>4} {'depth':>5} {'heads':>5} {'parameters':>12}",
+        f"{'preset':<18} {'attention':<9} {'frames':>6} {'dim':>4} {'depth':>5} {'heads':>5} {'parameters':>12}"
+        "  attention kernel (joints / frames)",
     ]
-    for name, cfg in PRESETS.items():
+    for name, preset in PRESETS.items():
+        cfg = preset.model
         params = count_parameters(build_model(name))
+        kernels = [resolve_kernel(cfg.attention_kernel, device, torch.float32, n) for n in (cfg.num_joints, cfg.num_frames)]
         lines.append(
             f"{name:<18} {cfg.attention:<9} {cfg.num_frames:>6} {cfg.dim:>4} {cfg.depth:>5} "
-            f"{cfg.num_heads:>5} {params:>12,}"
+            f"{cfg.num_heads:>5} {params:>12,}  {' / '.join(kernels)}"
         )
+    lines.append(f"(attention kernel: the one chosen automatically on {device.type} in fp32 without dropout)")
     return lines
 
 

@@ -42,14 +42,8 @@ from starpose.inference import autocast, resolve_device
 from starpose.io import atomic_write_text
 from starpose.loss import mixste_loss
 from starpose.models.checkpoints import load_weights, read_checkpoint, save_checkpoint
-from starpose.models.mixste import PRESETS, MixSTE
-
-#: Optimisation settings of each model preset: the paper's 243-frame recipe, and CPU-sized ones.
-RECIPES = {
-    "243": dict(lr=4e-5, batch_size=4, epochs=120),
-    "81": dict(lr=5e-4, batch_size=16, epochs=40),
-    "27": dict(lr=1e-3, batch_size=32, epochs=30),
-}
+from starpose.models.mixste import MixSTE
+from starpose.models.presets import PRESETS, get_preset
 
 
 @dataclass
@@ -95,7 +89,7 @@ class TrainConfig:
                 ("drop_path", self.model_overrides.get("drop_path_rate"), (lambda v: 0 <= v < 1, "in [0, 1)"))):
             if value is not None and not ok(value):
                 raise StarposeError(f"--{name.replace('_', '-')} must be {rule}, got {value}")
-        recipe = RECIPES[self.preset.rsplit("-", 1)[1]]
+        recipe = asdict(get_preset(self.preset).recipe)
         filled = {k: v for k, v in recipe.items() if getattr(self, k) is None}
         return replace(self, subjects_train=tuple(self.subjects_train),
                        subjects_test=tuple(self.subjects_test),
@@ -105,7 +99,7 @@ class TrainConfig:
         overrides = dict(self.model_overrides)
         if self.attention:
             overrides["attention"] = self.attention
-        return replace(PRESETS[self.preset], **overrides)
+        return replace(get_preset(self.preset).model, **overrides)
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Models: attention layers, transformer blocks, MixSTE and checkpoints."""
-from starpose.models.mixste import PRESETS, MixSTE, MixSTEConfig, build_model, count_parameters
+"""Models: attention kernels and layers, transformer blocks, MixSTE, presets and checkpoints."""
+from starpose.models.config import MixSTEConfig
+from starpose.models.mixste import MixSTE, build_model, count_parameters
+from starpose.models.presets import PRESETS, Preset, Recipe, get_preset
 
-__all__ = ["MixSTE", "MixSTEConfig", "PRESETS", "build_model", "count_parameters"]
+__all__ = ["MixSTE", "MixSTEConfig", "PRESETS", "Preset", "Recipe", "build_model", "count_parameters", "get_preset"]

@@ -45,10 +45,11 @@ class Block(nn.Module):
 
     ``x = x + DropPath(Attn(LN(x)))`` then ``x = x + DropPath(MLP(LN(x)))``, LayerNorm eps 1e-6.
     ``attention`` is ``"vanilla"`` or ``"star"``; Star-Attention needs ``seq_len`` (N).
+    ``kernel`` is the attention kernel setting (:mod:`starpose.models.kernels`).
 
-    On the fused path, in full precision and without active dropout, the LayerNorm + Linear and
-    GELU + Linear pairs run through :mod:`starpose.models.recompute`, which saves less for
-    backward and computes the same function.
+    ``recompute=True``: where :func:`recompute.applies` (large full-precision activations), the
+    outputs of both LayerNorms and of the GELU are not kept for backward but recomputed
+    (:func:`recompute.recomputed_outputs`); same values and gradients, less memory.
     """
 
     def __init__(
@@ -62,11 +63,12 @@ class Block(nn.Module):
         drop_path: float = 0.0,
         attention: str = "star",
         seq_len: int | None = None,
-        fused: bool = True,
+        kernel: str = "auto",
+        recompute: bool = True,
     ):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        common = dict(num_heads=num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop, fused=fused)
+        common = dict(num_heads=num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop, kernel=kernel)
         if attention == "star":
             if seq_len is None:
                 raise ValueError("Star-Attention needs the sequence length (seq_len)")
@@ -78,15 +80,10 @@ class Block(nn.Module):
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
+        self.recompute = recompute
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._lean_applies(x):
-            x = x + self.drop_path(self.attn.attend(recompute.norm_linear(x, self.norm1, self.attn.qkv)))
-            hidden = recompute.norm_linear(x, self.norm2, self.mlp.fc1)
-            return x + self.drop_path(recompute.gelu_linear(hidden, self.mlp.fc2))
-        x = x + self.drop_path(self.attn(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
-
-    def _lean_applies(self, x: torch.Tensor) -> bool:
-        dropout_active = self.training and self.mlp.drop.p > 0
-        return self.attn.fused and not dropout_active and recompute.applies(x)
+        cheap = (self.norm1, self.norm2, self.mlp.act)
+        with recompute.recomputed_outputs(cheap, enabled=self.recompute and recompute.applies(x)):
+            x = x + self.drop_path(self.attn(self.norm1(x)))
+            return x + self.drop_path(self.mlp(self.norm2(x)))

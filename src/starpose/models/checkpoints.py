@@ -4,8 +4,9 @@ starpose checkpoints are ``torch.save``d dicts::
 
     {"format": "starpose", "version": 1, "config": {...MixSTEConfig...}, "model": state_dict, ...}
 
-so that :func:`load_model` needs nothing but the path. Training adds ``optimizer``, ``epoch``,
-``lr`` and ``train_state`` entries.
+so that :func:`load_model` needs nothing but the path (the config leaves out
+``attention_kernel``: which kernel computes attention is chosen at load time). Training adds
+``optimizer``, ``epoch``, ``lr`` and ``train_state`` entries.
 
 Published checkpoints hold ``model_pos`` (a state_dict in the published parameter names, usually
 with the ``module.`` prefix of ``nn.DataParallel``) beside ``epoch``, ``lr``, ``optimizer`` and
@@ -22,7 +23,7 @@ import os
 import pickle
 import re
 import zipfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -186,7 +187,7 @@ def _starpose_entries(data: dict, path: str | os.PathLike) -> tuple[dict, MixSTE
         raise CheckpointError(f"{path}: malformed starpose checkpoint (needs 'model' and 'config' dicts)")
     try:
         return model, MixSTEConfig(**config)
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: malformed starpose checkpoint config ({err})") from None
 
 
@@ -194,19 +195,20 @@ def load_model(
     path: str | os.PathLike,
     num_heads: int | None = None,
     device: str | torch.device = "cpu",
-    fused: bool = True,
+    attention_kernel: str = "auto",
 ) -> MixSTE:
     """Load a starpose or published MixSTE checkpoint; the model is returned in eval mode.
 
     For published checkpoints the hyperparameters are inferred from the weights; ``num_heads`` is
-    8 unless given (Star-Attention weights determine it).
+    8 unless given (Star-Attention weights determine it). ``attention_kernel``: see
+    :class:`MixSTEConfig` (how attention is computed; files do not store it).
     """
     state, config = checkpoint_state(read_checkpoint(path), path)
     try:
         config = config or infer_config(state, num_heads)
     except (KeyError, ValueError, IndexError) as err:
         raise CheckpointError(f"{path}: cannot infer the MixSTE configuration from the weights ({err})") from None
-    model = MixSTE.from_config(config, fused=fused)
+    model = MixSTE.from_config(replace(config, attention_kernel=attention_kernel))
     load_weights(model, state, path)
     return model.to(device).eval()
 
@@ -233,10 +235,12 @@ def load_weights(model: MixSTE, state: dict, path: str | os.PathLike) -> None:
 def save_checkpoint(path: str | os.PathLike, model: MixSTE, **extra) -> Path:
     """Write a starpose checkpoint atomically: a crash never leaves a half-written file."""
     model = getattr(model, "module", model)  # DistributedDataParallel / DataParallel wrappers
+    config = asdict(model.config)
+    del config["attention_kernel"]  # how attention is computed is the loader's choice
     payload = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
-        "config": asdict(model.config),
+        "config": config,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **extra,
     }

@@ -4,34 +4,19 @@ Each of ``depth`` stages runs a spatial block over the J joints of every frame, 
 block over the F frames of every joint. The layout (one shared spatial and one shared temporal
 LayerNorm, position embeddings, head) is exactly the published MixSTE's, so its checkpoints load
 through :mod:`starpose.models.checkpoints`. ``attention="star"`` swaps every attention layer for
-Star-Attention.
+Star-Attention; ``attention_kernel`` picks how attention is computed (:mod:`starpose.models.kernels`).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 import torch
 from torch import nn
 
+from starpose.models.attention import Attention
 from starpose.models.blocks import Block
-
-
-@dataclass(frozen=True)
-class MixSTEConfig:
-    """Hyperparameters of :class:`MixSTE` (what a starpose checkpoint stores beside the weights)."""
-
-    num_frames: int = 243
-    num_joints: int = 17
-    in_chans: int = 2
-    dim: int = 512
-    depth: int = 8
-    num_heads: int = 8
-    mlp_ratio: float = 2.0
-    qkv_bias: bool = True
-    drop_rate: float = 0.0
-    attn_drop_rate: float = 0.0
-    drop_path_rate: float = 0.0
-    attention: str = "star"
+from starpose.models.config import MixSTEConfig
+from starpose.models.presets import get_preset
 
 
 class MixSTE(nn.Module):
@@ -55,12 +40,13 @@ class MixSTE(nn.Module):
         attn_drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
         attention: str = "star",
-        fused: bool = True,
+        attention_kernel: str = "auto",
+        recompute: bool = True,
     ):
         super().__init__()
         self.config = MixSTEConfig(
             num_frames, num_joints, in_chans, dim, depth, num_heads, mlp_ratio, qkv_bias,
-            drop_rate, attn_drop_rate, drop_path_rate, attention,
+            drop_rate, attn_drop_rate, drop_path_rate, attention, attention_kernel,
         )
         self.joint_embed = nn.Linear(in_chans, dim)
         self.spatial_pos_embed = nn.Parameter(torch.zeros(1, num_joints, dim))
@@ -72,7 +58,8 @@ class MixSTE(nn.Module):
         def block(seq_len: int, rate: float) -> Block:
             return Block(
                 dim, num_heads, mlp_ratio, qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
-                drop_path=rate, attention=attention, seq_len=seq_len, fused=fused,
+                drop_path=rate, attention=attention, seq_len=seq_len, kernel=attention_kernel,
+                recompute=recompute,
             )
 
         self.spatial_blocks = nn.ModuleList(block(num_joints, r) for r in rates)
@@ -84,9 +71,9 @@ class MixSTE(nn.Module):
         self.head = nn.Linear(dim, 3)
 
     @classmethod
-    def from_config(cls, config: MixSTEConfig | dict, fused: bool = True) -> "MixSTE":
+    def from_config(cls, config: MixSTEConfig | dict, recompute: bool = True) -> "MixSTE":
         fields = asdict(config) if isinstance(config, MixSTEConfig) else dict(config)
-        return cls(**fields, fused=fused)
+        return cls(**fields, recompute=recompute)
 
     @property
     def num_frames(self) -> int:
@@ -96,14 +83,16 @@ class MixSTE(nn.Module):
     def num_joints(self) -> int:
         return self.config.num_joints
 
-    def set_fused(self, fused: bool) -> "MixSTE":
-        """Select the fused (scaled_dot_product_attention) or the explicit attention path."""
+    def set_attention_kernel(self, name: str) -> "MixSTE":
+        """Compute every attention layer with kernel ``name`` (or ``"auto"``) from now on."""
+        self.config = replace(self.config, attention_kernel=name)  # validates the name
         for module in self.modules():
-            if hasattr(module, "fused"):
-                module.fused = fused
+            if isinstance(module, Attention):
+                module.kernel = name
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, F, J, in_chans)`` -> ``(B, F, J, 3)``."""
         self._check_input(x)
         B, F, J, C = x.shape
         dim = self.config.dim
@@ -127,27 +116,14 @@ class MixSTE(nn.Module):
             )
 
 
-_SIZES = {
-    # name suffix: (frames, dim, depth, heads)
-    "243": MixSTEConfig(num_frames=243, dim=512, depth=8, num_heads=8),
-    "81": MixSTEConfig(num_frames=81, dim=128, depth=4, num_heads=8),
-    "27": MixSTEConfig(num_frames=27, dim=64, depth=4, num_heads=4),
-}
-
-#: Named configurations. ``*-243`` is the paper's; 81 and 27 frames train on a CPU.
-PRESETS: dict[str, MixSTEConfig] = {}
-for _suffix, _cfg in _SIZES.items():
-    PRESETS[f"mixste-{_suffix}"] = replace(_cfg, attention="vanilla")
-    PRESETS[f"star-mixste-{_suffix}"] = replace(_cfg, attention="star")
-
-
 def build_model(preset: str, **overrides) -> MixSTE:
-    """A fresh model from a preset name, with optional overrides of config fields."""
-    if preset not in PRESETS:
-        raise KeyError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    fused = overrides.pop("fused", True)
-    return MixSTE.from_config(replace(PRESETS[preset], **overrides), fused=fused)
+    """A fresh model from a preset name (:mod:`starpose.models.presets`), with optional overrides
+    of config fields (``attention_kernel="reference"`` for instance)."""
+    return MixSTE.from_config(replace(get_preset(preset).model, **overrides))
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["MixSTE", "MixSTEConfig", "build_model", "count_parameters"]

@@ -1,21 +1,27 @@
-"""Memory-lean compositions for the fused path: recompute cheap intermediates in backward.
+"""Recomputing cheap outputs in backward instead of keeping them: :func:`recomputed_outputs`.
 
-In a pre-norm block the LayerNorm output feeds a Linear and the GELU output feeds a Linear. Run
-as separate modules, autograd keeps both the input and the output of each element-wise step
-alive until backward: per block that is two ``(tokens, dim)`` LayerNorm outputs and one
-``(tokens, mlp_ratio * dim)`` GELU output (about 4 of the ~13 token-sized tensors a block
-saves). The two functions here save only the inputs (plus the LayerNorm statistics) and
-recompute the element-wise outputs in backward, which costs one LayerNorm or GELU forward, a
-small fraction of the matrix products around it. Values and gradients are those of the plain
-modules (the same kernels run); only fp32/fp64 without autocast takes this path, and only for
-activations of at least :data:`MIN_ELEMENTS` (see :func:`applies`).
+In a pre-norm block the LayerNorm outputs feed Linears (``qkv``, ``fc1``) and the GELU output
+feeds ``fc2``; each Linear keeps its input for its weight gradient, while the LayerNorm and the
+GELU keep their own inputs. Per block that is two ``(tokens, dim)`` LayerNorm outputs and one
+``(tokens, mlp_ratio * dim)`` GELU output stored only because a Linear follows (about 4 of the
+~13 token-sized tensors a block saves). Inside :func:`recomputed_outputs` autograd stores, in
+place of such an output, a note to recompute it from the module's input (which is kept anyway);
+backward runs the module once more (a LayerNorm or GELU forward, a small fraction of the matrix
+products around it). Values and gradients are unchanged: the same kernel recomputes the same
+tensor. First-order gradients only (the recomputed tensor carries no graph).
+
+It is a wrapper around an unchanged forward, selective activation checkpointing by module.
+:func:`applies` says where it pays: large fp32/fp64 activations, no autocast, not under
+``torch.compile`` (whose partitioner already recomputes element-wise ops).
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+import contextlib
+from dataclasses import dataclass
+from typing import Iterable, Iterator
 
+import torch
+from torch import nn
 
 #: Smallest block input (elements) worth recomputing for: 2**22 fp32 values = 16 MiB. Below it
 #: the memory saved is small and the recomputation's per-op overhead costs ~4 % of a CPU
@@ -25,67 +31,67 @@ MIN_ELEMENTS = 2**22
 
 
 def applies(x: torch.Tensor) -> bool:
-    """Large activations, full precision and no autocast (backward then sees forward's dtypes)."""
+    """Large activations, full precision, no autocast (backward then sees forward's dtypes) and
+    no ``torch.compile`` tracing."""
     return (x.numel() >= MIN_ELEMENTS and x.dtype in (torch.float32, torch.float64)
-            and not torch.is_autocast_enabled(x.device.type))
+            and not torch.is_autocast_enabled(x.device.type) and not torch.compiler.is_compiling())
 
 
-def norm_linear(x: torch.Tensor, norm: nn.LayerNorm, linear: nn.Linear) -> torch.Tensor:
-    """``linear(norm(x))`` saving ``x`` (not the normalised tensor): ``(..., C) -> (..., C_out)``."""
-    return _NormLinear.apply(x, norm.weight, norm.bias, norm.eps, linear.weight, linear.bias)
+@dataclass
+class _Recipe:
+    """How to rebuild a saved view of a module's output: run the module on ``source`` again."""
+
+    module: nn.Module
+    source: torch.Tensor
+    version: int
+    size: torch.Size
+    stride: tuple[int, ...]
+    offset: int  # relative to the output's own storage offset
 
 
-def gelu_linear(h: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
-    """``linear(gelu(h))`` (exact GELU) saving ``h`` only: ``(..., H) -> (..., C_out)``."""
-    return _GeluLinear.apply(h, linear.weight, linear.bias)
+@contextlib.contextmanager
+def recomputed_outputs(modules: Iterable[nn.Module], enabled: bool = True) -> Iterator[None]:
+    """Within the block, outputs of ``modules`` that autograd would save are recomputed in backward.
+
+    ``modules`` must be deterministic functions of one input tensor (LayerNorm, GELU) that is
+    not modified in place afterwards (checked). ``enabled=False`` does nothing, so that a forward
+    can always be written inside the block.
+    """
+    if not enabled:
+        yield
+        return
+    outputs: dict[int, tuple[nn.Module, torch.Tensor, torch.Tensor]] = {}
+
+    def record(module, args, output):
+        # The output stays referenced until the block ends, so its address is not reused meanwhile.
+        outputs[output.untyped_storage().data_ptr()] = (module, args[0], output)
+
+    def pack(t: torch.Tensor):
+        entry = outputs.get(t.untyped_storage().data_ptr())
+        if entry is None or t.dtype != entry[2].dtype:
+            return t
+        module, source, output = entry
+        offset = t.storage_offset() - output.storage_offset()
+        return _Recipe(module, source, source._version, t.size(), t.stride(), offset)
+
+    handles = [module.register_forward_hook(record) for module in modules]
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, _unpack):
+            yield
+    finally:
+        for handle in handles:
+            handle.remove()
+        outputs.clear()
 
 
-def _linear_backward(grad_out, inputs, weight, has_bias: bool, needs_input: bool):
-    """Gradients of ``F.linear(inputs, weight, bias)``: (inputs, weight, bias)."""
-    flat_grad = grad_out.reshape(-1, grad_out.shape[-1])
-    grad_weight = flat_grad.t().mm(inputs.reshape(-1, inputs.shape[-1]))
-    grad_bias = flat_grad.sum(0) if has_bias else None
-    grad_inputs = grad_out.matmul(weight) if needs_input else None
-    return grad_inputs, grad_weight, grad_bias
+def _unpack(saved):
+    if not isinstance(saved, _Recipe):
+        return saved
+    if saved.source._version != saved.version:
+        raise RuntimeError("an input of a recomputed module was modified in place after the forward")
+    with torch.no_grad():
+        full = saved.module.forward(saved.source)
+    return full.as_strided(saved.size, saved.stride, saved.offset)
 
 
-class _NormLinear(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, norm_weight, norm_bias, eps: float, weight, bias):
-        shape = x.shape[-1:]
-        normed, mean, rstd = torch.ops.aten.native_layer_norm(x, shape, norm_weight, norm_bias, eps)
-        ctx.save_for_backward(x, mean, rstd, norm_weight, norm_bias, weight)
-        ctx.eps, ctx.has_bias = eps, bias is not None
-        return F.linear(normed, weight, bias)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out):
-        x, mean, rstd, norm_weight, norm_bias, weight = ctx.saved_tensors
-        shape = x.shape[-1:]
-        normed = torch.ops.aten.native_layer_norm(x, shape, norm_weight, norm_bias, ctx.eps)[0]
-        grad_normed, grad_weight, grad_bias = _linear_backward(grad_out, normed, weight, ctx.has_bias, True)
-        del normed
-        mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]]
-        grad_x, grad_norm_weight, grad_norm_bias = torch.ops.aten.native_layer_norm_backward(
-            grad_normed, x, shape, mean, rstd, norm_weight, norm_bias, mask)
-        return grad_x, grad_norm_weight, grad_norm_bias, None, grad_weight, grad_bias
-
-
-class _GeluLinear(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, h, weight, bias):
-        ctx.save_for_backward(h, weight)
-        ctx.has_bias = bias is not None
-        return F.linear(F.gelu(h), weight, bias)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out):
-        h, weight = ctx.saved_tensors
-        grad_act, grad_weight, grad_bias = _linear_backward(grad_out, F.gelu(h), weight, ctx.has_bias, True)
-        grad_h = torch.ops.aten.gelu_backward(grad_act, h)
-        return grad_h, grad_weight, grad_bias
-
-
-__all__ = ["MIN_ELEMENTS", "applies", "norm_linear", "gelu_linear"]
+__all__ = ["MIN_ELEMENTS", "applies", "recomputed_outputs"]

@@ -1,0 +1,36 @@
+"""The hyperparameters of a MixSTE model (:class:`MixSTEConfig`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starpose.models.kernels import check_kernel_name
+
+
+@dataclass(frozen=True)
+class MixSTEConfig:
+    """Hyperparameters of :class:`~starpose.models.mixste.MixSTE`.
+
+    A starpose checkpoint stores all of them beside the weights except ``attention_kernel``,
+    which picks how attention is computed (not what): ``"auto"`` (the fastest kernel for each
+    call), ``"reference"``, ``"sdpa"`` or ``"cpu_small"`` (see :mod:`starpose.models.kernels`).
+    """
+
+    num_frames: int = 243
+    num_joints: int = 17
+    in_chans: int = 2
+    dim: int = 512
+    depth: int = 8
+    num_heads: int = 8
+    mlp_ratio: float = 2.0
+    qkv_bias: bool = True
+    drop_rate: float = 0.0
+    attn_drop_rate: float = 0.0
+    drop_path_rate: float = 0.0
+    attention: str = "star"
+    attention_kernel: str = "auto"
+
+    def __post_init__(self):
+        check_kernel_name(self.attention_kernel)
+
+
+__all__ = ["MixSTEConfig"]

@@ -1,0 +1,62 @@
+"""The named model presets: one table of sizes and training recipes (:data:`PRESETS`).
+
+Every size exists with vanilla attention (``mixste-F``, the published MixSTE at F = 243) and
+with Star-Attention (``star-mixste-F``, the paper's at F = 243); 81 and 27 frames train on a CPU.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starpose.models.config import MixSTEConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The training recipe of a preset: AdamW learning rate, windows per batch, epochs."""
+
+    lr: float
+    batch_size: int
+    epochs: int
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named model configuration with the recipe it trains with."""
+
+    name: str
+    model: MixSTEConfig
+    recipe: Recipe
+
+
+#: (frames, dim, depth, heads, recipe): the paper's 243-frame model and recipe, and CPU sizes.
+_SIZES = (
+    (243, 512, 8, 8, Recipe(lr=4e-5, batch_size=4, epochs=120)),
+    (81, 128, 4, 8, Recipe(lr=5e-4, batch_size=16, epochs=40)),
+    (27, 64, 4, 4, Recipe(lr=1e-3, batch_size=32, epochs=30)),
+)
+_ATTENTIONS = (("mixste", "vanilla"), ("star-mixste", "star"))
+
+
+def _table() -> dict[str, Preset]:
+    table = {}
+    for frames, dim, depth, heads, recipe in _SIZES:
+        for prefix, attention in _ATTENTIONS:
+            name = f"{prefix}-{frames}"
+            model = MixSTEConfig(num_frames=frames, dim=dim, depth=depth, num_heads=heads, attention=attention)
+            table[name] = Preset(name, model, recipe)
+    return table
+
+
+#: The presets by name, in the order ``starpose info`` lists them.
+PRESETS: dict[str, Preset] = _table()
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; KeyError naming the known presets for any other name."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None
+
+
+__all__ = ["Recipe", "Preset", "PRESETS", "get_preset"]
