@@ -1,7 +1,6 @@
 """``starpose info``: versions, the compute device and the model presets."""
 from __future__ import annotations
 
-import argparse
 import platform
 
 
@@ -35,17 +34,3 @@ def info_lines() -> list[str]:
             f"{cfg.num_heads:>5} {params:>12,}"
         )
     return lines
-
-
-def add_cli(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "info", help="show versions, the compute device and the model presets",
-        description="Print the starpose, Python and PyTorch versions, the compute device, and each "
-        "model preset with its parameter count.",
-    )
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    print("\n".join(info_lines()))
-    return 0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from starpose.argtypes import positive_float, positive_int
+from starpose.commands.common import positive_float, positive_int
 from starpose.errors import DataError, StarposeError
 from starpose.io import temp_beside
 from starpose.formats import (

@@ -18,7 +18,6 @@ Everything is deterministic for a given seed; each take has its own random strea
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import zlib
 from dataclasses import dataclass
@@ -601,22 +600,3 @@ def generate_dataset(out_dir: str | Path, preset: str = "tiny", seed: int = 0,
         for name in ("gt", "noisy"):
             write_npz(tmp[name], positions_2d=arrays[name], metadata=keypoints_metadata())
     return paths
-
-
-def add_cli(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "synth", help="generate a synthetic Human3.6M-format dataset",
-        description="Write data_3d_h36m.npz, data_2d_h36m_gt.npz and data_2d_h36m_noisy.npz "
-        "with procedural motion of 7 subjects x 15 actions x 2 takes, seen by the real cameras.")
-    parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--preset", choices=tuple(PRESETS), default="small",
-                        help="tiny: tests (seconds); small: CPU demo; h36m-size: the real training split's size, ~1.56M 2D frames")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.set_defaults(func=_run_cli)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    paths = generate_dataset(args.out, args.preset, args.seed, progress=True)
-    for path in paths.values():
-        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0
