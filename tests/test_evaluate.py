@@ -105,7 +105,7 @@ def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
         "split": "S42",
         "json-is-dir": "is a folder",
         "json-folder": "does not exist",
-        "device": "--device tpu: unknown device",
+        "device": "cuda:99: no such CUDA device",
     }[case]
     if case == "keypoints":
         args += ["--keypoints", "nonexistent"]
@@ -116,7 +116,7 @@ def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
     if case == "json-folder":
         args += ["--json", str(tmp_path / "missing" / "e.json")]
     if case == "device":
-        args += ["--device", "tpu"]
+        args += ["--device", "cuda:99"]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

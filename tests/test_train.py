@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from starpose.cli import main
+from starpose.errors import StarposeError
 from starpose.models.checkpoints import read_checkpoint
 from starpose.train import TrainConfig, Trainer
 
@@ -79,8 +81,7 @@ def test_two_ddp_processes_give_the_losses_of_one_process(tiny_dataset_dir, tmp_
             assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-4), key
 
 
-@pytest.mark.parametrize("case", ["out-is-file", "empty-split", "keypoints", "device", "lr-decay", "weight-decay",
-                                  "frames"])
+@pytest.mark.parametrize("case", ["out-is-file", "empty-split", "keypoints", "device", "frames"])
 def test_cli_bad_input(tiny_dataset_dir, tmp_path, capsys, case):
     out = tmp_path / "run"
     args = ["train", "--data-dir", str(tiny_dataset_dir), "--out", str(out), "--epochs", "1",
@@ -91,18 +92,25 @@ def test_cli_bad_input(tiny_dataset_dir, tmp_path, capsys, case):
         args += ["--subjects-train", "S42"]
     if case == "keypoints":
         args += ["--keypoints", "missing"]
-    extra = {"device": ["--device", "cuda:99"], "lr-decay": ["--lr-decay", "0"], "weight-decay": ["--weight-decay", "-1"],
-             "frames": ["--frames", "500"]}
+    extra = {"device": ["--device", "cuda:99"], "frames": ["--frames", "500"]}
     args += extra.get(case, [])
     assert main(args) == 2
     err = capsys.readouterr().err
     assert {"out-is-file": "not a folder", "empty-split": "S42", "keypoints": "missing", "device": "cuda:99",
-            "lr-decay": "--lr-decay must be in (0, 1]", "weight-decay": "--weight-decay must be at least 0",
             "frames": "windows of 500 frames, but the longest sequence has"}[case] in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
     if case != "out-is-file":
         assert not out.exists()
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("lr_decay", 0.0, "lr_decay must be in (0, 1]"), ("weight_decay", -1.0, "weight_decay must be at least 0"),
+    ("epochs", 0, "epochs must be at least 1"), ("lr", -1e-3, "lr must be positive")])
+def test_config_refuses_bad_settings_in_its_own_terms(tmp_path, setting, value, message):
+    with pytest.raises(StarposeError, match=re.escape(message)) as err:
+        TrainConfig(data_dir=str(tmp_path), out=str(tmp_path / "run"), **{setting: value}).resolved()
+    assert "--" not in str(err.value)
 
 
 @pytest.mark.parametrize("value", ["-1", "0", "nan", "x"])

@@ -27,11 +27,10 @@ the fastest kernel per call, see :mod:`starpose.models.kernels`; on CUDA also bf
 
 Besides: batch-assembly throughput of :class:`TrainWindows` (``benchmark_batch_assembly``) and
 the end-to-end evaluation time of the synthetic ``h36m-size`` test split (S9, S11; ``small``
-preset with ``--quick``), generated once into a cache folder.
+preset with ``quick=True``), generated once into a cache folder.
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -48,10 +47,8 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from starpose.argtypes import positive_int
 from starpose.errors import StarposeError
-from starpose.inference import autocast, predict_windows, resolve_device
-from starpose.io import atomic_write_text
+from starpose.inference import autocast, predict_windows
 from starpose.loss import mixste_loss
 from starpose.models.mixste import MixSTE
 from starpose.models.presets import get_preset
@@ -466,64 +463,3 @@ def to_json(result: dict) -> dict:
     out = dict(result)
     out["configs"] = [asdict(c) for c in result["configs"]]
     return out
-
-
-def add_cli(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "bench", help="benchmark training/inference throughput, memory, FLOPs, data pipeline",
-        description="Measure explicit vs fused attention, vanilla vs star, at the small and "
-        "paper configurations; prints one table (takes minutes).")
-    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer repetitions, no paper-config memory probe, small synthetic set")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-    parser.add_argument("--configs", default="small,paper", help="comma-separated: small, paper")
-    parser.add_argument("--amp", choices=("none", "bf16"), default=None,
-                        help="add fused bf16-autocast rows (default: bf16 on CUDA, none on CPU)")
-    parser.add_argument("--compile", action="store_true", default=None,
-                        help="add torch.compile rows (default on CUDA)")
-    parser.add_argument("--data-dir", type=Path, help="synthetic data cache for the evaluation "
-                        "(default ~/.cache/starpose/synthetic-<preset>)")
-    parser.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation timing")
-    parser.set_defaults(func=_run)
-
-
-def _configs(names: str, quick: bool) -> list[BenchConfig]:
-    configs = []
-    for name in filter(None, (n.strip() for n in names.split(","))):
-        if name not in CONFIGS:
-            raise StarposeError(f"unknown config {name!r} (choose from {', '.join(CONFIGS)})")
-        config = CONFIGS[name]
-        if quick:
-            config = BenchConfig(**{**asdict(config), "warmup": 1, "reps": 2 if name == "paper" else 3})
-        configs.append(config)
-    if not configs:
-        raise StarposeError("no configuration to run")
-    return configs
-
-
-def _run(args: argparse.Namespace) -> int:
-    if args.json and args.json.is_dir():  # checked before the minutes of measuring
-        raise StarposeError(f"{args.json}: is a folder (--json wants a file name)")
-    device = resolve_device(args.device)  # a clear error where CUDA is asked for but absent
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    amp = args.amp if args.amp is not None else ("bf16" if device.type == "cuda" else None)
-    amp = None if amp == "none" else amp
-    compile_ = args.compile if args.compile is not None else device.type == "cuda"
-    configs = _configs(args.configs, args.quick)
-    memory = {"paper": not args.quick} if args.quick else True
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    evaluation = None
-    if not args.no_eval:
-        eval_config = CONFIGS["paper"] if device.type == "cuda" else CONFIGS["small"]
-        evaluation = {"preset": "small" if args.quick else "h36m-size", "data_dir": args.data_dir,
-                      "config": eval_config, "amp": amp}
-    result = run_bench(configs, device, amp, compile_, memory, True, evaluation, args.quick, log)
-    print(format_table(result))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.json, json.dumps(to_json(result), indent=2) + "\n")
-        print(f"wrote {args.json}")
-    return 0

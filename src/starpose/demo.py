@@ -8,7 +8,6 @@ compares it with a trivial baseline (the mean training pose), and writes a repor
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
@@ -48,7 +47,7 @@ class DemoResult:
 
 def ensure_data(data_dir: Path, seed: int) -> None:
     if data_dir.exists() and not data_dir.is_dir():
-        raise StarposeError(f"{data_dir}: exists and is not a folder (--data-dir)")
+        raise StarposeError(f"{data_dir}: exists and is not a folder (the synthetic dataset goes there)")
     if (data_dir / FILE_3D).is_file() and (data_dir / file_2d(KEYPOINTS)).is_file():
         print(f"using the synthetic dataset in {data_dir}")
         return
@@ -192,24 +191,3 @@ def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool =
           f"({baseline['mpjpe'] / best:.1f}x lower)")
     print(f"report: {out / 'report.md'}")
     return results
-
-
-def add_cli(subparsers) -> None:
-    p = subparsers.add_parser(
-        "demo", help="generate synthetic data, train a small Star-MixSTE on the CPU, evaluate, report",
-        description="The main job, with no download: generate the 'small' synthetic dataset (if absent), "
-        "train a small Star-MixSTE on its noisy 2D keypoints, evaluate it against a mean-pose baseline "
-        "and write a report folder (tables, plots, an animated GIF).",
-    )
-    p.add_argument("--out", default="demo_output", help="report folder (default demo_output)")
-    p.add_argument("--data-dir", default="data/synthetic/small", help="synthetic dataset folder (created if absent)")
-    p.add_argument("--attention", choices=("star", "vanilla"), default="star")
-    p.add_argument("--compare", action="store_true", help="train star and vanilla and compare them")
-    p.add_argument("--epochs", type=int, help=f"training epochs (default {DEMO_TRAINING['epochs']})")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    run_demo(Path(args.out), Path(args.data_dir), args.attention, args.compare, args.seed, args.epochs)
-    return 0

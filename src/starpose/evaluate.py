@@ -15,22 +15,17 @@ acceleration error (jitter).
 """
 from __future__ import annotations
 
-import argparse
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from starpose import metrics
-from starpose.argtypes import positive_int
-from starpose.data.h36m import Sequence, load_h36m, select
-from starpose.data.skeleton import SUBJECTS_TEST
+from starpose.data.h36m import Sequence
 from starpose.data.windows import eval_windows, reassemble
 from starpose.errors import StarposeError
-from starpose.inference import predict_windows, resolve_device
+from starpose.inference import predict_windows
 
 PUBLISHED_METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")
 CLEAN_METRICS = PUBLISHED_METRICS + ("accel_error",)
@@ -162,11 +157,6 @@ def evaluate_model(model, sequences: list[Sequence], protocol: str = "published"
     return {s: action_table([r for r in results if r.subject == s]) for s in subjects}
 
 
-def validation_mpjpe(model, sequences: list[Sequence], batch_size: int = 64, amp: str | None = None) -> float:
-    """Protocol #1 (published counting, flip averaging) action-wise average, in mm."""
-    return evaluate_model(model, sequences, batch_size=batch_size, amp=amp)["all"]["Average"]["mpjpe"]
-
-
 def format_table(table: dict[str, dict[str, float]], title: str = "") -> str:
     """A Markdown table: one row per action, one column per metric (mm)."""
     names = list(next(iter(table.values())).keys())
@@ -192,57 +182,3 @@ def check_frames_fit(frames: int, sequences: list[Sequence], source) -> None:
     if frames > longest:
         raise StarposeError(f"{source}: the model takes windows of {frames} frames, but the longest "
                             f"sequence has {longest}; use a model with at most {longest} frames")
-
-
-def add_cli(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "evaluate", help="evaluate a checkpoint on Human3.6M-format data (protocols #1, #2, #3, MPJVE)",
-        description="Evaluate a starpose or published MixSTE checkpoint on the test subjects with the "
-        "protocol of the published tables (--protocol published) or with every frame counted once and "
-        "the acceleration error (--protocol clean).",
-    )
-    parser.add_argument("--data-dir", required=True, help="folder with data_3d_h36m.npz and data_2d_h36m_<name>.npz")
-    parser.add_argument("--keypoints", default="gt", help="2D keypoints name, e.g. gt, cpn_ft_h36m_dbb (default gt)")
-    parser.add_argument("--checkpoint", required=True, help="starpose or published checkpoint")
-    parser.add_argument("--subjects", default=",".join(SUBJECTS_TEST), help="comma-separated test subjects")
-    parser.add_argument("--actions", help="comma-separated action types (default: all)")
-    parser.add_argument("--num-heads", type=int, default=None, help="heads of a published vanilla checkpoint (default 8)")
-    parser.add_argument("--protocol", choices=("published", "clean"), default="published")
-    parser.add_argument("--by-subject", action="store_true", help="one table per subject")
-    parser.add_argument("--no-flip", action="store_true", help="no flip averaging")
-    parser.add_argument("--json", metavar="OUT", help="also write the numbers to this JSON file")
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="windows per forward pass")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--amp", choices=("bf16",), default=None, help="bf16 autocast")
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    from starpose.models.checkpoints import load_model
-
-    if args.json and Path(args.json).is_dir():
-        raise StarposeError(f"{args.json}: is a folder; give a file name for --json")
-    if args.json and not Path(args.json).absolute().parent.is_dir():
-        raise StarposeError(f"{args.json}: the folder {Path(args.json).absolute().parent} does not exist")
-    model = load_model(args.checkpoint, num_heads=args.num_heads, device=resolve_device(args.device))
-    check_model_fits(model, args.checkpoint)
-    subjects = [s for s in args.subjects.split(",") if s]
-    sequences = load_h36m(args.data_dir, args.keypoints, subjects=subjects)
-    if args.actions:
-        sequences = select(sequences, actions=args.actions.split(","))
-        if not sequences:
-            raise StarposeError(f"{args.data_dir}: no test sequence of the actions {args.actions}")
-    check_frames_fit(model.num_frames, sequences, args.checkpoint)
-    result = evaluate_model(model, sequences, args.protocol, flip=not args.no_flip,
-                            by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp)
-    for name, table in result.items():
-        title = "All test subjects" if name == "all" else f"Subject {name}"
-        print(format_table(table, f"{title} ({args.protocol} protocol)"))
-        print()
-    if args.json:
-        from starpose.io import atomic_write_text
-
-        atomic_write_text(args.json, json.dumps({"protocol": args.protocol, "flip": not args.no_flip,
-                                                 "checkpoint": str(args.checkpoint), "tables": result}, indent=2))
-        print(f"wrote {args.json}")
-    return 0

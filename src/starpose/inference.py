@@ -18,20 +18,20 @@ from starpose.errors import StarposeError
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``auto`` (or None) picks CUDA when available, else the CPU. An unknown name, or CUDA asked
-    for where there is none, is a :class:`StarposeError` (``--device`` of the CLI commands)."""
+    for where there is none, is a :class:`StarposeError` naming the device."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
-        raise StarposeError(f"--device {device}: unknown device (use auto, cpu, cuda or cuda:N)") from None
+        raise StarposeError(f"device {device}: unknown device (use auto, cpu, cuda or cuda:N)") from None
     if resolved.type not in ("cpu", "cuda"):
-        raise StarposeError(f"--device {device}: unsupported device (use auto, cpu, cuda or cuda:N)")
+        raise StarposeError(f"device {device}: unsupported device (use auto, cpu, cuda or cuda:N)")
     if resolved.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if (resolved.index or 0) >= count:
-            raise StarposeError(f"--device {device}: no such CUDA device is available"
-                                f" ({count} found); use --device cpu")
+            raise StarposeError(f"device {device}: no such CUDA device is available"
+                                f" ({count} found); use the CPU")
     return resolved
 
 

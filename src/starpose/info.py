@@ -1,7 +1,6 @@
 """``starpose info``: versions, the compute device and the model presets."""
 from __future__ import annotations
 
-import argparse
 import platform
 
 
@@ -41,17 +40,3 @@ def info_lines() -> list[str]:
         )
     lines.append(f"(attention kernel: the one chosen automatically on {device.type} in fp32 without dropout)")
     return lines
-
-
-def add_cli(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "info", help="show versions, the compute device and the model presets",
-        description="Print the starpose, Python and PyTorch versions, the compute device, and each "
-        "model preset with its parameter count.",
-    )
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    print("\n".join(info_lines()))
-    return 0

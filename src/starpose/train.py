@@ -16,7 +16,6 @@ between ranks, metrics are reduced across ranks and only rank 0 writes files.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import json
@@ -32,7 +31,6 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from starpose.argtypes import positive_float, positive_int
 from starpose.data.h36m import Sequence, load_h36m, select
 from starpose.data.skeleton import SUBJECTS_TEST, SUBJECTS_TRAIN
 from starpose.data.windows import TrainWindows
@@ -86,9 +84,9 @@ class TrainConfig:
                 ("lr", self.lr, (lambda v: v > 0, "positive")),
                 ("weight_decay", self.weight_decay, (lambda v: v >= 0, "at least 0")),
                 ("lr_decay", self.lr_decay, (lambda v: 0 < v <= 1, "in (0, 1]")),
-                ("drop_path", self.model_overrides.get("drop_path_rate"), (lambda v: 0 <= v < 1, "in [0, 1)"))):
+                ("drop_path_rate", self.model_overrides.get("drop_path_rate"), (lambda v: 0 <= v < 1, "in [0, 1)"))):
             if value is not None and not ok(value):
-                raise StarposeError(f"--{name.replace('_', '-')} must be {rule}, got {value}")
+                raise StarposeError(f"training setting {name} must be {rule}, got {value}")
         recipe = asdict(get_preset(self.preset).recipe)
         filled = {k: v for k, v in recipe.items() if getattr(self, k) is None}
         return replace(self, subjects_train=tuple(self.subjects_train),
@@ -244,7 +242,7 @@ class Trainer:
         except KeyboardInterrupt:
             self.save("last.pt")
             if self.dist.is_main:
-                print(f"\ninterrupted: saved {self.out / 'last.pt'}; continue with --resume {self.out}",
+                print(f"\ninterrupted: saved {self.out / 'last.pt'}, from which the run resumes",
                       file=sys.stderr)
             raise
         finally:
@@ -409,63 +407,3 @@ def config_from_run(run_dir: str | os.PathLike) -> TrainConfig:
         return TrainConfig(**{k: v for k, v in data.items() if k in known})
     except (json.JSONDecodeError, TypeError) as err:
         raise StarposeError(f"{path}: not a valid run configuration ({err})") from None
-
-
-# --------------------------------------------------------------------------- CLI
-def add_cli(subparsers) -> None:
-    p = subparsers.add_parser(
-        "train", help="train MixSTE / Star-MixSTE with the published recipe",
-        description="Train on Human3.6M-format data (real or synthetic) with the MixSTE recipe. "
-        "Start with torchrun for DistributedDataParallel on several GPUs or processes.",
-    )
-    p.add_argument("--data-dir", help="folder with data_3d_h36m.npz and data_2d_h36m_<name>.npz")
-    p.add_argument("--keypoints", default="gt", help="2D keypoints name (default gt)")
-    p.add_argument("--preset", default="star-mixste-27", choices=list(PRESETS), help="model preset")
-    p.add_argument("--attention", choices=("star", "vanilla"), help="override the preset's attention")
-    p.add_argument("--out", help="run folder (checkpoints, metrics.csv, tensorboard/, config.json)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
-    p.add_argument("--epochs", type=int, help="epochs (default: the preset's recipe)")
-    p.add_argument("--batch-size", type=int, help="windows per optimiser step over all processes")
-    p.add_argument("--lr", type=positive_float, help="learning rate (243 frames: 4e-5)")
-    p.add_argument("--lr-decay", type=float, default=0.99, help="factor per epoch (default 0.99)")
-    p.add_argument("--weight-decay", type=float, default=0.1)
-    p.add_argument("--drop-path", type=float, help="stochastic depth rate (published: 0.1)")
-    p.add_argument("--frames", type=positive_int, help="override the preset's frame count")
-    p.add_argument("--loss", choices=("squared", "plain"), default="squared",
-                   help="'squared': as published, descend on 0.5*L^2; 'plain': descend on L")
-    p.add_argument("--no-flip-augment", action="store_true", help="no flipped copies of the windows")
-    p.add_argument("--subjects-train", default=",".join(SUBJECTS_TRAIN))
-    p.add_argument("--subjects-test", default=",".join(SUBJECTS_TEST))
-    p.add_argument("--actions", help="comma-separated action types to use (default: all)")
-    p.add_argument("--max-batches-per-epoch", type=int, help="cap each epoch at this many shuffled batches")
-    p.add_argument("--val-stride", type=int, default=1,
-                   help="validate after each epoch on every k-th test sequence (default 1: all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--amp", choices=("bf16",), help="bf16 autocast (fp32 master weights)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    if args.resume:
-        config = config_from_run(args.resume)
-        Trainer(replace(config, out=args.resume), resume=True).fit()
-        return 0
-    if not args.data_dir or not args.out:
-        raise StarposeError("--data-dir and --out are required (or --resume RUN_DIR)")
-    overrides = {k: v for k, v in (("drop_path_rate", args.drop_path), ("num_frames", args.frames)) if v is not None}
-    config = TrainConfig(
-        data_dir=args.data_dir, out=args.out, keypoints=args.keypoints, preset=args.preset,
-        attention=args.attention, model_overrides=overrides, epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, lr_decay=args.lr_decay, weight_decay=args.weight_decay, loss_mode=args.loss,
-        flip_augment=not args.no_flip_augment, subjects_train=tuple(args.subjects_train.split(",")),
-        subjects_test=tuple(args.subjects_test.split(",")),
-        actions=tuple(args.actions.split(",")) if args.actions else None, seed=args.seed, device=args.device,
-        amp=args.amp, compile=args.compile, max_batches_per_epoch=args.max_batches_per_epoch,
-        val_stride=args.val_stride,
-    )
-    if Path(args.out, "last.pt").exists():
-        raise StarposeError(f"{args.out}: already holds a run; use --resume {args.out} or another --out")
-    Trainer(config).fit()
-    return 0

@@ -12,7 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-from starpose.argtypes import positive_float, positive_int
+from starpose.commands.common import (add_command_parser, add_device_argument, positive_float,
+                                      positive_int)
 from starpose.errors import StarposeError
 from starpose.formats import (
     DEFAULT_MIN_CONFIDENCE,
@@ -28,8 +29,13 @@ _VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "lift", help="lift 2D keypoint files (COCO, MediaPipe, OpenPose, VideoPose3D, npy) to 3D",
+    parser = add_command_parser(
+        subparsers, "lift", examples=(
+            'starpose lift detections.json --checkpoint best.pt --out walk3d.npz --render walk.mp4',
+            'starpose lift openpose_clip/ --checkpoint best.pt --out walk3d.json --width 1920 --height 1080',
+            'starpose lift clips/*.json --checkpoint best.pt --out results/ --out-format csv',
+        ),
+        help="lift 2D keypoint files (COCO, MediaPipe, OpenPose, VideoPose3D, npy) to 3D",
         description="Read 2D keypoints, convert them to the Human3.6M 17-joint layout, fill "
         "missing or unsure joints by interpolation, and lift them to root-relative 3D joints "
         "(camera coordinates, metres) with a MixSTE checkpoint. OUT's extension picks the "
@@ -57,8 +63,7 @@ def add_parser(subparsers) -> None:
                         help="also write an animation (a folder when there are several sequences)")
     parser.add_argument("--batch-size", type=positive_int, default=32,
                         help="windows per forward pass (default 32)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="compute device (default: CUDA when available)")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 

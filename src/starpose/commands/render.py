@@ -10,7 +10,8 @@ import argparse
 import re
 from pathlib import Path
 
-from starpose.argtypes import positive_float, positive_int
+from starpose.commands.common import (add_command_parser, positive_float,
+                                      positive_int)
 from starpose.errors import StarposeError
 from starpose.lift.render import ANIMATION_SUFFIXES, DEFAULT_RENDER_FPS
 
@@ -32,8 +33,12 @@ def _parse_size(text: str):
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "render", help="animate a lifted result (2D input beside the 3D skeleton)",
+    parser = add_command_parser(
+        subparsers, "render", examples=(
+            'starpose render walk3d.npz --out walk.gif --plot trajectories.png',
+            'starpose render walk3d.npz --ground-truth gt.npz --out walk.mp4 --error-plot per_joint.png',
+        ),
+        help="animate a lifted result (2D input beside the 3D skeleton)",
         description="Re-render a result of 'starpose lift' (.npz or .json) as an .mp4/.gif "
         "animation, optionally beside a ground truth, and/or plot joint trajectories.",
     )

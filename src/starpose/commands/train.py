@@ -1,2 +1,130 @@
-"""`starpose train` (transitional shim)."""
-from starpose.train import add_cli as add_parser  # noqa: F401
+"""``starpose train``: parsed options -> :class:`starpose.train.TrainConfig` -> ``Trainer.fit``.
+
+Options left unset (epochs, batch size, learning rate) stay None in the config, so the preset's
+recipe fills them in (:meth:`TrainConfig.resolved`).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from starpose.commands.common import (add_command_parser, add_device_argument, comma_list,
+                                      decay_factor, non_negative_float, non_negative_int,
+                                      positive_float, positive_int, probability)
+from starpose.data.skeleton import SUBJECTS_TEST, SUBJECTS_TRAIN
+from starpose.errors import StarposeError
+
+EXAMPLES = (
+    "starpose train --data-dir data/synthetic/small --keypoints noisy --preset star-mixste-27 --out runs/s27",
+    "starpose train --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --preset star-mixste-243 --out runs/paper",
+    "starpose train --resume runs/paper",
+)
+
+
+def model_preset(text: str) -> str:
+    """A preset of :data:`starpose.models.PRESETS`, checked when the command runs (the models
+    import torch, which ``--help`` must not)."""
+    from starpose.models import PRESETS
+
+    if text not in PRESETS:
+        raise argparse.ArgumentTypeError(f"unknown preset {text!r} (choose from {', '.join(PRESETS)})")
+    return text
+
+
+def add_parser(subparsers) -> None:
+    p = add_command_parser(
+        subparsers, "train", help="train MixSTE / Star-MixSTE with the published recipe",
+        description="Train on Human3.6M-format data (real or synthetic) with the MixSTE recipe. "
+        "Start with torchrun for DistributedDataParallel on several GPUs or processes.",
+        examples=EXAMPLES,
+    )
+    _add_run_arguments(p)
+    _add_model_arguments(p)
+    _add_optimiser_arguments(p)
+    _add_data_arguments(p)
+    add_device_argument(p)
+    p.add_argument("--amp", choices=("bf16",), help="bf16 autocast (fp32 master weights)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.set_defaults(func=run)
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="folder with data_3d_h36m.npz and data_2d_h36m_<name>.npz")
+    p.add_argument("--keypoints", default="gt", help="2D keypoints name")
+    p.add_argument("--out", help="run folder (checkpoints, metrics.csv, tensorboard/, config.json)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
+
+
+def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", type=model_preset, default="star-mixste-27", metavar="PRESET",
+                   help="model preset, one of those `starpose info` lists")
+    p.add_argument("--attention", choices=("star", "vanilla"), help="override the preset's attention")
+    p.add_argument("--drop-path", type=probability, help="stochastic depth rate (published: 0.1)")
+    p.add_argument("--frames", type=positive_int, help="override the preset's frame count")
+
+
+def _add_optimiser_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=positive_int, help="epochs (default: the preset's recipe)")
+    p.add_argument("--batch-size", type=positive_int, help="windows per optimiser step over all processes")
+    p.add_argument("--lr", type=positive_float, help="learning rate (243 frames: 4e-5)")
+    p.add_argument("--lr-decay", type=decay_factor, default=0.99, help="factor per epoch")
+    p.add_argument("--weight-decay", type=non_negative_float, default=0.1, help="AdamW weight decay")
+    p.add_argument("--loss", choices=("squared", "plain"), default="squared",
+                   help="'squared': as published, descend on 0.5*L^2; 'plain': descend on L")
+
+
+def _add_data_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-flip-augment", action="store_true", help="no flipped copies of the windows")
+    p.add_argument("--subjects-train", type=comma_list, default=",".join(SUBJECTS_TRAIN),
+                   help="comma-separated training subjects")
+    p.add_argument("--subjects-test", type=comma_list, default=",".join(SUBJECTS_TEST),
+                   help="comma-separated test subjects, validated after each epoch")
+    p.add_argument("--actions", type=comma_list, help="comma-separated action types to use (default: all)")
+    p.add_argument("--max-batches-per-epoch", type=positive_int, help="cap each epoch at this many shuffled batches")
+    p.add_argument("--val-stride", type=positive_int, default=1,
+                   help="validate after each epoch on every k-th test sequence")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+
+
+def train_config(args: argparse.Namespace):
+    """The :class:`starpose.train.TrainConfig` that the parsed options describe."""
+    from starpose.train import TrainConfig
+
+    overrides = {k: v for k, v in (("drop_path_rate", args.drop_path), ("num_frames", args.frames))
+                 if v is not None}
+    return TrainConfig(
+        data_dir=args.data_dir, out=args.out, keypoints=args.keypoints, preset=args.preset,
+        attention=args.attention, model_overrides=overrides, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, lr_decay=args.lr_decay,
+        weight_decay=args.weight_decay, loss_mode=args.loss, flip_augment=not args.no_flip_augment,
+        subjects_train=args.subjects_train, subjects_test=args.subjects_test, actions=args.actions,
+        seed=args.seed, device=args.device, amp=args.amp, compile=args.compile,
+        max_batches_per_epoch=args.max_batches_per_epoch, val_stride=args.val_stride,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from starpose.train import Trainer, config_from_run
+
+    if args.resume:
+        config = replace(config_from_run(args.resume), out=args.resume)
+        _fit(Trainer(config, resume=True))
+        return 0
+    if not args.data_dir or not args.out:
+        raise StarposeError("--data-dir and --out are required (or --resume RUN_DIR)")
+    config = train_config(args)
+    if Path(args.out, "last.pt").exists():
+        raise StarposeError(f"{args.out}: already holds a run; use --resume {args.out} or another --out")
+    _fit(Trainer(config))
+    return 0
+
+
+def _fit(trainer) -> None:
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        if trainer.dist.is_main:  # under torchrun, one hint rather than one per process
+            print(f"continue with: starpose train --resume {trainer.out}", file=sys.stderr)
+        raise

@@ -22,7 +22,6 @@ step 2 in :mod:`~starpose.data.kinematics`, the noise of step 3 in
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +40,7 @@ from starpose.io import atomic_files
 __all__ = [
     "SUBJECTS", "ACTIONS", "PRESETS", "Body", "subject_body", "subject_style", "forward_kinematics",
     "LIMITS", "GESTURES", "ACTION_STYLE", "take_motion", "detector_noise", "project_take",
-    "take_names", "generate_arrays", "keypoints_metadata", "generate_dataset", "add_cli",
+    "take_names", "generate_arrays", "keypoints_metadata", "generate_dataset",
 ]
 
 #: The subjects of the real set's training and test splits (S1 S5 S6 S7 S8, S9 S11).
@@ -125,22 +124,3 @@ def generate_dataset(out_dir: str | Path, preset: str = "tiny", seed: int = 0,
         for name in ("gt", "noisy"):
             write_npz(tmp[name], positions_2d=arrays[name], metadata=keypoints_metadata())
     return paths
-
-
-def add_cli(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "synth", help="generate a synthetic Human3.6M-format dataset",
-        description="Write data_3d_h36m.npz, data_2d_h36m_gt.npz and data_2d_h36m_noisy.npz "
-        "with procedural motion of 7 subjects x 15 actions x 2 takes, seen by the real cameras.")
-    parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--preset", choices=tuple(PRESETS), default="small",
-                        help="tiny: tests (seconds); small: CPU demo; h36m-size: the real training split's size, ~1.56M 2D frames")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.set_defaults(func=_run_cli)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    paths = generate_dataset(args.out, args.preset, args.seed, progress=True)
-    for path in paths.values():
-        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0

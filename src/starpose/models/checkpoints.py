@@ -18,7 +18,6 @@ numpy types that a RandomState needs are the only globals allowed beyond tensors
 """
 from __future__ import annotations
 
-import argparse
 import os
 import pickle
 import re
@@ -203,7 +202,18 @@ def load_model(
     8 unless given (Star-Attention weights determine it). ``attention_kernel``: see
     :class:`MixSTEConfig` (how attention is computed; files do not store it).
     """
-    state, config = checkpoint_state(read_checkpoint(path), path)
+    return model_from_checkpoint(read_checkpoint(path), path, num_heads, device, fused)
+
+
+def model_from_checkpoint(
+    data: dict,
+    path: str | os.PathLike,
+    num_heads: int | None = None,
+    device: str | torch.device = "cpu",
+    fused: bool = True,
+) -> MixSTE:
+    """:func:`load_model` on a checkpoint dict already read from ``path`` (named in errors)."""
+    state, config = checkpoint_state(data, path)
     try:
         config = config or infer_config(state, num_heads)
     except (KeyError, ValueError, IndexError) as err:
@@ -261,8 +271,8 @@ def export_checkpoint(src: str | os.PathLike, layout: str, out: str | os.PathLik
         raise CheckpointError(f"{out}: is a folder; give the output file name")
     if not out.parent.is_dir():
         raise CheckpointError(f"{out.parent}: output folder does not exist")
-    data = read_checkpoint(src)
-    model = load_model(src, num_heads=num_heads)
+    data = read_checkpoint(src)  # once: checkpoints of the 243-frame models are 130 MB or more
+    model = model_from_checkpoint(data, src, num_heads=num_heads)
     if layout == "starpose":
         return save_checkpoint(out, model, epoch=data.get("epoch", 0))
     payload = {
@@ -273,30 +283,7 @@ def export_checkpoint(src: str | os.PathLike, layout: str, out: str | os.PathLik
     return atomic_torch_save(payload, out)
 
 
-def add_cli(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "export",
-        help="convert a checkpoint between the starpose and the published MixSTE layouts",
-        description="Write CHECKPOINT in the published MixSTE/Star-Attention layout (--to mixste: "
-        "'model_pos' with 'module.'-prefixed names) or in starpose's own layout (--to starpose).",
-    )
-    parser.add_argument("checkpoint", help="a starpose or published checkpoint (.pt/.bin)")
-    parser.add_argument("out", help="output file")
-    parser.add_argument("--to", choices=("mixste", "starpose"), required=True, help="target layout")
-    parser.add_argument("--num-heads", type=int, default=None,
-                        help="heads of a published vanilla checkpoint (default 8)")
-    parser.add_argument("--no-module-prefix", action="store_true",
-                        help="with --to mixste: write names without the 'module.' prefix")
-    parser.set_defaults(func=_run_export)
-
-
-def _run_export(args: argparse.Namespace) -> int:
-    out = export_checkpoint(args.checkpoint, args.to, args.out, args.num_heads, not args.no_module_prefix)
-    print(f"wrote {out} ({args.to} layout)")
-    return 0
-
-
 __all__ = [
-    "load_model", "save_checkpoint", "read_checkpoint", "infer_config", "export_checkpoint",
+    "load_model", "model_from_checkpoint", "save_checkpoint", "read_checkpoint", "infer_config", "export_checkpoint",
     "published_to_starpose", "starpose_to_published", "PUBLISHED_NAMES",
 ]
