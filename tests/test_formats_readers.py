@@ -99,13 +99,13 @@ def test_coco_annotation_file_orders_frames_by_image_and_reads_visibility_flags(
 
 def test_mediapipe_needs_the_image_size(tmp_path, motion):
     path = write_mediapipe_json(tmp_path / "mp.json", motion)
-    with pytest.raises(StarposeError, match="--width and --height"):
+    with pytest.raises(StarposeError, match="image width and height"):
         load_keypoints(path)
 
 
 def test_image_size_is_required_where_the_file_lacks_it(tmp_path, motion):
     path = write_coco_results(tmp_path / "nosize.json", motion, with_size=False)
-    with pytest.raises(StarposeError, match="nosize.json.*--width and --height"):
+    with pytest.raises(StarposeError, match="nosize.json.*width and height"):
         load_keypoints(path)
     assert load_one(path, width=640, height=480).width == 640
 

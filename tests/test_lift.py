@@ -245,7 +245,7 @@ def test_render_command_with_ground_truth_plot_and_mp4(lifter, tmp_path, capsys)
         ("j.npy", np.zeros((5, 18, 2)), ["--width", "9", "--height", "9"], r"\(T, 17, 2\)"),
         ("z.npy", np.zeros((0, 17, 2)), ["--width", "9", "--height", "9"], "no frames"),
         ("m.npy", np.zeros((5, 17, 3)), ["--width", "9", "--height", "9"], "in every frame"),
-        ("s.npy", np.ones((5, 17, 2)), [], "pass --width and --height"),
+        ("s.npy", np.ones((5, 17, 2)), [], "image width and height"),
         ("t.txt", "hello", [], "cannot tell the keypoint format"),
         ("deep.json", "[" * 100_000 + "]" * 100_000, [], "nested too deeply"),
     ],

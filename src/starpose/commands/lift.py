@@ -151,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
     from starpose.lift import lift_keypoints, render_result, write_result
     from starpose.models.checkpoints import load_model
 
+    if (args.width is None) != (args.height is None):
+        raise StarposeError("give both --width and --height, or neither")
     device = resolve_device(args.device)
     sequences = _read_inputs(args)
     outputs = plan_outputs(args.out, [kp.name for kp in sequences], args.out_format)

@@ -70,7 +70,7 @@ def detect_format(path) -> str:
         if kind:
             return kind
     raise DataError(
-        f"{path}: cannot tell the keypoint format; pass --format "
+        f"{path}: cannot tell the keypoint format; name it explicitly "
         f"({'|'.join(FORMATS)})"
     )
 

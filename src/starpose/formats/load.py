@@ -46,7 +46,7 @@ def load_keypoints(path, fmt="auto", *, width=None, height=None, fps=None,
     every joint filled and ``width``/``height`` set; raises :class:`StarposeError` otherwise.
     """
     if (width is None) != (height is None):
-        raise StarposeError("give both --width and --height, or neither")
+        raise StarposeError("give both the image width and height, or neither")
     if width is not None and (width <= 0 or height <= 0):
         raise StarposeError(f"image size must be positive, got {width} x {height}")
     fmt = detect_format(path) if fmt == "auto" else fmt
@@ -61,7 +61,7 @@ def _finish(kp: Keypoints2D, width, height, fps, min_confidence) -> Keypoints2D:
     if not w or not h:
         raise DataError(
             f"{kp.path}: the image size is not stored in this {FORMAT_TITLES[kp.source_format]}; "
-            "pass --width and --height (in pixels)"
+            "give the image width and height (in pixels)"
         )
     kp = replace(kp, width=float(w), height=float(h), fps=fps or kp.fps)
     return fill_missing(kp, min_confidence)

@@ -186,8 +186,8 @@ def read_mediapipe(path, width=None, height=None,
     w, h = width or file_w, height or file_h
     if not w or not h:
         raise DataError(
-            f"{path}: MediaPipe landmarks are normalised to the image size; pass --width and "
-            "--height (in pixels) to convert them"
+            f"{path}: MediaPipe landmarks are normalised to the image size; the image width "
+            "and height in pixels are needed to convert them"
         )
     for poses in frames:
         for pose in poses:

@@ -202,7 +202,7 @@ def load_model(
     8 unless given (Star-Attention weights determine it). ``attention_kernel``: see
     :class:`MixSTEConfig` (how attention is computed; files do not store it).
     """
-    return model_from_checkpoint(read_checkpoint(path), path, num_heads, device, fused)
+    return model_from_checkpoint(read_checkpoint(path), path, num_heads, device, attention_kernel)
 
 
 def model_from_checkpoint(
@@ -210,7 +210,7 @@ def model_from_checkpoint(
     path: str | os.PathLike,
     num_heads: int | None = None,
     device: str | torch.device = "cpu",
-    fused: bool = True,
+    attention_kernel: str = "auto",
 ) -> MixSTE:
     """:func:`load_model` on a checkpoint dict already read from ``path`` (named in errors)."""
     state, config = checkpoint_state(data, path)
