@@ -96,8 +96,10 @@ def _layer(cls, dim, tokens, heads):
 
 @pytest.mark.parametrize("name", ["auto", *OTHER_KERNELS])
 @pytest.mark.parametrize("cls", ["vanilla", "star"])
-@pytest.mark.parametrize("batch, tokens, dim, heads", [(3, 27, 32, 4), (2, 243, 64, 2), (2, 17, 40, 4), (1, 130, 24, 3)])
-def test_layers_agree_with_the_reference_kernel_on_input_and_parameter_gradients(name, cls, batch, tokens, dim, heads):
+@pytest.mark.parametrize("batch, tokens, dim, heads",
+                         [(3, 27, 32, 4), (2, 243, 64, 2), (2, 17, 40, 4), (1, 130, 24, 3)])
+def test_layers_agree_with_the_reference_kernel_on_input_and_parameter_gradients(
+        name, cls, batch, tokens, dim, heads):
     torch.manual_seed(3)
     layer = _layer(cls, dim, tokens, heads)
     x = torch.randn(batch, tokens, dim, requires_grad=True)

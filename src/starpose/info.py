@@ -33,7 +33,8 @@ def info_lines() -> list[str]:
     for name, preset in PRESETS.items():
         cfg = preset.model
         params = count_parameters(build_model(name))
-        kernels = [resolve_kernel(cfg.attention_kernel, device, torch.float32, n) for n in (cfg.num_joints, cfg.num_frames)]
+        kernels = [resolve_kernel(cfg.attention_kernel, device, torch.float32, n)
+                   for n in (cfg.num_joints, cfg.num_frames)]
         lines.append(
             f"{name:<18} {cfg.attention:<9} {cfg.num_frames:>6} {cfg.dim:>4} {cfg.depth:>5} "
             f"{cfg.num_heads:>5} {params:>12,}  {' / '.join(kernels)}"

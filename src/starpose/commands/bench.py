@@ -57,7 +57,8 @@ def bench_configs(names: tuple[str, ...], quick: bool) -> list:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from starpose.bench import CONFIGS, format_table, run_bench, to_json
+    from starpose.bench import CONFIGS, run_bench, to_json
+    from starpose.bench_report import format_table
     from starpose.inference import resolve_device
     from starpose.io import atomic_write_text
 

@@ -17,6 +17,7 @@ It is a wrapper around an unchanged forward, selective activation checkpointing 
 from __future__ import annotations
 
 import contextlib
+import weakref
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -51,7 +52,7 @@ class _Recipe:
 
 @contextlib.contextmanager
 def recomputed_outputs(modules: Iterable[nn.Module], enabled: bool = True) -> Iterator[None]:
-    """Within the block, outputs of ``modules`` that autograd would save are recomputed in backward.
+    """Inside the ``with``, outputs of ``modules`` that autograd would save are recomputed in backward.
 
     ``modules`` must be deterministic functions of one input tensor (LayerNorm, GELU) that is
     not modified in place afterwards (checked). ``enabled=False`` does nothing, so that a forward
@@ -60,17 +61,19 @@ def recomputed_outputs(modules: Iterable[nn.Module], enabled: bool = True) -> It
     if not enabled:
         yield
         return
-    outputs: dict[int, tuple[nn.Module, torch.Tensor, torch.Tensor]] = {}
+    outputs: dict[int, tuple[nn.Module, torch.Tensor, weakref.ref]] = {}
 
     def record(module, args, output):
-        # The output stays referenced until the block ends, so its address is not reused meanwhile.
-        outputs[output.untyped_storage().data_ptr()] = (module, args[0], output)
+        outputs[output.untyped_storage().data_ptr()] = (module, args[0], weakref.ref(output))
 
     def pack(t: torch.Tensor):
         entry = outputs.get(t.untyped_storage().data_ptr())
-        if entry is None or t.dtype != entry[2].dtype:
+        # A dead output means its memory may hold another tensor now: not a match. (A consumer
+        # saving the output is called while the output is alive.)
+        output = None if entry is None else entry[2]()
+        if output is None or t.dtype != output.dtype:
             return t
-        module, source, output = entry
+        module, source, _ = entry
         offset = t.storage_offset() - output.storage_offset()
         return _Recipe(module, source, source._version, t.size(), t.stride(), offset)
 

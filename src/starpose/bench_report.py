@@ -1,0 +1,94 @@
+"""What ``starpose bench`` reports besides its measurements: the machine and the printed table.
+
+:func:`machine_info` describes the machine (versions, CPU, GPU and its dense bf16 peak from
+:data:`PEAK_BF16`), :func:`device_capacity` the memory that the largest-batch estimate divides,
+:func:`format_table` renders a result of :func:`starpose.bench.run_bench` (a Markdown table of
+the model rows, then the data-pipeline lines).
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CPU_CAPACITY = 24 * 2**30
+#: Dense bf16 peak FLOP/s by GPU name (first substring match wins).
+PEAK_BF16 = (("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("GH200", 989e12),
+             ("A100", 312e12), ("L40S", 362e12), ("A10G", 70e12), ("L4", 121e12))
+
+
+def device_capacity(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    return CPU_CAPACITY
+
+
+def peak_bf16(device: torch.device) -> float | None:
+    """Dense bf16 peak FLOP/s of the GPU from :data:`PEAK_BF16`; None on the CPU or if unknown."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in PEAK_BF16 if key in name), None)
+
+
+def machine_info(device: torch.device) -> dict:
+    info = {"date": datetime.date.today().isoformat(), "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": np.__version__, "device": str(device),
+            "cpu": _cpu_model(), "cpu_cores": os.cpu_count(), "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["gpu_peak_bf16_tflops"] = (peak_bf16(device) or 0) / 1e12 or None
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+_COLUMNS = (
+    ("config", "config", "{}"), ("attention", "attention", "{}"), ("path", "path", "{}"),
+    ("batch", "batch", "{}"), ("train fr/s", "train_frames_per_s", "{:.0f}"),
+    ("infer fr/s", "infer_frames_per_s", "{:.0f}"), ("peak MB", "peak_memory_mb", "{:.0f}"),
+    ("max batch*", "max_batch_est", "{}"), ("GFLOP/fr train", "gflop_per_frame_train", "{:.3f}"),
+    ("GFLOP/s", "train_gflop_per_s", "{:.1f}"), ("% bf16 peak", "pct_peak_bf16", "{:.1f}"),
+    ("vs explicit", "speedup_vs_explicit", "{:.2f}x"),
+)
+
+
+def format_table(result: dict) -> str:
+    """The whole result as printed: machine line, model table (Markdown), pipeline lines."""
+    m = result["machine"]
+    lines = [f"starpose bench, {m['date']}: {m['device']} ({m.get('gpu') or m['cpu']}, "
+             f"{m['cpu_cores']} cores, {m['threads']} threads), torch {m['torch']}, numpy {m['numpy']}",
+             ""]
+    lines += [c.describe() for c in result["configs"]] if "configs" in result else []
+    header = "| " + " | ".join(title for title, _, _ in _COLUMNS) + " |"
+    rule = "|" + "|".join("---" if i < 3 else "---:" for i in range(len(_COLUMNS))) + "|"
+    lines += ["", header, rule]
+    for row in result["rows"]:
+        cells = ["-" if row.get(key) is None else fmt.format(row[key]) for _, key, fmt in _COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("* max batch: estimated from the measured peak memory (linear in the batch), "
+                 f"capacity {'24 GiB RAM' if m['device'] == 'cpu' else 'the GPU memory'}.")
+    if result.get("batch_assembly"):
+        b = result["batch_assembly"]
+        lines.append(f"batch assembly: {b['frames_per_s'] / 1e6:.2f} M frames/s "
+                     f"(TrainWindows, {b['frames']} frames, batch {b['batch']}, flipped)")
+    if result.get("evaluation"):
+        e = result["evaluation"]
+        lines.append(f"evaluation ({e['preset']} synthetic S9+S11, {e['sequences']} sequences, "
+                     f"{e['frames']} frames, {e['model']}, {e['path']}): load {e['load_s']:.1f} s, "
+                     f"evaluate {e['evaluate_s']:.1f} s (the model alone {e['model_s']:.1f} s: "
+                     f"{e['evaluate_over_model']:.2f}x), total {e['total_s']:.1f} s")
+    return "\n".join(lines)
