@@ -3,7 +3,7 @@ property are tested in test_kernels.py)."""
 import pytest
 import torch
 
-from starpose import bench
+from starpose import bench, bench_report
 
 CPU = torch.device("cpu")
 
@@ -18,14 +18,14 @@ def test_tiny_bench_table_has_every_row_and_positive_numbers():
                     "gflop_per_frame_fwd", "train_gflop_per_s", "speedup_vs_explicit"):
             assert row[key] > 0, key
         assert row["pct_peak_bf16"] is None  # CPU: no GPU peak
-    text = bench.format_table(result)
+    text = bench_report.format_table(result)
     assert "| config | attention | path |" in text and text.count("| tiny |") == 4
 
 
 def test_memory_probe_runs_in_a_subprocess_and_gives_an_estimate():
     mem = bench.measure_memory(bench.TINY, bench.Variant("star", "auto"), CPU)
     assert mem["peak_bytes"] > 0 and mem["params"] > 0
-    assert bench.max_batch_estimate(mem["peak_bytes"], mem["params"], 2, bench.CPU_CAPACITY) > 0
+    assert bench.max_batch_estimate(mem["peak_bytes"], mem["params"], 2, bench_report.CPU_CAPACITY) > 0
 
 
 def test_flops_count_matmuls_only_and_star_adds_its_term():
@@ -39,5 +39,5 @@ def test_evaluation_timing_reports_the_model_alone_beside_the_whole_evaluation(t
     assert result["sequences"] > 0 and result["frames"] > 0
     assert 0 < result["model_s"] and 0 < result["evaluate_s"] <= result["total_s"]
     assert result["evaluate_over_model"] == pytest.approx(result["evaluate_s"] / result["model_s"])
-    assert "the model alone" in bench.format_table({"machine": bench.machine_info(CPU), "rows": [],
+    assert "the model alone" in bench_report.format_table({"machine": bench_report.machine_info(CPU), "rows": [],
                                                     "evaluation": result})
