@@ -19,7 +19,7 @@ import numpy as np
 
 from starpose.data.safe_pickle import check_writable_file, write_npz
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17
-from starpose.data.synthetic import SUBJECTS, detector_noise, keypoints_metadata
+from starpose.data.synthetic import _VOLUME_CENTRE, SUBJECTS, detector_noise, keypoints_metadata
 from starpose.errors import DataError
 from starpose.io import atomic_path
 from starpose.mocap import normalize
@@ -111,7 +111,8 @@ def import_clips(paths: list, out_dir, *, skeleton: str = "auto", subjects=None,
     takes = [load_take(path, subject, skeleton=skeleton, unit=unit, up=up, fps=fps)
              for path, subject in zip(paths, assign_subjects(paths, subjects, split))]
     _check_unique(takes)
-    rigs = {t.subject: subject_cameras(cameras, t.subject, seed) for t in takes}
+    rigs = {subject: subject_cameras(cameras, subject, seed, radius)
+            for subject, radius in _reach(takes).items()}
     positions_3d, gt, noisy = {}, {}, {}
     for index, take in enumerate(takes):
         kept = take.world[:, list(JOINTS_KEPT_FOR_17)]
@@ -124,6 +125,15 @@ def import_clips(paths: list, out_dir, *, skeleton: str = "auto", subjects=None,
             for c, view in enumerate(views)]
     _write(out_dir, positions_3d, gt, noisy, rigs if cameras != "h36m" else None)
     return takes
+
+
+def _reach(takes: list[Take]) -> dict[str, float]:
+    """Per subject, the largest horizontal distance (m) of a joint from the volume centre."""
+    reach: dict[str, float] = {}
+    for take in takes:
+        distance = np.linalg.norm(take.world[..., :2] - np.asarray(_VOLUME_CENTRE), axis=-1)
+        reach[take.subject] = max(reach.get(take.subject, 0.0), float(distance.max()))
+    return reach
 
 
 def _check_unique(takes: list[Take]) -> None:

@@ -1,9 +1,10 @@
 """Camera sets for imported motion: the 4 Human3.6M cameras or a ring of N virtual ones.
 
 ``ring:N`` places N pinhole cameras (1000 x 1000 pixels, no distortion) around the capture
-volume's centre at evenly spread azimuths (jittered), each at its own distance (3.5-6.5 m),
-height (0.6-2.4 m) and focal length (700-1600 px), aimed at a point 0.9 m above the floor
-near the centre. The cameras depend on the seed and the subject, so every take of a subject
+volume's centre at evenly spread azimuths (jittered), each at its own distance (2.5-5 m
+beyond the radius R that the subject's motion reaches from the centre), height (0.6-2.4 m)
+and focal length (60-90% of the largest that keeps a point R to the side at the camera's
+nearest reach inside the image), aimed at a point 0.9 m above the floor near the centre. The cameras depend on the seed and the subject, so every take of a subject
 is seen by the same cameras, as in Human3.6M. The loader needs their parameters:
 :func:`write_cameras_json` stores them as ``cameras.json`` beside the data and
 :func:`read_cameras_json` reads them back as :class:`starpose.data.cameras.Camera` objects.
@@ -36,20 +37,23 @@ def parse_camera_set(text: str) -> tuple[str, int]:
     return "ring", int(match.group(1))
 
 
-def subject_cameras(camera_set: str, subject: str, seed: int = 0) -> list[Camera]:
-    """The cameras that see ``subject`` (DataError for an uncalibrated H36M subject)."""
+def subject_cameras(camera_set: str, subject: str, seed: int = 0,
+                    radius: float = 1.1) -> list[Camera]:
+    """The cameras that see ``subject`` (DataError for an uncalibrated H36M subject);
+    ``radius`` (m): how far the subject's joints reach from the volume centre (ring only)."""
     kind, count = parse_camera_set(camera_set)
     if kind == "h36m":
         return h36m_cameras(subject)
     rng = np.random.default_rng([seed, zlib.crc32(subject.encode()), 7])
     azimuths = (np.arange(count) + rng.uniform(-0.25, 0.25, count)) * 360.0 / count
     azimuths += rng.uniform(0, 360)
-    return [_ring_camera(f"ring{k}", azimuth, rng) for k, azimuth in enumerate(azimuths)]
+    radius = max(radius, 1.1)
+    return [_ring_camera(f"ring{k}", azimuth, radius, rng) for k, azimuth in enumerate(azimuths)]
 
 
-def _ring_camera(name: str, azimuth: float, rng) -> Camera:
-    distance, height = rng.uniform(3.5, 6.5), rng.uniform(0.6, 2.4)
-    focal = rng.uniform(700, 1600)
+def _ring_camera(name: str, azimuth: float, radius: float, rng) -> Camera:
+    distance, height = radius + rng.uniform(2.5, 5.0), rng.uniform(0.6, 2.4)
+    focal = rng.uniform(0.6, 0.9) * (_RES / 2) * (distance - radius) / radius
     target = np.array([*(_VOLUME_CENTRE + rng.uniform(-0.2, 0.2, 2)), 0.9])
     angle = np.radians(azimuth)
     centre = np.array([*(_VOLUME_CENTRE + distance * np.array([np.cos(angle), np.sin(angle)])),
