@@ -9,8 +9,10 @@ Conventions of the written file:
   End Sites after the feet, wrists and head; bone lengths are the medians over the frames,
   left and right averaged;
 * rest pose: the first frame's bone directions (all rotations of frame 0 are zero);
-* channels: the root ``Xposition Yposition Zposition Zrotation Xrotation Yrotation``, every
-  other joint ``Zrotation Xrotation Yrotation``; Euler angles unwrapped over time.
+* channels: the root ``Xposition Yposition Zposition`` and three rotations, every other joint
+  three rotations, in the Euler order (per joint) whose middle angle stays furthest from the
+  gimbal lock at 90 degrees over the clip (``ZXY`` when several tie); angles unwrapped over
+  time.
 
 Rotations: each joint's world rotation maps its first-frame frame onto its current frame, a
 frame being built from the bone to the primary child and a twist reference: the pelvis from the
@@ -30,7 +32,7 @@ import numpy as np
 from starpose.data.skeleton import H36M_17
 from starpose.errors import DataError
 from starpose.io import atomic_path
-from starpose.mocap.kinematics import matrix_to_euler_zxy, unwrap_degrees
+from starpose.mocap.kinematics import matrix_to_euler, unwrap_degrees
 
 PARENTS = H36M_17.parents
 BVH_NAMES = tuple(name.replace("/", "_") for name in H36M_17.names)
@@ -66,9 +68,17 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _frame(primary: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) orthonormal frames, columns: primary, reference orthogonalised, their cross."""
+    """(T, 3, 3) orthonormal frames, columns: primary, reference orthogonalised, their cross.
+
+    The reference's sign is kept continuous over time (a hinge normal reverses when a limb
+    straightens and bends the other way; flipping it back keeps the twist from jumping 180
+    degrees), by the running product of the signs of consecutive dot products.
+    """
     e1 = _unit(primary)
     e2 = _unit(reference - np.sum(reference * e1, -1, keepdims=True) * e1)
+    turns = np.sum(e2[1:] * e2[:-1], axis=-1) < 0
+    sign = np.cumprod(np.where(np.concatenate([[False], turns]), -1.0, 1.0))
+    e2 = e2 * sign[:, None]
     return np.stack([e1, e2, np.cross(e1, e2)], axis=-1)
 
 
@@ -129,17 +139,29 @@ def bvh_text(positions: np.ndarray, fps: float, unit: str = "m") -> str:
     for j, parent in enumerate(PARENTS):
         if parent >= 0:
             offsets[j] = lengths[j] * _unit(positions[0, j] - positions[0, parent])
-    angles = unwrap_degrees(matrix_to_euler_zxy(local))  # (T, 17, 3)
-    columns = [positions[:, 0] * scale] + [angles[:, j] for j in range(17)]
-    motion = np.concatenate(columns, axis=1)
+    orders = [_euler_order(local[:, j]) for j in range(17)]
+    angles = [unwrap_degrees(matrix_to_euler(local[:, j], orders[j])) for j in range(17)]
+    motion = np.concatenate([positions[:, 0] * scale] + angles, axis=1)
     buffer = io.StringIO()
     np.savetxt(buffer, motion, fmt="%.6f")
-    return (_hierarchy(offsets * scale, lengths * scale)
+    return (_hierarchy(offsets * scale, lengths * scale, orders)
             + f"MOTION\nFrames: {len(positions)}\nFrame Time: {1.0 / fps:.8f}\n"
             + buffer.getvalue())
 
 
-def _hierarchy(offsets: np.ndarray, lengths: np.ndarray) -> str:
+_ORDERS = ("ZXY", "XYZ", "YZX", "XZY", "YXZ", "ZYX")
+
+
+def _euler_order(rot: np.ndarray) -> str:
+    """The order whose middle angle's largest magnitude over the frames is smallest."""
+    def worst(order: str) -> float:
+        return float(np.abs(matrix_to_euler(rot, order)[:, 1]).max())
+
+    best = min(_ORDERS, key=worst)
+    return "ZXY" if worst("ZXY") <= worst(best) + 1e-6 else best
+
+
+def _hierarchy(offsets: np.ndarray, lengths: np.ndarray, orders: list[str]) -> str:
     lines = ["HIERARCHY"]
 
     def emit(joint: int, depth: int) -> None:
@@ -148,7 +170,7 @@ def _hierarchy(offsets: np.ndarray, lengths: np.ndarray) -> str:
         lines.append(f"{pad}{keyword} {BVH_NAMES[joint]}")
         lines.append(pad + "{")
         lines.append(f"{pad}  OFFSET {' '.join(f'{v:.6f}' for v in offsets[joint])}")
-        channels = "Zrotation Xrotation Yrotation"
+        channels = " ".join(f"{axis}rotation" for axis in orders[joint])
         if joint == 0:
             channels = "6 Xposition Yposition Zposition " + channels
         else:
@@ -160,8 +182,8 @@ def _hierarchy(offsets: np.ndarray, lengths: np.ndarray) -> str:
         if not children:
             # The End Site continues the bone into the joint by a fifth of its length.
             tip = offsets[joint] * 0.2 if lengths[joint] > 0 else np.array([0, 0.01, 0])
-            lines += [f"{pad}  End Site", pad + "  {",
-                      f"{pad}    OFFSET {' '.join(f'{v:.6f}' for v in tip)}", pad + "  }"]
+            lines.extend([f"{pad}  End Site", pad + "  {",
+                          f"{pad}    OFFSET {' '.join(f'{v:.6f}' for v in tip)}", pad + "  }"])
         lines.append(pad + "}")
 
     emit(0, 0)

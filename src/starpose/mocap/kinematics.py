@@ -42,12 +42,15 @@ def euler_to_matrix(degrees: np.ndarray, order: str) -> np.ndarray:
     return result
 
 
-def matrix_to_euler_zxy(rot: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) -> (..., 3) degrees (z, x, y) with ``R = Rz @ Rx @ Ry``; x in [-90, 90]."""
-    x = np.arcsin(np.clip(rot[..., 2, 1], -1.0, 1.0))
-    z = np.arctan2(-rot[..., 0, 1], rot[..., 1, 1])
-    y = np.arctan2(-rot[..., 2, 0], rot[..., 2, 2])
-    return np.degrees(np.stack([z, x, y], axis=-1))
+def matrix_to_euler(rot: np.ndarray, order: str) -> np.ndarray:
+    """(..., 3, 3) -> (..., 3) degrees for the axes of ``order`` with ``R = R1 @ R2 @ R3``
+    (inverse of :func:`euler_to_matrix`); the middle angle is in [-90, 90]."""
+    i, j, k = (_AXIS[a] for a in order)
+    sign = 1.0 if (j - i) % 3 == 1 else -1.0  # even permutations: XYZ, YZX, ZXY
+    middle = np.arcsin(np.clip(sign * rot[..., i, k], -1.0, 1.0))
+    first = np.arctan2(-sign * rot[..., j, k], rot[..., k, k])
+    last = np.arctan2(-sign * rot[..., i, j], rot[..., i, i])
+    return np.degrees(np.stack([first, middle, last], axis=-1))
 
 
 def unwrap_degrees(angles: np.ndarray) -> np.ndarray:
