@@ -136,8 +136,13 @@ def test_export_refuses_a_result_without_joints(tmp_path, capsys, cli_with_mocap
 
 
 BLENDER_SCRIPT = """
-import json, sys
+import builtins, json, sys
 import bpy
+from io_anim_bvh import import_bvh
+# Blender 3.4's importer opens files with mode 'rU', which Python 3.11 removed; give that
+# module an open() that drops the 'U' (the file is then read exactly the same way).
+import_bvh.open = lambda file, mode="r", *args, **kw: builtins.open(
+    file, mode.replace("U", ""), *args, **kw)
 bvh, out = sys.argv[sys.argv.index("--") + 1:]
 bpy.ops.import_anim.bvh(filepath=bvh, axis_forward="-Z", axis_up="Y", global_scale=1.0,
                         rotate_mode="NATIVE", use_fps_scale=False)
@@ -155,7 +160,8 @@ def test_blender_imports_the_file_with_the_joints_where_starpose_put_them(tmp_pa
     positions = rigid_motion(40, seed=2)
     write_bvh(tmp_path / "walk.bvh", positions, fps=50)
     (tmp_path / "dump.py").write_text(BLENDER_SCRIPT)
-    subprocess.run(["blender", "-b", "--factory-startup", "--python", str(tmp_path / "dump.py"),
+    subprocess.run(["blender", "-b", "--factory-startup", "--python-exit-code", "1",
+                    "--python", str(tmp_path / "dump.py"),
                     "--", str(tmp_path / "walk.bvh"), str(tmp_path / "heads.json")],
                    check=True, capture_output=True, timeout=120)
     heads = json.loads((tmp_path / "heads.json").read_text())
