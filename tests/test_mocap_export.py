@@ -8,9 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-import starpose.cli
 from starpose.cli import main
-from starpose.commands import COMMANDS
 from starpose.data.skeleton import H36M_17
 from starpose.mocap.bvh import read_bvh
 from starpose.mocap.export import BVH_NAMES, bone_lengths, camera_to_bvh, write_bvh
@@ -102,18 +100,11 @@ def test_varying_bone_lengths_round_trip_within_the_length_change(tmp_path):
     assert error.max() > 1e-3  # the lengths did change
 
 
-@pytest.fixture
-def cli_with_mocap(monkeypatch):
-    if "mocap" not in COMMANDS:
-        monkeypatch.setattr(starpose.cli, "COMMANDS", COMMANDS + ("mocap",))
-    return main
-
-
-def test_export_command_from_a_lift_result(tmp_path, capsys, cli_with_mocap):
+def test_export_command_from_a_lift_result(tmp_path, capsys):
     positions = rigid_motion(40).astype(np.float32)
     positions -= positions[:, :1]  # root-relative, as `starpose lift` writes
     np.savez(tmp_path / "walk3d.npz", positions_3d=positions, fps=np.float64(30))
-    assert cli_with_mocap(["mocap", "export", str(tmp_path / "walk3d.npz"),
+    assert main(["mocap", "export", str(tmp_path / "walk3d.npz"),
                            "--out", str(tmp_path / "walk.bvh")]) == 0
     clip, back = _read_back(tmp_path / "walk.bvh")
     assert clip.fps == pytest.approx(30)
@@ -121,14 +112,14 @@ def test_export_command_from_a_lift_result(tmp_path, capsys, cli_with_mocap):
     assert feet.min() == pytest.approx(0, abs=1e-6)  # standing on the floor, in place
     assert np.allclose(back[:, 0, (0, 2)], 0)
     (tmp_path / "walk3d.json").write_text(json.dumps({"positions_3d": positions.tolist()}))
-    assert cli_with_mocap(["mocap", "export", str(tmp_path / "walk3d.json"), "--fps", "24",
+    assert main(["mocap", "export", str(tmp_path / "walk3d.json"), "--fps", "24",
                            "--out", str(tmp_path / "walk2.bvh")]) == 0
     assert read_bvh(tmp_path / "walk2.bvh").fps == pytest.approx(24)
 
 
-def test_export_refuses_a_result_without_joints(tmp_path, capsys, cli_with_mocap):
+def test_export_refuses_a_result_without_joints(tmp_path, capsys):
     np.savez(tmp_path / "empty.npz", fps=np.float64(30), other=np.zeros(3))
-    assert cli_with_mocap(["mocap", "export", str(tmp_path / "empty.npz"),
+    assert main(["mocap", "export", str(tmp_path / "empty.npz"),
                            "--out", str(tmp_path / "x.bvh")]) == 2
     err = capsys.readouterr().err.strip()
     assert "empty.npz" in err and "positions_3d" in err and "\n" not in err

@@ -5,9 +5,7 @@ import json
 import numpy as np
 import pytest
 
-import starpose.cli
 from starpose.cli import main
-from starpose.commands import COMMANDS
 from starpose.data.cameras import project_to_2d, world_to_camera
 from starpose.data.h36m import load_h36m
 from starpose.data.safe_pickle import load_npz
@@ -17,7 +15,7 @@ from starpose.mocap.bvh import parse_bvh
 from starpose.mocap.dataset import import_clips, load_take
 from starpose.mocap.normalize import ANKLE_FRACTION, resample
 from starpose.mocap.retarget import HEAD_TOP_FRACTION, detect_map, read_mapping, retarget
-from starpose.mocap.rig import read_cameras_json
+from starpose.data.camera_file import read_cameras_json
 from tests.test_mocap_bvh import END_SITES, make_bvh
 
 MIXAMO = {name: f"mixamorig:{name}" for name in (
@@ -170,6 +168,13 @@ def test_ring_cameras_are_stored_and_project_like_the_camera_code(tmp_path):
         assert (local[..., 2] > 1).all()  # in front of every camera
         assert project_to_2d(local, camera.intrinsics) == pytest.approx(view, abs=1e-2)
         assert ((view > 0) & (view < 1000)).all()
+    sequences = load_h36m(tmp_path / "data", "gt")  # the loader takes the folder's own cameras
+    assert [s.camera.id for s in sequences] == [c.id for c in cameras]
+    for seq, camera in zip(sequences, cameras):
+        absolute = seq.positions_3d.astype(np.float64)
+        absolute[:, 1:] += absolute[:, :1]  # the loader keeps the root's trajectory
+        pixels = project_to_2d(absolute, camera.intrinsics)
+        assert seq.camera.normalize(pixels) == pytest.approx(seq.keypoints_2d, abs=1e-4)
 
 
 def test_mapping_file_with_a_midpoint(tmp_path):
@@ -194,16 +199,8 @@ def test_mapping_file_with_a_midpoint(tmp_path):
         read_mapping(path, clip)
 
 
-@pytest.fixture
-def cli_with_mocap(monkeypatch):
-    """The command line with `mocap` registered (until the lead adds it to COMMANDS)."""
-    if "mocap" not in COMMANDS:
-        monkeypatch.setattr(starpose.cli, "COMMANDS", COMMANDS + ("mocap",))
-    return main
-
-
 @pytest.mark.parametrize("case", ["unmapped", "short", "malformed", "split"])
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, cli_with_mocap, case):
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, case):
     good = _write_clips(tmp_path / "clips", 1)[0]
     bad = tmp_path / "clips" / "bad.bvh"
     extra = []
@@ -222,7 +219,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, cli_with_moc
         bad.write_text(make_bvh(frames=60))
         extra = ["--split", str(split)]
         expected = "no subject for"
-    code = cli_with_mocap(["mocap", "import", str(good), str(bad), "--out",
+    code = main(["mocap", "import", str(good), str(bad), "--out",
                            str(tmp_path / "out")] + extra)
     err = capsys.readouterr().err.strip()
     assert code == 2 and expected in err and "\n" not in err
@@ -230,10 +227,10 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, cli_with_moc
 
 
 @pytest.mark.slow
-def test_import_then_train_and_evaluate_unchanged(tmp_path, capsys, cli_with_mocap):
+def test_import_then_train_and_evaluate_unchanged(tmp_path, capsys):
     paths = _write_clips(tmp_path / "clips", 7, frames=120)
     data = tmp_path / "data"
-    assert cli_with_mocap(["mocap", "import", *map(str, paths), "--out", str(data)]) == 0
+    assert main(["mocap", "import", *map(str, paths), "--out", str(data)]) == 0
     out = capsys.readouterr().out
     assert "cmu names, unit cm" in out and "S11 'walk 07'" in out
     run = tmp_path / "run"

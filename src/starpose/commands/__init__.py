@@ -11,4 +11,6 @@ Command-line flags are named only here: the library's errors speak of its own pa
 """
 
 # In the order the commands appear in ``starpose --help``.
-COMMANDS = ("info", "synth", "train", "evaluate", "demo", "lift", "render", "export", "bench")
+COMMANDS = (
+    "info", "synth", "train", "evaluate", "demo", "lift", "render", "export", "mocap", "bench",
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from starpose.argtypes import positive_float
+from starpose.commands.common import HelpFormatter, add_command_parser, comma_list, non_negative_int, positive_float
 
 
 def _camera_set(text: str) -> str:
@@ -19,13 +19,18 @@ def _camera_set(text: str) -> str:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "mocap", help="motion capture: import BVH clips as training data, export results as BVH",
+    parser = add_command_parser(
+        subparsers, "mocap", examples=(
+            "starpose mocap import cmu/*.bvh --out data/cmu --unit cmu",
+            "starpose mocap import clips/*.bvh --out data/ring --cameras ring:8 --subjects S1,S5,S9",
+            "starpose mocap export walk3d.npz --out walk.bvh",
+        ),
+        help="motion capture: import BVH clips as training data, export results as BVH",
         description="Import BVH motion capture as Human3.6M-format data, or export a lifted "
         "result as a BVH animation (Blender, MotionBuilder, ...).")
     sub = parser.add_subparsers(dest="mocap_command", metavar="SUBCOMMAND", required=True)
     imp = sub.add_parser(
-        "import", help="BVH clips -> data_3d_h36m.npz, data_2d_h36m_gt.npz, data_2d_h36m_noisy.npz",
+        "import", formatter_class=HelpFormatter, help="BVH clips -> data_3d_h36m.npz, data_2d_h36m_gt.npz, data_2d_h36m_noisy.npz",
         description="Retarget BVH clips to the Human3.6M skeleton, project them through cameras "
         "and write a dataset that `starpose train` and `starpose evaluate` read.")
     imp.add_argument("clips", nargs="+", type=Path, metavar="CLIP.bvh")
@@ -33,32 +38,32 @@ def add_parser(subparsers) -> None:
     imp.add_argument("--skeleton", default="auto",
                      help="'auto' (detect the naming family) or a JSON mapping file")
     group = imp.add_mutually_exclusive_group()
-    group.add_argument("--subjects", help="comma-separated subjects the files are dealt to "
-                       "(default S1,S5,S6,S7,S8,S9,S11)")
+    group.add_argument("--subjects", type=comma_list, help="comma-separated subjects the files "
+                       "are dealt to (default S1,S5,S6,S7,S8,S9,S11)")
     group.add_argument("--split", type=Path, help="JSON file {file: subject}")
-    imp.add_argument("--fps", type=positive_float, default=50.0, help="output frame rate (50)")
+    imp.add_argument("--fps", type=positive_float, default=50.0, help="output frame rate")
     imp.add_argument("--cameras", type=_camera_set, default="h36m",
                      help="'h36m' (the 4 real cameras) or 'ring:N' virtual cameras")
-    imp.add_argument("--seed", type=int, default=0, help="seed of the noise and ring cameras")
+    imp.add_argument("--seed", type=non_negative_int, default=0, help="seed of the noise and ring cameras")
     imp.add_argument("--unit", choices=("auto", "m", "cm", "mm", "inch", "cmu"), default="auto",
                      help="file units (default: detected from the skeleton's height)")
-    imp.add_argument("--up", choices=("y", "z"), default="y", help="the file's up axis (y)")
+    imp.add_argument("--up", choices=("y", "z"), default="y", help="the file's up axis")
     imp.set_defaults(func=run_import)
-    exp = sub.add_parser("export", help="a lifted result (.npz/.json) -> BVH",
+    exp = sub.add_parser("export", formatter_class=HelpFormatter, help="a lifted result (.npz/.json) -> BVH",
                          description="Write the 3D joints of a `starpose lift` result as a "
                          "17-joint BVH animation (y up, metres).")
     exp.add_argument("result", type=Path, metavar="RESULT")
     exp.add_argument("--out", required=True, type=Path, help="the .bvh file to write")
     exp.add_argument("--fps", type=positive_float,
                      help="frame rate (default: the result's, else 50)")
-    exp.add_argument("--unit", choices=("m", "cm"), default="m", help="BVH units (m)")
+    exp.add_argument("--unit", choices=("m", "cm"), default="m", help="BVH units")
     exp.set_defaults(func=run_export)
 
 
 def run_import(args: argparse.Namespace) -> int:
     from starpose.mocap.dataset import import_clips
 
-    subjects = tuple(s for s in args.subjects.split(",") if s) if args.subjects else None
+    subjects = args.subjects or None
     takes = import_clips(args.clips, args.out, skeleton=args.skeleton, subjects=subjects,
                          split=args.split, fps=args.fps, cameras=args.cameras, seed=args.seed,
                          unit=args.unit, up=args.up)
@@ -68,7 +73,7 @@ def run_import(args: argparse.Namespace) -> int:
               f"{len(take.world)} at {take.fps:g} fps, {take.subject} '{take.action}'")
     print(f"wrote {args.out} ({len(takes)} takes, cameras {args.cameras})")
     if args.cameras != "h36m":
-        print("note: the ring cameras are stored in cameras.json; the loader must read them")
+        print(f"the cameras are stored in {args.out / 'cameras.json'}, where the loader finds them")
     return 0
 
 

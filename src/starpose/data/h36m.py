@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from starpose.data.camera_file import CAMERAS_FILE, read_cameras_json
 from starpose.data.cameras import Camera, h36m_cameras, world_to_camera
 from starpose.data.safe_pickle import load_npz
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17, h36m_metadata
@@ -89,13 +90,11 @@ def load_h36m(data_dir: str | Path, keypoints: str = "gt",
     poses_2d = _entry(contents_2d, "positions_2d", path_2d)
     _check_metadata(contents_2d.get("metadata"), path_2d)
 
-    subjects = _resolve_subjects(poses_3d, subjects, path_3d)
+    own_cameras = _own_cameras(data_dir)
+    subjects = _resolve_subjects(poses_3d, subjects, path_3d, own_cameras)
     sequences = []
     for subject in subjects:
-        try:
-            cameras = h36m_cameras(subject)
-        except DataError as err:
-            raise DataError(f"{path_3d}: {err}") from None
+        cameras = _subject_cameras(subject, own_cameras, path_3d)
         actions = poses_3d[subject]
         if not isinstance(actions, dict):
             raise DataError(f"{path_3d}: subject {subject}: expected a dict of actions")
@@ -104,7 +103,8 @@ def load_h36m(data_dir: str | Path, keypoints: str = "gt",
                             "keypoints")
         for action in sorted(actions):
             world = _check_3d(actions[action], path_3d, subject, action)
-            views = _check_2d(poses_2d[subject], len(world), path_2d, subject, action)
+            views = _check_2d(poses_2d[subject], len(world), path_2d, subject, action,
+                              len(cameras))
             for index, (camera, view) in enumerate(zip(cameras, views)):
                 sequences.append(Sequence(subject, action, index,
                                           _process_2d(view, len(world), camera),
@@ -157,10 +157,29 @@ def _check_metadata(metadata, path: Path) -> None:
         raise DataError(f"{path}: metadata says {metadata['num_joints']} joints, expected 17")
 
 
-def _resolve_subjects(poses_3d: dict, subjects, path: Path) -> list[str]:
+def _own_cameras(data_dir: Path) -> dict[str, list[Camera]] | None:
+    """The folder's own cameras (``cameras.json``, e.g. virtual ones of imported motion capture),
+    or None: the shipped Human3.6M calibration."""
+    path = data_dir / CAMERAS_FILE
+    return read_cameras_json(path) if path.is_file() else None
+
+
+def _subject_cameras(subject: str, own_cameras, path_3d: Path) -> list[Camera]:
+    if own_cameras is not None:
+        if subject not in own_cameras:
+            raise DataError(f"{path_3d.parent / CAMERAS_FILE}: no cameras for subject {subject}")
+        return own_cameras[subject]
+    try:
+        return h36m_cameras(subject)
+    except DataError as err:
+        raise DataError(f"{path_3d}: {err}") from None
+
+
+def _resolve_subjects(poses_3d: dict, subjects, path: Path, own_cameras=None) -> list[str]:
     if subjects is None:
         # Extra subjects without calibration (nothing to project with) are skipped.
-        calibrated = {s for s, e in h36m_metadata()["extrinsics"].items() if e and all(e)}
+        calibrated = set(own_cameras) if own_cameras is not None else {
+            s for s, e in h36m_metadata()["extrinsics"].items() if e and all(e)}
         return sorted(s for s in poses_3d if s in calibrated)
     missing = [s for s in subjects if s not in poses_3d]
     if missing:
@@ -188,14 +207,15 @@ def _check_3d(value, path: Path, subject: str, action: str) -> np.ndarray:
     return array
 
 
-def _check_2d(actions_2d, length: int, path: Path, subject: str, action: str) -> list[np.ndarray]:
+def _check_2d(actions_2d, length: int, path: Path, subject: str, action: str,
+              num_cameras: int = NUM_CAMERAS) -> list[np.ndarray]:
     what = f"{path}: subject {subject}, action '{action}'"
     if not isinstance(actions_2d, dict) or action not in actions_2d:
         raise DataError(f"{what}: present in {FILE_3D} but missing from the 2D keypoints")
     views = actions_2d[action]
-    if not isinstance(views, (list, tuple)) or len(views) != NUM_CAMERAS:
+    if not isinstance(views, (list, tuple)) or len(views) != num_cameras:
         count = len(views) if isinstance(views, (list, tuple)) else type(views).__name__
-        raise DataError(f"{what}: expected a list of {NUM_CAMERAS} cameras, got {count}")
+        raise DataError(f"{what}: expected a list of {num_cameras} cameras, got {count}")
     for index, view in enumerate(views):
         where = f"{what}, camera {index}"
         if not isinstance(view, np.ndarray) or view.ndim != 3 or view.shape[1] != 17 \

@@ -18,7 +18,7 @@ from starpose.data.skeleton import H36M_FPS
 _WALKING = {"Walking", "WalkDog", "WalkTogether"}
 # The floor ellipse (centre, semi-axes along x and y, metres) in which a standing body is seen
 # whole by all four cameras of every subject: the region they share is a diamond around it.
-_VOLUME_CENTRE = np.array([0.25, 0.45])
+VOLUME_CENTRE = np.array([0.25, 0.45])
 _VOLUME_AXES = np.array([0.85, 1.2])
 
 
@@ -218,7 +218,7 @@ def _loop_path(rng, t, speed):
     u = np.linspace(0, 2 * np.pi, 2049)
     curve = np.stack([a * np.cos(u), direction * b * np.sin(u)], 1)
     c, s = np.cos(angle), np.sin(angle)
-    curve = curve @ np.array([[c, s], [-s, c]]) + _VOLUME_CENTRE + rng.uniform(-0.05, 0.05, 2)
+    curve = curve @ np.array([[c, s], [-s, c]]) + VOLUME_CENTRE + rng.uniform(-0.05, 0.05, 2)
     arc = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(curve, axis=0), axis=1))])
     travelled = (np.cumsum(speed) / H36M_FPS + rng.uniform(0, arc[-1])) % arc[-1]
     pos = np.stack([np.interp(travelled, arc, curve[:, k]) for k in range(2)], 1)
@@ -253,7 +253,7 @@ def _relocations(rng, t, bouts):
 def _spot(rng) -> np.ndarray:
     """A random place to stand, well inside the capture volume (uniform in an ellipse)."""
     radius, angle = 0.75 * np.sqrt(rng.random()), rng.uniform(0, 2 * np.pi)
-    return _VOLUME_CENTRE + _VOLUME_AXES * radius * np.array([np.cos(angle), np.sin(angle)])
+    return VOLUME_CENTRE + _VOLUME_AXES * radius * np.array([np.cos(angle), np.sin(angle)])
 
 
 def _wrap(angle: float) -> float:

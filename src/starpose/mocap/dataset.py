@@ -19,13 +19,15 @@ import numpy as np
 
 from starpose.data.safe_pickle import check_writable_file, write_npz
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17
-from starpose.data.synthetic import _VOLUME_CENTRE, SUBJECTS, detector_noise, keypoints_metadata
+from starpose.data.motion import VOLUME_CENTRE
+from starpose.data.synthetic import SUBJECTS, detector_noise, keypoints_metadata
 from starpose.errors import DataError
 from starpose.io import atomic_path
 from starpose.mocap import normalize
 from starpose.mocap.bvh import read_bvh
 from starpose.mocap.retarget import detect_map, read_mapping, retarget
-from starpose.mocap.rig import CAMERAS_FILE, cameras_json, parse_camera_set, subject_cameras
+from starpose.data.camera_file import CAMERAS_FILE, cameras_json
+from starpose.mocap.rig import parse_camera_set, subject_cameras
 
 #: The smallest model window (the 27-frame presets): shorter clips cannot train or evaluate.
 MIN_FRAMES = 27
@@ -131,7 +133,7 @@ def _reach(takes: list[Take]) -> dict[str, float]:
     """Per subject, the largest horizontal distance (m) of a joint from the volume centre."""
     reach: dict[str, float] = {}
     for take in takes:
-        distance = np.linalg.norm(take.world[..., :2] - np.asarray(_VOLUME_CENTRE), axis=-1)
+        distance = np.linalg.norm(take.world[..., :2] - np.asarray(VOLUME_CENTRE), axis=-1)
         reach[take.subject] = max(reach.get(take.subject, 0.0), float(distance.max()))
     return reach
 

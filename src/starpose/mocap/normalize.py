@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from starpose.data.skeleton import H36M_32, JOINTS_KEPT_FOR_17, JOINTS_REMOVED_FOR_17
-from starpose.data.synthetic import _VOLUME_CENTRE
+from starpose.data.motion import VOLUME_CENTRE
 from starpose.errors import DataError
 
 #: Metres per file unit. ``cmu`` is the CMU database's ASF unit (1/0.45 inch), in which its
@@ -47,7 +47,7 @@ def place_on_floor(world: np.ndarray, stature_m: float) -> np.ndarray:
     out[..., 2] -= world[:, _ANKLES, 2].min() - ANKLE_FRACTION * stature_m
     root = world[:, 0, :2]
     centre = (root.min(0) + root.max(0)) / 2
-    out[..., :2] += np.asarray(_VOLUME_CENTRE) - centre
+    out[..., :2] += np.asarray(VOLUME_CENTRE) - centre
     return out
 
 

@@ -6,23 +6,19 @@ beyond the radius R that the subject's motion reaches from the centre), height (
 and focal length (60-90% of the largest that keeps a point R to the side at the camera's
 nearest reach inside the image), aimed at a point 0.9 m above the floor near the centre. The cameras depend on the seed and the subject, so every take of a subject
 is seen by the same cameras, as in Human3.6M. The loader needs their parameters:
-:func:`write_cameras_json` stores them as ``cameras.json`` beside the data and
-:func:`read_cameras_json` reads them back as :class:`starpose.data.cameras.Camera` objects.
+:mod:`starpose.data.camera_file` stores them as ``cameras.json`` beside the data, where the
+Human3.6M loader finds them.
 """
 from __future__ import annotations
 
-import json
 import re
 import zlib
-from pathlib import Path
 
 import numpy as np
 
 from starpose.data.cameras import Camera, h36m_cameras
-from starpose.data.synthetic import _VOLUME_CENTRE
-from starpose.errors import DataError
+from starpose.data.motion import VOLUME_CENTRE
 
-CAMERAS_FILE = "cameras.json"
 _RING = re.compile(r"^ring:([1-9][0-9]*)$")
 _RES = 1000
 
@@ -54,9 +50,9 @@ def subject_cameras(camera_set: str, subject: str, seed: int = 0,
 def _ring_camera(name: str, azimuth: float, radius: float, rng) -> Camera:
     distance, height = radius + rng.uniform(2.5, 5.0), rng.uniform(0.6, 2.4)
     focal = rng.uniform(0.6, 0.9) * (_RES / 2) * (distance - radius) / radius
-    target = np.array([*(_VOLUME_CENTRE + rng.uniform(-0.2, 0.2, 2)), 0.9])
+    target = np.array([*(VOLUME_CENTRE + rng.uniform(-0.2, 0.2, 2)), 0.9])
     angle = np.radians(azimuth)
-    centre = np.array([*(_VOLUME_CENTRE + distance * np.array([np.cos(angle), np.sin(angle)])),
+    centre = np.array([*(VOLUME_CENTRE + distance * np.array([np.cos(angle), np.sin(angle)])),
                        height])
     return Camera(id=name, res_w=_RES, res_h=_RES, azimuth=float(azimuth % 360),
                   focal_length=np.array([focal, focal]), center=np.array([_RES / 2, _RES / 2]),
@@ -93,38 +89,3 @@ def matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
     return q if q[0] >= 0 else -q
 
 
-def cameras_json(cameras: dict[str, list[Camera]]) -> str:
-    """The text of ``cameras.json``: per subject, each camera's parameters (metres, pixels)."""
-    def entry(cam: Camera) -> dict:
-        return {"id": cam.id, "res_w": cam.res_w, "res_h": cam.res_h, "azimuth": cam.azimuth,
-                **{k: np.asarray(getattr(cam, k), float).tolist() for k in _ARRAYS}}
-
-    return json.dumps({"units": "translation in metres (world z up), intrinsics in pixels",
-                       "subjects": {s: [entry(c) for c in cams] for s, cams in cameras.items()}},
-                      indent=1)
-
-
-_ARRAYS = {"focal_length": 2, "center": 2, "radial_distortion": 3, "tangential_distortion": 2,
-           "orientation": 4, "translation": 3}
-
-
-def read_cameras_json(path) -> dict[str, list[Camera]]:
-    """Read ``cameras.json`` (see :func:`cameras_json`): {subject: [Camera, ...]}."""
-    path = Path(path)
-    try:
-        subjects = json.loads(path.read_text(encoding="utf-8"))["subjects"]
-        return {subject: [_camera(entry) for entry in entries]
-                for subject, entries in subjects.items()}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
-            ValueError, AttributeError) as err:
-        raise DataError(f"{path}: not a valid camera file ({type(err).__name__}: {err})") \
-            from None
-
-
-def _camera(entry: dict) -> Camera:
-    arrays = {k: np.asarray(entry[k], np.float64) for k in _ARRAYS}
-    for key, size in _ARRAYS.items():
-        if arrays[key].shape != (size,) or not np.isfinite(arrays[key]).all():
-            raise ValueError(f"'{key}' must hold {size} finite numbers")
-    return Camera(id=str(entry["id"]), res_w=int(entry["res_w"]), res_h=int(entry["res_h"]),
-                  azimuth=float(entry["azimuth"]), **arrays)
