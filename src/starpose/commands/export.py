@@ -9,9 +9,7 @@ from starpose.commands.common import add_command_parser, positive_int
 EXAMPLES = (
     "starpose export runs/paper/best.pt star_mixste_243.bin --to mixste",
     "starpose export published.bin model.pt --to starpose --num-heads 8",
-    "starpose export best.pt plain.bin --to mixste --no-module-prefix",
-    "starpose export best.pt model.onnx --to onnx --flip",
-    "starpose export best.pt model.onnx --to onnx --opset 17 --frames 243",
+    "starpose export best.pt model.onnx --to onnx --flip --opset 17",
 )
 
 
