@@ -63,7 +63,7 @@ def test_the_commands_with_defaults_are_the_expected_ones(capsys):
     with_defaults = {name for name in SHARED_HELP
                      if any(a.option_strings and a.default not in (None, False, argparse.SUPPRESS)
                             for a in parsers[name]._actions)}
-    assert with_defaults == {"synth", "train", "evaluate", "demo", "bench"}
+    assert with_defaults == {"synth", "train", "evaluate", "demo", "bench", "export"}
 
 
 def test_help_does_not_import_torch():

@@ -7,10 +7,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from starpose.loss import mixste_loss
 from starpose.models import MixSTEConfig, build_model
 from starpose.models.attention import Attention, StarAttention
-from starpose.models.kernels import KERNELS, SMALL_SEQ_MAX, resolve_kernel, select_kernel
+from starpose.models.kernels import INFERENCE_ONLY, KERNELS, SMALL_SEQ_MAX, inference, resolve_kernel, select_kernel
 
 CPU = torch.device("cpu")
 OTHER_KERNELS = [name for name in KERNELS if name != "reference"]
+#: Kernels with a backward pass: their gradients are compared too.
+GRAD_KERNELS = [name for name in OTHER_KERNELS if name not in INFERENCE_ONLY]
 
 
 def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -38,7 +40,7 @@ def _run(name, qkv, wa, grad_out):
     return out.detach(), grads
 
 
-@pytest.mark.parametrize("name", OTHER_KERNELS)
+@pytest.mark.parametrize("name", GRAD_KERNELS)
 @pytest.mark.parametrize("star", [True, False], ids=["star", "vanilla"])
 @pytest.mark.parametrize("batch, heads, tokens, head_dim", [
     (4, 4, 17, 16), (3, 2, 27, 32), (2, 2, 243, 16), (2, 3, 20, 8), (1, 4, 81, 12), (2, 1, 130, 8)])
@@ -72,6 +74,14 @@ def test_auto_choice_follows_device_dtype_length_and_dropout():
     assert resolve_kernel("auto", CPU, torch.float32, 17, dropout_p=0.1) == "sdpa"
     assert resolve_kernel("auto", torch.device("cuda"), torch.float32, 17) == "sdpa"
     assert resolve_kernel("auto", "cpu", torch.float32, 27) == "cpu_small"
+    with torch.no_grad():
+        assert resolve_kernel("auto", CPU, torch.float32, 17) == "inference"
+        assert resolve_kernel("auto", CPU, torch.float64, SMALL_SEQ_MAX) == "inference"
+        assert resolve_kernel("auto", CPU, torch.float32, SMALL_SEQ_MAX + 1) == "sdpa"
+        assert resolve_kernel("auto", CPU, torch.bfloat16, 17) == "sdpa"
+        assert resolve_kernel("auto", torch.device("cuda"), torch.float32, 17) == "sdpa"
+    with torch.inference_mode():
+        assert resolve_kernel("auto", CPU, torch.float32, 27) == "inference"
 
 
 def test_a_named_kernel_is_taken_as_it_is_and_bad_names_are_refused():
@@ -94,7 +104,7 @@ def _layer(cls, dim, tokens, heads):
     return Attention(dim, num_heads=heads)
 
 
-@pytest.mark.parametrize("name", ["auto", *OTHER_KERNELS])
+@pytest.mark.parametrize("name", ["auto", *GRAD_KERNELS])
 @pytest.mark.parametrize("cls", ["vanilla", "star"])
 @pytest.mark.parametrize("batch, tokens, dim, heads",
                          [(3, 27, 32, 4), (2, 243, 64, 2), (2, 17, 40, 4), (1, 130, 24, 3)])
@@ -164,3 +174,38 @@ def test_auto_temporal_attention_at_243_frames_never_materialises_frames_by_fram
     assert _square_tensors(layer, 243)  # the recorder does see the reference kernel's logits
     layer.kernel = "auto"
     assert _square_tensors(layer, 243) == []
+
+
+@pytest.mark.parametrize("name", sorted(INFERENCE_ONLY))
+@pytest.mark.parametrize("star", [True, False], ids=["star", "vanilla"])
+@pytest.mark.parametrize("batch, heads, tokens, head_dim", [
+    (4, 4, 17, 16), (3, 2, 27, 32), (2, 2, 243, 16), (2, 3, 20, 8), (1, 4, 81, 12), (2, 1, 130, 8)])
+def test_inference_kernels_match_the_reference_outputs(name, star, batch, heads, tokens, head_dim):
+    qkv, wa = _inputs(batch, heads, tokens, head_dim, star, seed=tokens + heads)
+    with torch.inference_mode():
+        q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))
+        out = KERNELS[name](q, k, v, wa, scale=head_dim ** -0.5)
+        ref = KERNELS["reference"](q, k, v, wa, scale=head_dim ** -0.5)
+    assert out.shape == (batch, heads, tokens, head_dim)
+    assert _rel_err(out, ref) < 1e-5
+
+
+def test_the_inference_kernel_splits_long_inputs_into_chunks_of_logits():
+    tokens = 130
+    per_chunk = inference.CHUNK_BYTES // (tokens * tokens * 4)
+    groups = per_chunk + 7  # two chunks, the second a partial one
+    qkv, wa = _inputs(groups, 1, tokens, 4, star=True, seed=5)
+    with torch.no_grad():
+        q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))
+        for w in (wa, None):
+            out = KERNELS["inference"](q, k, v, w, scale=0.5)
+            assert _rel_err(out, KERNELS["reference"](q, k, v, w, scale=0.5)) < 1e-5
+
+
+def test_the_inference_kernel_refuses_inputs_that_need_gradients_and_dropout():
+    qkv, wa = _inputs(1, 2, 17, 8, star=True, seed=0)
+    q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))
+    with pytest.raises(RuntimeError, match="no backward"):
+        KERNELS["inference"](q, k, v, wa, scale=0.3)
+    with torch.no_grad(), pytest.raises(ValueError, match="dropout"):
+        KERNELS["inference"](q, k, v, wa, scale=0.3, dropout_p=0.1)

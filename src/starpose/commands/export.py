@@ -1,4 +1,5 @@
-"""``starpose export``: convert a checkpoint between starpose's and the published layout."""
+"""``starpose export``: convert a checkpoint between starpose's and the published layout, or
+write it as ONNX (:mod:`starpose.models.onnx_export`)."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,7 @@ from starpose.commands.common import add_command_parser, positive_int
 EXAMPLES = (
     "starpose export runs/paper/best.pt star_mixste_243.bin --to mixste",
     "starpose export published.bin model.pt --to starpose --num-heads 8",
-    "starpose export best.pt plain.bin --to mixste --no-module-prefix",
+    "starpose export best.pt model.onnx --to onnx --flip --opset 17",
 )
 
 
@@ -22,18 +23,51 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("checkpoint", help="a starpose or published checkpoint (.pt/.bin)")
     parser.add_argument("out", help="output file")
-    parser.add_argument("--to", choices=("mixste", "starpose"), required=True, help="target layout")
+    parser.add_argument("--to", choices=("mixste", "starpose", "onnx"), required=True,
+                        help="target layout (onnx: an ONNX graph with a dynamic batch dimension)")
     parser.add_argument("--num-heads", type=positive_int, default=None,
                         help="heads of a published vanilla checkpoint (default: 8)")
     parser.add_argument("--no-module-prefix", action="store_true",
                         help="with --to mixste: write names without the 'module.' prefix")
+    parser.add_argument("--frames", type=positive_int, default=None,
+                        help="with --to onnx: the frame count, which must be the model's (default: the model's)")
+    parser.add_argument("--opset", type=positive_int, default=17, help="with --to onnx: the ONNX opset")
+    parser.add_argument("--flip", action="store_true",
+                        help="with --to onnx: average with the mirrored input inside the graph")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from starpose.models.checkpoints import export_checkpoint
 
+    if args.to == "onnx":
+        return _export_onnx(args)
     out = export_checkpoint(args.checkpoint, args.to, args.out, args.num_heads,
                             module_prefix=not args.no_module_prefix)
     print(f"wrote {out} ({args.to} layout)")
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from starpose.errors import StarposeError
+    from starpose.models.checkpoints import load_model, read_checkpoint
+    from starpose.models.onnx_export import check_opset, export_onnx
+
+    try:
+        check_opset(args.opset)
+        import onnx  # noqa: F401  (the exporter needs it)
+    except ValueError as err:
+        raise StarposeError(f"{args.out}: {err}") from None
+    except ImportError:
+        raise StarposeError("ONNX export needs the onnx package: pip install 'starpose[onnx]'") from None
+    model = load_model(args.checkpoint, num_heads=args.num_heads)
+    data = read_checkpoint(args.checkpoint)
+    dataset = data.get("dataset") if isinstance(data.get("dataset"), str) else None
+    try:
+        out = export_onnx(model, args.out, frames=args.frames, opset=args.opset, flip=args.flip,
+                          metadata={"dataset": dataset or "unknown"})
+    except ValueError as err:
+        raise StarposeError(f"{args.checkpoint}: {err}") from None
+    print(f"wrote {out} (ONNX opset {args.opset}, {model.config.num_frames} frames, "
+          f"{'flip averaging in the graph' if args.flip else 'no flip in the graph'})")
     return 0

@@ -11,7 +11,8 @@ interchangeable: same function, different speed and memory.
 * ``reference`` (:mod:`.reference`): the published math, step by step; what the others are
   tested against;
 * ``sdpa`` (:mod:`.sdpa`): through ``F.scaled_dot_product_attention``, memory linear in N;
-* ``cpu_small`` (:mod:`.cpu_small`): short CPU sequences, hand-written backward.
+* ``cpu_small`` (:mod:`.cpu_small`): short CPU sequences, hand-written backward;
+* ``inference`` (:mod:`.inference`): CPU, grad disabled: no autograd, in place, chunked.
 
 :func:`resolve_kernel` is the one place where a kernel is chosen.
 """
@@ -21,14 +22,17 @@ from typing import Callable
 
 import torch
 
-from starpose.models.kernels import cpu_small, reference, sdpa
+from starpose.models.kernels import cpu_small, inference, reference, sdpa
 
 #: The kernels by name. ``"auto"`` (not in this table) picks one per call, see resolve_kernel.
 KERNELS: dict[str, Callable[..., torch.Tensor]] = {
     "reference": reference.attend,
     "sdpa": sdpa.attend,
     "cpu_small": cpu_small.attend,
+    "inference": inference.attend,
 }
+#: Kernels without a backward pass (their gradients are not defined).
+INFERENCE_ONLY = frozenset({"inference"})
 #: The values ``MixSTEConfig.attention_kernel`` accepts.
 KERNEL_NAMES = ("auto", *KERNELS)
 
@@ -49,9 +53,10 @@ def resolve_kernel(name: str, device: torch.device, dtype: torch.dtype, seq_len:
     """The name of the kernel that runs a call.
 
     ``name`` other than ``"auto"`` is taken as it is (``cpu_small`` refuses attention dropout).
-    ``"auto"``: ``cpu_small`` on the CPU in fp32/fp64 for at most :data:`SMALL_SEQ_MAX` tokens
-    without attention dropout, ``sdpa`` for everything else (CUDA, long sequences, autocast,
-    dropout).
+    ``"auto"``: on the CPU in fp32/fp64 without attention dropout for at most
+    :data:`SMALL_SEQ_MAX` tokens, ``inference`` when grad is disabled (``torch.no_grad`` /
+    ``inference_mode``), else ``cpu_small``; ``sdpa`` for everything else (CUDA, long
+    sequences, autocast, dropout).
     """
     if check_kernel_name(name) != "auto":
         if name == "cpu_small" and dropout_p > 0:
@@ -59,7 +64,9 @@ def resolve_kernel(name: str, device: torch.device, dtype: torch.dtype, seq_len:
         return name
     small = (torch.device(device).type == "cpu" and dtype in (torch.float32, torch.float64)
              and seq_len <= SMALL_SEQ_MAX and dropout_p == 0.0)
-    return "cpu_small" if small else "sdpa"
+    if not small:
+        return "sdpa"
+    return "cpu_small" if torch.is_grad_enabled() else "inference"
 
 
 def select_kernel(name: str, device: torch.device, dtype: torch.dtype, seq_len: int,
@@ -68,4 +75,4 @@ def select_kernel(name: str, device: torch.device, dtype: torch.dtype, seq_len: 
     return KERNELS[resolve_kernel(name, device, dtype, seq_len, dropout_p)]
 
 
-__all__ = ["KERNELS", "KERNEL_NAMES", "SMALL_SEQ_MAX", "check_kernel_name", "resolve_kernel", "select_kernel"]
+__all__ = ["KERNELS", "INFERENCE_ONLY", "KERNEL_NAMES", "SMALL_SEQ_MAX", "check_kernel_name", "resolve_kernel", "select_kernel"]
