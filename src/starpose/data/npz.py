@@ -30,8 +30,10 @@ def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: not a readable numpy file ({err})") from None
+    except MemoryError:
+        raise DataError(f"{path}: not a readable numpy file (it declares more data than fits in memory)") from None
+    except Exception as err:  # noqa: BLE001 - numpy's header parser raises many kinds on corrupt bytes
+        raise DataError(f"{path}: not a readable numpy file ({_one_line(err)})") from None
     if isinstance(data, np.ndarray):
         yield data
         return
@@ -44,8 +46,15 @@ def _member(data, key: str, path: Path) -> np.ndarray:
         return data[key]
     except ValueError as err:
         raise DataError(f"{path}: array {key!r} holds pickled objects, refused ({err})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: array {key!r} is truncated or corrupt ({err})") from None
+    except MemoryError:
+        raise DataError(f"{path}: array {key!r} declares more data than fits in memory") from None
+    except Exception as err:  # noqa: BLE001 - corrupt headers raise SyntaxError, TokenError, ...
+        raise DataError(f"{path}: array {key!r} is truncated or corrupt ({_one_line(err)})") from None
+
+
+def _one_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def npz_keys(path: str | os.PathLike) -> list[str]:
