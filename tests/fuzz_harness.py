@@ -169,7 +169,8 @@ def run_case(reader: Reader, path: Path, original: bytes, seed: int, tally: Tall
     rng = random.Random(seed)
     what = mutate(path, original, rng)
     size = path.stat().st_size
-    tracemalloc.reset_peak()
+    tracemalloc.stop()  # a fresh start per case: a failed huge allocation must not linger
+    tracemalloc.start()
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, 4 * CASE_SECONDS)
     begin = time.perf_counter()

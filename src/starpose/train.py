@@ -306,7 +306,7 @@ class Trainer:
         batches = itertools.islice(batches, max(total - self.batch_in_epoch, 0))
         bar = tqdm(batches, total=total, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                    disable=self._progress_disabled(), leave=False, dynamic_ncols=True)
-        step_log = StepLog(cfg.log_every, total, enabled=self.dist.is_main and bar.disable and cfg.progress is not False)
+        step_log = StepLog(cfg.log_every, total, enabled=self.dist.is_main and bool(bar.disable))
         for inputs, targets in bar:
             terms = self._step(inputs.to(self.device), targets.to(self.device))
             for k in LOSS_TERMS:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -27,6 +26,9 @@ NPY_KEY = "arr_0"
 def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
     """``np.load(path)`` without pickles; load errors become :class:`DataError`."""
     try:
+        if path.suffix.lower() == ".npy":
+            with open(path, "rb") as fh:
+                _check_declared_size(fh, path.stat().st_size, path, "the array")
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
@@ -41,9 +43,27 @@ def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
         yield data
 
 
+def _check_declared_size(fh, available: int, path: Path, what: str) -> None:
+    """Refuse a header that declares more bytes than the file holds, before numpy allocates them."""
+    version = np.lib.format.read_magic(fh)
+    shape, _, dtype = np.lib.format._read_array_header(fh, version)
+    if dtype.hasobject:
+        return  # refused by allow_pickle=False with its own message
+    needed = dtype.itemsize
+    for n in shape:
+        needed *= int(n)
+    if needed > available:
+        raise DataError(f"{path}: {what} declares shape {shape} ({needed:,} bytes) but the file holds {available:,} bytes")
+
+
 def _member(data, key: str, path: Path) -> np.ndarray:
     try:
+        name = key if key in data.zip.namelist() else f"{key}.npy"
+        with data.zip.open(name) as fh:
+            _check_declared_size(fh, data.zip.getinfo(name).file_size, path, f"array {key!r}")
         return data[key]
+    except DataError:
+        raise
     except ValueError as err:
         raise DataError(f"{path}: array {key!r} holds pickled objects, refused ({err})") from None
     except MemoryError:
