@@ -46,7 +46,10 @@ def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
 def _check_declared_size(fh, available: int, path: Path, what: str) -> None:
     """Refuse a header that declares more bytes than the file holds, before numpy allocates them."""
     version = np.lib.format.read_magic(fh)
-    shape, _, dtype = np.lib.format._read_array_header(fh, version)
+    if version not in ((1, 0), (2, 0)):
+        return  # version 3 (UTF-8 field names) is rare: numpy's own checks apply
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(fh, max_header_size=10000)
     if dtype.hasobject:
         return  # refused by allow_pickle=False with its own message
     needed = dtype.itemsize
