@@ -28,7 +28,7 @@ def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
     try:
         if path.suffix.lower() == ".npy":
             with open(path, "rb") as fh:
-                _check_declared_size(fh, path.stat().st_size, path, "the array")
+                check_declared_size(fh, path.stat().st_size, path, "the array")
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
@@ -43,7 +43,7 @@ def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
         yield data
 
 
-def _check_declared_size(fh, available: int, path: Path, what: str) -> None:
+def check_declared_size(fh, available: int, path: Path, what: str) -> None:
     """Refuse a header that declares more bytes than the file holds, before numpy allocates them."""
     version = np.lib.format.read_magic(fh)
     if version not in ((1, 0), (2, 0)):
@@ -63,7 +63,7 @@ def _member(data, key: str, path: Path) -> np.ndarray:
     try:
         name = key if key in data.zip.namelist() else f"{key}.npy"
         with data.zip.open(name) as fh:
-            _check_declared_size(fh, data.zip.getinfo(name).file_size, path, f"array {key!r}")
+            check_declared_size(fh, data.zip.getinfo(name).file_size, path, f"array {key!r}")
         return data[key]
     except DataError:
         raise

@@ -12,13 +12,13 @@ import _codecs
 import os
 import pickle
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 import numpy.lib.format as npformat
 
 from starpose.errors import DataError
+from starpose.data.npz import check_declared_size
 from starpose.io import atomic_path
 
 _multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
@@ -80,6 +80,8 @@ def _read_member(archive: zipfile.ZipFile, member: str, path: Path):
             return value.item() if value.ndim == 0 else value
     # Plain arrays: let numpy parse them again from the start, never allowing pickles.
     with archive.open(member) as fp:
+        check_declared_size(fp, archive.getinfo(member).file_size, path, f"array {member!r}")
+    with archive.open(member) as fp:
         return npformat.read_array(fp, allow_pickle=False)
 
 
@@ -105,10 +107,11 @@ def load_npz(path: str | os.PathLike) -> dict[str, object]:
         raise DataError(f"{path}: not a valid .npz (zip) file ({err})") from None
     except pickle.UnpicklingError as err:
         raise DataError(f"{path}: refused to unpickle: {err}") from None
-    except (EOFError, ValueError, OSError, TypeError, KeyError, AttributeError, IndexError,
-            zlib.error) as err:
-        raise DataError(f"{path}: truncated or corrupt .npz file ({type(err).__name__}: {err})") \
-            from None
+    except MemoryError:
+        raise DataError(f"{path}: corrupt .npz file (declares more data than fits in memory)") from None
+    except Exception as err:  # noqa: BLE001 - corrupt headers raise SyntaxError, TokenError, zlib.error, ...
+        text = (str(err).strip().splitlines() or [""])[0]
+        raise DataError(f"{path}: truncated or corrupt .npz file ({type(err).__name__}: {text})") from None
     return entries
 
 
