@@ -9,8 +9,22 @@ ARGS = ["--preset", "star-mixste-27", "--frames", "9", "--drop-path", "0.0", "--
         "--device", "cpu", "--no-progress"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def small_preset():
+    """The 27-frame preset shrunk to a tiny model: these tests are about files, not accuracy."""
+    from dataclasses import replace
+
+    from starpose.models import presets
+
+    preset = presets.PRESETS["star-mixste-27"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(presets.PRESETS, "star-mixste-27",
+                   replace(preset, model=replace(preset.model, dim=16, depth=1, num_heads=2)))
+        yield
+
+
 @pytest.fixture(scope="module")
-def finished_run(tiny_dataset_dir, tmp_path_factory):
+def finished_run(small_preset, tiny_dataset_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("finished") / "run"
     assert main(["train", "--data-dir", str(tiny_dataset_dir), "--out", str(out), "--epochs", "1", *ARGS]) == 0
     return out
