@@ -9,8 +9,10 @@ numpy scalars and plain Python containers.
 from __future__ import annotations
 
 import _codecs
+import io
 import os
 import pickle
+import pickletools
 import zipfile
 from pathlib import Path
 
@@ -67,11 +69,24 @@ def _read_header(fp, path: Path, member: str):
     raise DataError(f"{path}: entry '{member}' has unsupported .npy format version {version}")
 
 
+def _check_declared_lengths(payload: bytes, path: Path, member: str) -> None:
+    """Walk the pickle's opcodes without building anything: a string or bytes opcode that
+    declares more bytes than the payload holds is refused here, because the unpickler would
+    allocate the declared size first (gigabytes from a corrupt length field of a few bytes)."""
+    try:
+        for _ in pickletools.genops(io.BytesIO(payload)):
+            pass
+    except ValueError as err:
+        raise DataError(f"{path}: entry '{member}' is truncated or corrupt ({err})") from None
+
+
 def _read_member(archive: zipfile.ZipFile, member: str, path: Path):
     with archive.open(member) as fp:
         shape, _, dtype = _read_header(fp, path, member)
         if dtype.hasobject:
-            value = RestrictedUnpickler(fp, encoding="latin1").load()
+            payload = fp.read()
+            _check_declared_lengths(payload, path, member)
+            value = RestrictedUnpickler(io.BytesIO(payload), encoding="latin1").load()
             if not isinstance(value, np.ndarray):
                 raise DataError(f"{path}: entry '{member}' does not hold an array")
             if value.shape != tuple(shape):
