@@ -97,7 +97,8 @@ def kill_chain(data_dir: Path, out: Path, kills: int, seed: int,
     for k in range(kills):
         sig = signals[k % len(signals)]
         proc = start(_args(data_dir, out))
-        logged = _kill_after(proc, rng.randint(0, 2), rng.random() * 1.5, sig, done)
+        # At least one logged step first: the kill lands in training, validation or a checkpoint write.
+        logged = _kill_after(proc, rng.randint(1, 3), rng.random() * 1.5, sig, done)
         proc.stdout.read()
         stderr = proc.stderr.read()
         code = proc.wait(timeout)
