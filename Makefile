@@ -6,7 +6,7 @@ STAMP := $(VENV)/.starpose-installed
 # The CPU build of PyTorch: an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean faults
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
+
+# The long fault campaign (not part of `make test`): 20 random kill points, 5000 fuzz cases per reader.
+faults: $(STAMP)
+	$(PY) -m pytest -q -s -p no:cacheprovider tests/test_reliability_kill.py tests/test_fuzz.py \
+		--kills 20 --fuzz-cases 5000 > faults.log 2>&1; status=$$?; cat faults.log; \
+		$(PY) -m tests.faults_summary faults.log; exit $$status

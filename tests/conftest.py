@@ -21,3 +21,9 @@ def pytest_configure(config):
         import torch
 
         torch.set_num_threads(1)
+
+
+def pytest_addoption(parser):
+    """The fault campaign (``make faults``) runs the same tests longer."""
+    parser.addoption("--fuzz-cases", type=int, default=500, help="fuzz cases per reader (default: 500)")
+    parser.addoption("--kills", type=int, default=3, help="random kill points in the kill-and-resume test")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from starpose import __version__
@@ -33,14 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    if hasattr(signal, "SIGXFSZ"):  # over a file size limit: an EFBIG error we report, not a kill
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         return int(args.func(args) or 0)
     except StarposeError as err:
         print(f"starpose {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print(f"starpose {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return getattr(err, "exit_code", 130)  # 130 for Ctrl-C, 143 for SIGTERM
 
 
 if __name__ == "__main__":

@@ -4,10 +4,16 @@ Everything goes through one transaction, :func:`atomic_files`: each output is wr
 temporary file beside its destination (same file system, so the final ``os.replace`` is atomic)
 and all of them are moved into place only when the whole block succeeds. :func:`atomic_path`
 and :func:`atomic_write_text` are its one-file forms.
+
+Durability: each temporary file is fsynced before the rename and its folder after it, so that
+after a power cut or a kill the destination holds either the old or the complete new content.
+A write that fails for lack of space or quota (``ENOSPC``, ``EDQUOT``, ``EFBIG``) becomes one
+:class:`StarposeError` line naming the file (:func:`write_error`).
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -58,9 +64,13 @@ def atomic_files(make_parents: bool = True) -> Iterator[Stage]:
         return tmp
 
     try:
-        yield stage
-        for tmp, final in pending:
-            os.replace(tmp, final)
+        try:
+            yield stage
+        except OSError as err:  # the writers' own errors: only "no room left" is ours to name
+            if err.errno in NO_SPACE:
+                raise write_error(err, pending[-1][1] if pending else None) from None
+            raise
+        _commit(pending)
     except BaseException:
         for tmp, _ in pending:
             tmp.unlink(missing_ok=True)
@@ -70,12 +80,63 @@ def atomic_files(make_parents: bool = True) -> Iterator[Stage]:
         raise
 
 
+def _commit(pending: list[tuple[Path, Path]]) -> None:
+    """fsync every temporary file, rename them into place, fsync their folders."""
+    final = None
+    try:
+        for tmp, final in pending:
+            fsync_file(tmp)
+        for tmp, final in pending:
+            os.replace(tmp, final)
+        for folder in dict.fromkeys(final.parent for _, final in pending):
+            fsync_dir(folder)
+    except OSError as err:
+        raise write_error(err, final) from None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = ".tmp", make_parents: bool = False):
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is
     removed (with the folders ``make_parents`` created). ``suffix=None`` keeps ``path``'s extension."""
     with atomic_files(make_parents=make_parents) as stage:
         yield stage(path, suffix)
+
+
+#: errno values that mean "no room left": the disk, the quota or the file size limit.
+NO_SPACE = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG) if e is not None)
+
+
+def write_error(err: OSError, path: str | os.PathLike | None) -> StarposeError:
+    """One line for a failed write of ``path``; no room left is named as such."""
+    name = path or getattr(err, "filename", None)
+    if err.errno in NO_SPACE:
+        what = {errno.EFBIG: "file size limit reached"}.get(err.errno, "no space left on the device or quota exceeded")
+        return StarposeError(f"{name}: cannot write ({what}); the previous files are intact")
+    return StarposeError(f"{name}: cannot write ({err.strerror or err})")
+
+
+def fsync_file(path: str | os.PathLike) -> None:
+    """Flush ``path``'s data to the disk (raises OSError, e.g. ENOSPC on delayed allocation)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Make a rename in ``folder`` durable; file systems that cannot fsync a folder are skipped."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -9,6 +9,11 @@
 * After every epoch: protocol #1 on the test subjects (flip averaging); ``best.pt`` and
   ``last.pt`` written atomically; a CSV row, TensorBoard scalars.
 
+Reliability (:doc:`docs/reliability.md`): one process per run folder (:mod:`starpose.runlock`);
+``last.pt`` rotated with ``last.prev.pt`` and checksummed (:mod:`starpose.run_checkpoints`), also
+every ``checkpoint_every`` steps; SIGINT and SIGTERM save and exit 130 / 143
+(:mod:`starpose.interrupts`).
+
 Resuming restores model, optimiser, learning rate, epoch, window order and RNG states, also from
 the middle of an epoch (Ctrl-C saves and exits), so a resumed run ends with the same weights as an
 uninterrupted one. Under ``torchrun`` it runs DistributedDataParallel: the global batch is split
@@ -37,11 +42,15 @@ from starpose.data.windows import TrainWindows
 from starpose.errors import StarposeError
 from starpose.evaluate import check_frames_fit, evaluate_model
 from starpose.inference import autocast, resolve_device
+from starpose.interrupts import shielded, signals_interrupt
 from starpose.io import atomic_write_text
 from starpose.loss import mixste_loss
 from starpose.models.checkpoints import load_weights, read_checkpoint, save_checkpoint
 from starpose.models.mixste import MixSTE
 from starpose.models.presets import PRESETS, get_preset
+from starpose.run_checkpoints import read_resume_checkpoint, rotate_in
+from starpose.runlock import folder_lock
+from starpose.train_log import StepLog
 
 
 @dataclass
@@ -72,6 +81,8 @@ class TrainConfig:
     max_batches_per_epoch: int | None = None  # cap an epoch at this many (shuffled) batches
     val_stride: int = 1  # validate after each epoch on every k-th test sequence
     progress: bool | None = None  # None: only on a terminal
+    checkpoint_every: int | None = None  # also write last.pt every N steps within an epoch
+    log_every: int = 100  # without a progress bar: a line with loss and speed every N steps
 
     def resolved(self) -> "TrainConfig":
         """The config with the recipe's defaults filled in for unset epochs / batch size / lr."""
@@ -80,7 +91,8 @@ class TrainConfig:
         at_least_one = (lambda v: v >= 1, "at least 1")
         for name, value, (ok, rule) in (
                 *((name, getattr(self, name), at_least_one)
-                  for name in ("epochs", "batch_size", "max_batches_per_epoch", "val_stride")),
+                  for name in ("epochs", "batch_size", "max_batches_per_epoch", "val_stride",
+                               "checkpoint_every", "log_every")),
                 ("lr", self.lr, (lambda v: v > 0, "positive")),
                 ("weight_decay", self.weight_decay, (lambda v: v >= 0, "at least 0")),
                 ("lr_decay", self.lr_decay, (lambda v: 0 < v <= 1, "in (0, 1]")),
@@ -150,7 +162,7 @@ class Trainer:
         self.epoch_sums = _empty_sums()  # the running epoch's loss sums, steps, frames, seconds
         self.rows: list[dict] = []
         if resume:
-            self._restore(self.out / "last.pt")
+            self._restore(self.out)
         self.forward_model = self._wrap(self.model)
 
     # ----------------------------------------------------------------- set-up
@@ -163,6 +175,9 @@ class Trainer:
                                 f"{self.dist.world_size} processes")
         if self.out.exists() and not self.out.is_dir():
             raise StarposeError(f"{self.out}: exists and is not a folder")
+        for parent in self.out.parents:
+            if parent.exists() and not parent.is_dir():
+                raise StarposeError(f"{self.out}: cannot create the run folder ({parent} is a file)")
 
     def _load_data(self) -> None:
         cfg = self.config
@@ -208,8 +223,8 @@ class Trainer:
             },
         }
 
-    def _restore(self, path: Path) -> None:
-        data = read_checkpoint(path)
+    def _restore(self, run_dir: Path) -> None:
+        data, path = read_resume_checkpoint(run_dir)
         if "train_state" not in data:
             raise StarposeError(f"{path}: not a starpose training checkpoint (no training state)")
         load_weights(self.model, data["model"], path)
@@ -225,13 +240,34 @@ class Trainer:
             torch.cuda.set_rng_state_all(ts["cuda_rng"])  # dropout / drop-path masks on the GPU
 
     def save(self, name: str) -> None:
-        if self.dist.is_main:
-            save_checkpoint(self.out / name, self.model, **self.state())
+        """Write ``name`` atomically; ``last.pt`` keeps its predecessor as ``last.prev.pt``.
+        SIGINT / SIGTERM wait until the file is complete."""
+        if not self.dist.is_main:
+            return
+        with shielded():
+            state = self.state()
+            if name == "last.pt":
+                rotate_in(self.out, lambda path: save_checkpoint(path, self.model, **state))
+            else:
+                save_checkpoint(self.out / name, self.model, **state)
 
     # ----------------------------------------------------------------- loop
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.config.epochs
+
     def fit(self) -> list[dict]:
+        """Train to ``epochs`` holding the run folder's lock; a finished run writes nothing."""
+        if self.finished:
+            return self.rows
+        if not self.dist.is_main:
+            return self._fit()
+        _make_run_folder(self.out)
+        with folder_lock(self.out, "training run"), signals_interrupt():
+            return self._fit()
+
+    def _fit(self) -> list[dict]:
         if self.dist.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
             written = dict(asdict(self.config), model=asdict(self.config.model_config()))
             atomic_write_text(self.out / "config.json", json.dumps(_jsonable(written), indent=2))
         writer = self._summary_writer()
@@ -270,6 +306,7 @@ class Trainer:
         batches = itertools.islice(batches, max(total - self.batch_in_epoch, 0))
         bar = tqdm(batches, total=total, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                    disable=self._progress_disabled(), leave=False, dynamic_ncols=True)
+        step_log = StepLog(cfg.log_every, total, enabled=self.dist.is_main and bool(bar.disable))
         for inputs, targets in bar:
             terms = self._step(inputs.to(self.device), targets.to(self.device))
             for k in LOSS_TERMS:
@@ -280,6 +317,9 @@ class Trainer:
             self.batch_in_epoch += 1
             bar.set_postfix(loss=f"{terms['total']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}",
                             fps=f"{sums['frames'] / sums['seconds']:.0f}")
+            step_log.step(self.epoch, self.batch_in_epoch, terms["total"], sums)
+            if cfg.checkpoint_every and self.batch_in_epoch % cfg.checkpoint_every == 0 and self.batch_in_epoch < total:
+                self.save("last.pt")
             if self.on_batch_end is not None:
                 self.on_batch_end(self.epoch, self.batch_in_epoch)
         # Over the whole epoch, also when it was interrupted and resumed.
@@ -394,6 +434,13 @@ LOSS_TERMS = ("total", "wmpjpe", "tc", "mpjve")
 
 def _empty_sums() -> dict:
     return dict.fromkeys(LOSS_TERMS, 0.0) | {"steps": 0, "frames": 0, "seconds": 0.0}
+
+
+def _make_run_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StarposeError(f"{out}: cannot create the run folder ({err.strerror or err})") from None
 
 
 def config_from_run(run_dir: str | os.PathLike) -> TrainConfig:

@@ -142,6 +142,19 @@ def _read_inputs(args) -> list[Keypoints2D]:
     return sequences
 
 
+def _out_folder_lock(out, outputs: list[Path]):
+    """One lift at a time writes into an output folder (:mod:`starpose.runlock`); a single
+    output file needs no lock, its atomic replacement is never half-written."""
+    import contextlib
+
+    from starpose.runlock import folder_lock
+
+    if outputs == [Path(out)]:
+        return contextlib.nullcontext()
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return folder_lock(out, "lift")
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -163,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         lift_keypoints(model, kp, flip=not args.no_flip, batch_size=args.batch_size, device=device)
         for kp in tqdm(sequences, desc="lifting", unit="seq", disable=len(sequences) < 2)
     ]
-    with atomic_files() as stage:
+    with _out_folder_lock(args.out, outputs), atomic_files() as stage:
         for result, out in zip(results, outputs):
             write_result(result, stage(out))
         for result, target in zip(results, renders):

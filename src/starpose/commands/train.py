@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, add_device_argument, comma_list,
@@ -20,6 +19,7 @@ EXAMPLES = (
     "starpose train --data-dir data/synthetic/small --keypoints noisy --preset star-mixste-27 --out runs/s27",
     "starpose train --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --preset star-mixste-243 --out runs/paper",
     "starpose train --resume runs/paper",
+    "starpose train --resume runs/paper --epochs 200   # a finished run: raise the target",
 )
 
 
@@ -54,7 +54,15 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder with data_3d_h36m.npz and data_2d_h36m_<name>.npz")
     p.add_argument("--keypoints", default="gt", help="2D keypoints name")
     p.add_argument("--out", help="run folder (checkpoints, metrics.csv, tensorboard/, config.json)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted run exactly (with it only --epochs, --device, --progress, "
+                        "--checkpoint-every and --log-every may be given)")
+    p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
+                   help="also write last.pt every N steps within an epoch (default: once per epoch)")
+    p.add_argument("--log-every", type=positive_int, default=100, metavar="N",
+                   help="without a progress bar (output not a terminal): a line with loss and speed every N steps")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: only when the output is a terminal)")
 
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -102,22 +110,34 @@ def train_config(args: argparse.Namespace):
         subjects_train=args.subjects_train, subjects_test=args.subjects_test, actions=args.actions,
         seed=args.seed, device=args.device, amp=args.amp, compile=args.compile,
         max_batches_per_epoch=args.max_batches_per_epoch, val_stride=args.val_stride,
+        progress=args.progress, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from starpose.train import Trainer, config_from_run
+    from starpose.train import Trainer
 
     if args.resume:
-        config = replace(config_from_run(args.resume), out=args.resume)
-        _fit(Trainer(config, resume=True))
-        return 0
+        return _resume(args)
     if not args.data_dir or not args.out:
         raise StarposeError("--data-dir and --out are required (or --resume RUN_DIR)")
     config = train_config(args)
     if Path(args.out, "last.pt").exists():
         raise StarposeError(f"{args.out}: already holds a run; use --resume {args.out} or another --out")
     _fit(Trainer(config))
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from starpose.commands.train_resume import check_target, finished_message, resume_config
+    from starpose.train import Trainer
+
+    trainer = Trainer(resume_config(args), resume=True)
+    check_target(args.resume, trainer.epoch, trainer.config.epochs)
+    if trainer.finished:
+        print(finished_message(args.resume, trainer.epoch, trainer.config.epochs))
+        return 0
+    _fit(trainer)
     return 0
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -27,11 +26,16 @@ NPY_KEY = "arr_0"
 def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
     """``np.load(path)`` without pickles; load errors become :class:`DataError`."""
     try:
+        if path.suffix.lower() == ".npy":
+            with open(path, "rb") as fh:
+                check_declared_size(fh, path.stat().st_size, path, "the array")
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: not a readable numpy file ({err})") from None
+    except MemoryError:
+        raise DataError(f"{path}: not a readable numpy file (it declares more data than fits in memory)") from None
+    except Exception as err:  # noqa: BLE001 - numpy's header parser raises many kinds on corrupt bytes
+        raise DataError(f"{path}: not a readable numpy file ({_one_line(err)})") from None
     if isinstance(data, np.ndarray):
         yield data
         return
@@ -39,13 +43,41 @@ def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
         yield data
 
 
+def check_declared_size(fh, available: int, path: Path, what: str) -> None:
+    """Refuse a header that declares more bytes than the file holds, before numpy allocates them."""
+    version = np.lib.format.read_magic(fh)
+    if version not in ((1, 0), (2, 0)):
+        return  # version 3 (UTF-8 field names) is rare: numpy's own checks apply
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(fh, max_header_size=10000)
+    if dtype.hasobject:
+        return  # refused by allow_pickle=False with its own message
+    needed = dtype.itemsize
+    for n in shape:
+        needed *= int(n)
+    if needed > available:
+        raise DataError(f"{path}: {what} declares shape {shape} ({needed:,} bytes) but the file holds {available:,} bytes")
+
+
 def _member(data, key: str, path: Path) -> np.ndarray:
     try:
+        name = key if key in data.zip.namelist() else f"{key}.npy"
+        with data.zip.open(name) as fh:
+            check_declared_size(fh, data.zip.getinfo(name).file_size, path, f"array {key!r}")
         return data[key]
+    except DataError:
+        raise
     except ValueError as err:
         raise DataError(f"{path}: array {key!r} holds pickled objects, refused ({err})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: array {key!r} is truncated or corrupt ({err})") from None
+    except MemoryError:
+        raise DataError(f"{path}: array {key!r} declares more data than fits in memory") from None
+    except Exception as err:  # noqa: BLE001 - corrupt headers raise SyntaxError, TokenError, ...
+        raise DataError(f"{path}: array {key!r} is truncated or corrupt ({_one_line(err)})") from None
+
+
+def _one_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def npz_keys(path: str | os.PathLike) -> list[str]:

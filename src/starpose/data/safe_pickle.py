@@ -9,16 +9,18 @@ numpy scalars and plain Python containers.
 from __future__ import annotations
 
 import _codecs
+import io
 import os
 import pickle
+import pickletools
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 import numpy.lib.format as npformat
 
 from starpose.errors import DataError
+from starpose.data.npz import check_declared_size
 from starpose.io import atomic_path
 
 _multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
@@ -67,11 +69,24 @@ def _read_header(fp, path: Path, member: str):
     raise DataError(f"{path}: entry '{member}' has unsupported .npy format version {version}")
 
 
+def _check_declared_lengths(payload: bytes, path: Path, member: str) -> None:
+    """Walk the pickle's opcodes without building anything: a string or bytes opcode that
+    declares more bytes than the payload holds is refused here, because the unpickler would
+    allocate the declared size first (gigabytes from a corrupt length field of a few bytes)."""
+    try:
+        for _ in pickletools.genops(io.BytesIO(payload)):
+            pass
+    except ValueError as err:
+        raise DataError(f"{path}: entry '{member}' is truncated or corrupt ({err})") from None
+
+
 def _read_member(archive: zipfile.ZipFile, member: str, path: Path):
     with archive.open(member) as fp:
         shape, _, dtype = _read_header(fp, path, member)
         if dtype.hasobject:
-            value = RestrictedUnpickler(fp, encoding="latin1").load()
+            payload = fp.read()
+            _check_declared_lengths(payload, path, member)
+            value = RestrictedUnpickler(io.BytesIO(payload), encoding="latin1").load()
             if not isinstance(value, np.ndarray):
                 raise DataError(f"{path}: entry '{member}' does not hold an array")
             if value.shape != tuple(shape):
@@ -79,6 +94,8 @@ def _read_member(archive: zipfile.ZipFile, member: str, path: Path):
                                 f"its header shape {tuple(shape)}")
             return value.item() if value.ndim == 0 else value
     # Plain arrays: let numpy parse them again from the start, never allowing pickles.
+    with archive.open(member) as fp:
+        check_declared_size(fp, archive.getinfo(member).file_size, path, f"array {member!r}")
     with archive.open(member) as fp:
         return npformat.read_array(fp, allow_pickle=False)
 
@@ -105,10 +122,11 @@ def load_npz(path: str | os.PathLike) -> dict[str, object]:
         raise DataError(f"{path}: not a valid .npz (zip) file ({err})") from None
     except pickle.UnpicklingError as err:
         raise DataError(f"{path}: refused to unpickle: {err}") from None
-    except (EOFError, ValueError, OSError, TypeError, KeyError, AttributeError, IndexError,
-            zlib.error) as err:
-        raise DataError(f"{path}: truncated or corrupt .npz file ({type(err).__name__}: {err})") \
-            from None
+    except MemoryError:
+        raise DataError(f"{path}: corrupt .npz file (declares more data than fits in memory)") from None
+    except Exception as err:  # noqa: BLE001 - corrupt headers raise SyntaxError, TokenError, zlib.error, ...
+        text = (str(err).strip().splitlines() or [""])[0]
+        raise DataError(f"{path}: truncated or corrupt .npz file ({type(err).__name__}: {text})") from None
     return entries
 
 

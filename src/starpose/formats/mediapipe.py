@@ -97,7 +97,8 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
         raise DataError(f"{path}: no such file") from None
     except (UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"{path}: not a readable CSV file ({err})") from None
-    rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in rows]
+    rows = [{k.strip().lower(): (v if isinstance(v, str) else "").strip() for k, v in row.items() if k is not None}
+            for row in rows]  # cells beyond the header come as a list under the key None: dropped
     return header, rows
 
 

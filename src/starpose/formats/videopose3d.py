@@ -32,10 +32,14 @@ def read_videopose3d(path, min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoi
     positions, metadata = _unwrap(data.get("positions_2d")), _unwrap(data.get("metadata")) or {}
     if not isinstance(positions, dict) or not positions:
         raise DataError(f"{path}: no 'positions_2d' dict of videos (not a VideoPose3D custom file)")
+    if not isinstance(metadata, dict):
+        raise DataError(f"{path}: 'metadata' is not a dict (not a VideoPose3D custom file)")
     layout = str(metadata.get("layout_name", "coco")).lower()
     if layout not in ("coco", "h36m"):
         raise DataError(f"{path}: unsupported keypoint layout {layout!r} (expected coco or h36m)")
     video_meta = metadata.get("video_metadata", {}) or {}
+    if not isinstance(video_meta, dict):
+        raise DataError(f"{path}: 'video_metadata' is not a dict of videos")
     return [
         _videopose3d_video(path, video, streams, layout, video_meta.get(video, {}), min_confidence)
         for video, streams in positions.items()

@@ -13,15 +13,16 @@ with the ``module.`` prefix of ``nn.DataParallel``) beside ``epoch``, ``lr``, ``
 ``random_state`` (a pickled ``numpy.random.RandomState``). The hyperparameters are inferred from
 the tensors. The two naming layouts are mapped into each other in :data:`PUBLISHED_NAMES` only.
 
-Every file is read with ``torch.load(weights_only=True)``: no arbitrary object is unpickled. The
+starpose checkpoints carry a SHA-256 of their payload (:mod:`starpose.models.integrity`),
+verified on every read. Every file is read with ``torch.load(weights_only=True)``: no arbitrary object is unpickled. The
 numpy types that a RandomState needs are the only globals allowed beyond tensors and containers.
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import re
-import zipfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import torch
 
 from starpose.errors import CheckpointError
 from starpose.io import atomic_path
+from starpose.models.integrity import checksum_problem, with_checksum
 from starpose.models.mixste import MixSTE, MixSTEConfig
 
 FORMAT_NAME = "starpose"
@@ -146,12 +148,17 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         if "GLOBAL" in reason or "allowlisted" in reason:
             raise CheckpointError(f"{path}: refused to load unsafe content ({reason})") from None
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({reason})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+    except MemoryError:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (declares more data than fits in memory)") from None
+    except Exception as err:  # noqa: BLE001 - any failure to parse these bytes means an unreadable file
         raise CheckpointError(
             f"{path}: not a readable PyTorch checkpoint (truncated or another kind of file: {_first_line(err)})"
         ) from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a dict of weights, found {type(data).__name__}")
+    problem = checksum_problem(data)
+    if problem:
+        raise CheckpointError(f"{path}: {problem}")
     return data
 
 
@@ -254,12 +261,19 @@ def save_checkpoint(path: str | os.PathLike, model: MixSTE, **extra) -> Path:
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **extra,
     }
-    return atomic_torch_save(payload, path)
+    return atomic_torch_save(with_checksum(payload), path)
 
 
 def atomic_torch_save(payload: dict, path: str | os.PathLike) -> Path:
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """Serialise in memory, then write, fsync and rename (:func:`starpose.io.atomic_path`).
+
+    torch's own file writer reports a full disk as a bare RuntimeError; Python's ``write``
+    raises OSError with the errno that :func:`starpose.io.write_error` turns into one line.
+    """
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(buffer.getbuffer())
     return Path(path)
 
 

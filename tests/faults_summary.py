@@ -1,0 +1,19 @@
+"""The one summary line of ``make faults``, from its log: kills and fuzz cases, with defects."""
+import re
+import sys
+
+
+def summary(text: str) -> str:
+    kills = re.findall(r"^kill (\w+): exit (-?\d+), (\d+) steps logged, resumed at step (\d+), lost (\d+)", text, re.M)
+    fuzz = re.findall(r"^fuzz ([\w-]+): (\d+) cases, (\d+) loaded, (\d+) refused, (\d+) defects", text, re.M)
+    lost = [int(k[4]) for k in kills]
+    failed = "failed" in text.splitlines()[-1] if text.strip() else True
+    return (f"faults: {len(kills)} kills ({', '.join(sorted(set(k[0] for k in kills)))}), all resumed: "
+            f"{'no' if failed else 'yes'}, work lost per kill max {max(lost, default=0)} steps "
+            f"(mean {sum(lost) / max(len(lost), 1):.2f}); fuzz: {sum(int(f[1]) for f in fuzz)} cases over "
+            f"{len(fuzz)} readers, {sum(int(f[4]) for f in fuzz)} defects")
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as fh:
+        print(summary(fh.read()))
