@@ -32,6 +32,8 @@ def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except DataError:
+        raise
     except MemoryError:
         raise DataError(f"{path}: not a readable numpy file (it declares more data than fits in memory)") from None
     except Exception as err:  # noqa: BLE001 - numpy's header parser raises many kinds on corrupt bytes
@@ -46,6 +48,7 @@ def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
 def check_declared_size(fh, available: int, path: Path, what: str) -> None:
     """Refuse a header that declares more bytes than the file holds, before numpy allocates them."""
     version = np.lib.format.read_magic(fh)
+    _check_header_length(fh, version, available, path, what)
     if version not in ((1, 0), (2, 0)):
         return  # version 3 (UTF-8 field names) is rare: numpy's own checks apply
     read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
@@ -57,6 +60,16 @@ def check_declared_size(fh, available: int, path: Path, what: str) -> None:
         needed *= int(n)
     if needed > available:
         raise DataError(f"{path}: {what} declares shape {shape} ({needed:,} bytes) but the file holds {available:,} bytes")
+
+
+def _check_header_length(fh, version, available: int, path: Path, what: str) -> None:
+    """Refuse a header-length field larger than the file: numpy would allocate that much to read it."""
+    start = fh.tell()
+    length = int.from_bytes(fh.read(2 if version == (1, 0) else 4), "little")
+    fh.seek(start)
+    if length > available:
+        raise DataError(f"{path}: {what} declares a {length:,}-byte header but the file holds "
+                        f"{available:,} bytes")
 
 
 def _member(data, key: str, path: Path) -> np.ndarray:

@@ -99,6 +99,9 @@ def _coco_detections_by_frame(detections, path) -> list:
     for i, det in enumerate(detections):
         if key not in det:
             raise DataError(f"{path}: detection {i} has no '{key}' like the others")
+        if isinstance(det[key], (dict, list, bool)) or det[key] is None:
+            raise DataError(f"{path}: detection {i}: '{key}' must be a frame number or name, "
+                            f"got {type(det[key]).__name__}")
         entries.setdefault(det[key], []).append(_coco_person(det, path, f"detection {i}"))
     return order_frames(entries)
 
