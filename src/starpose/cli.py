@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from starpose import __version__
 from starpose.commands import COMMANDS
-from starpose.errors import StarposeError
+from starpose.errors import StarposeError, StarposeWarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    _print_warnings_as_lines(args.command)
     try:
         return int(args.func(args) or 0)
     except StarposeError as err:
@@ -41,6 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"starpose {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _print_warnings_as_lines(command: str) -> None:
+    """Library :class:`StarposeWarning` values print as ``starpose COMMAND: warning: ...``."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, StarposeWarning):
+            print(f"starpose {command}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 if __name__ == "__main__":

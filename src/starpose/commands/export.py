@@ -31,8 +31,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from starpose.io import check_output_path
     from starpose.models.checkpoints import export_checkpoint
 
+    check_output_path(args.out, inputs=(args.checkpoint,))
     out = export_checkpoint(args.checkpoint, args.to, args.out, args.num_heads,
                             module_prefix=not args.no_module_prefix)
     print(f"wrote {out} ({args.to} layout)")
