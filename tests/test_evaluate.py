@@ -12,7 +12,6 @@ from starpose.data.h36m import load_h36m, select
 from starpose.evaluate import clean_errors, evaluate_model, published_errors
 from starpose.inference import predict_sequence, predict_windows
 from starpose.models import MixSTE
-from starpose.data.windows import eval_windows, reassemble
 from starpose import metrics
 from tests.reference_eval import published_evaluation
 
