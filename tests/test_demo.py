@@ -23,12 +23,14 @@ def test_compare_writes_the_whole_report(tiny_dataset_dir, tmp_path, capsys):
     for model in summary["models"].values():
         assert np.isfinite(model["published"]["Average"]["mpjpe"])
         assert np.isfinite(model["clean"]["Average"]["accel_error"])
+        assert np.isfinite(model["clean_overlap"]["Average"]["accel_error"])
         assert len(model["per_joint_mm"]) == 17
     printed = capsys.readouterr().out
     assert "mean-pose baseline" in printed and "| star |" in printed and "| vanilla |" in printed
     assert "protocol #1:" in printed
     report = (out / "report.md").read_text()
     assert "vanilla attention, clean protocol" in report and "sequence.gif" in report
+    assert "with overlapping windows" in report
     assert not list(out.glob(".*")), "temporary files left behind"
 
 

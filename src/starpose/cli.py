@@ -9,10 +9,11 @@ import argparse
 import importlib
 import signal
 import sys
+import warnings
 
 from starpose import __version__
 from starpose.commands import COMMANDS
-from starpose.errors import StarposeError
+from starpose.errors import StarposeError, StarposeWarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if hasattr(signal, "SIGXFSZ"):  # over a file size limit: an EFBIG error we report, not a kill
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _print_warnings_as_lines(args.command)
     try:
         return int(args.func(args) or 0)
     except StarposeError as err:
@@ -44,6 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         print(f"starpose {args.command}: interrupted", file=sys.stderr)
         return getattr(err, "exit_code", 130)  # 130 for Ctrl-C, 143 for SIGTERM
+
+
+def _print_warnings_as_lines(command: str) -> None:
+    """Library :class:`StarposeWarning` values print as ``starpose COMMAND: warning: ...``."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, StarposeWarning):
+            print(f"starpose {command}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 if __name__ == "__main__":

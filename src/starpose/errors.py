@@ -16,3 +16,7 @@ class DataError(StarposeError):
 
 class CheckpointError(StarposeError):
     """A checkpoint is missing, malformed, unsafe or does not fit the model."""
+
+
+class StarposeWarning(UserWarning):
+    """Something the user should check, though the work goes on (the CLI prints one line)."""

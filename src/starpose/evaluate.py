@@ -9,8 +9,10 @@ window borders) are weighted by W*F; an action's number is the weighted mean ove
 (all test subjects and cameras, takes grouped by the name before the first space); the reported
 average is the plain mean over actions.
 
-Clean protocol (``protocol="clean"``): the predictions are reassembled into the sequence so that
-every frame counts once, velocities and accelerations stay inside the sequence, plus the
+Clean protocol (``protocol="clean"``): each sequence is lifted as ``starpose lift`` lifts it,
+through overlapping windows blended with edge-falling weights
+(:func:`starpose.inference.predict_sequence`, stride F/2), so that every frame counts once,
+velocities and accelerations stay inside the sequence and carry no window-border jumps, plus the
 acceleration error (jitter).
 """
 from __future__ import annotations
@@ -99,8 +101,26 @@ def _millimetres(metric, pred, target, too_short: float = float("nan")) -> float
 
 def sequence_errors(model, sequences: list[Sequence], protocol: str = "published", flip: bool = True,
                     batch_size: int = 64, amp: str | None = None) -> list[SequenceErrors]:
+    if protocol == "clean":
+        return clean_sequence_errors(model, sequences, flip=flip, batch_size=batch_size, amp=amp)
     predictions = predict_all(model, sequences, flip=flip, batch_size=batch_size, amp=amp)
     return errors_of_predictions(sequences, predictions, protocol)
+
+
+def clean_sequence_errors(model, sequences: list[Sequence], flip: bool = True, batch_size: int = 64,
+                          amp: str | None = None, stride: int | None = None) -> list[SequenceErrors]:
+    """Clean-protocol errors of each sequence lifted through overlapping windows."""
+    from starpose.inference import predict_sequence
+
+    results = []
+    for seq in sequences:
+        pred = predict_sequence(model, seq.keypoints_2d, flip=flip, batch_size=batch_size, amp=amp,
+                                stride=stride, zero_root=False)
+        target = np.array(seq.positions_3d, dtype=np.float32)
+        target[:, 0] = 0.0
+        results.append(SequenceErrors(seq.subject, seq.action_group, seq.num_frames,
+                                      clean_errors(pred, target)))
+    return results
 
 
 def errors_of_predictions(sequences: list[Sequence], predictions: list[torch.Tensor],

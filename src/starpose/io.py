@@ -165,3 +165,40 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_output_path(path: str | os.PathLike, *, suffixes: tuple[str, ...] = (),
+                      inputs: tuple = (), folder: bool = False) -> Path:
+    """Refuse an output location before any work starts; returns it as a :class:`Path`.
+
+    Refused, each with one line naming the path: a file output whose extension is not one of
+    ``suffixes`` (when given) or that is an existing folder; a folder output (``folder``) that is
+    an existing file; a path that resolves to one of ``inputs`` (files being read: inputs,
+    checkpoints); a location whose nearest existing folder is
+    not writable.
+    """
+    path = Path(path)
+    if not folder and suffixes and path.suffix.lower() not in suffixes:
+        raise StarposeError(f"{path}: unsupported output extension; use {', '.join(suffixes)}")
+    if not folder and path.is_dir():
+        raise StarposeError(f"{path}: is a folder; give a file name")
+    if folder and path.exists() and not path.is_dir():
+        raise StarposeError(f"{path}: exists and is not a folder")
+    target = path.resolve()
+    for source in inputs:
+        source = Path(source).resolve()
+        if source == target:
+            raise StarposeError(f"{path}: is also an input ({source}); refusing to overwrite it")
+    _check_writable_folder(path if folder else path.parent, path)
+    return path
+
+
+def _check_writable_folder(folder: Path, path: Path) -> None:
+    """The nearest existing ancestor of ``folder`` must be a writable folder."""
+    folder = folder.absolute()
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise StarposeError(f"{path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StarposeError(f"{path}: cannot write in {folder} (permission denied)")

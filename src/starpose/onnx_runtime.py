@@ -31,10 +31,14 @@ def import_onnxruntime():
 
 
 class OnnxPredictor:
-    """A starpose ONNX export under ONNX Runtime (CPU). ``threads``: intra-op threads (0: ORT's
-    default)."""
+    """A starpose ONNX export under ONNX Runtime (CPU), with the interface of
+    :class:`starpose.inference.TorchPredictor`. ``flip``: average with the mirrored input (a graph
+    exported with the flip inside always does); ``batch_size``: windows per run;
+    ``threads``: intra-op threads (0: ORT's default)."""
 
-    def __init__(self, path: str | os.PathLike, threads: int = 0):
+    def __init__(self, path: str | os.PathLike, *, flip: bool = True, batch_size: int = 32,
+                 threads: int = 0):
+        self.flip, self.batch_size = flip, batch_size
         ort = import_onnxruntime()
         self.path = str(path)
         if not os.path.isfile(self.path):
@@ -69,7 +73,12 @@ class OnnxPredictor:
         windows = np.ascontiguousarray(windows, dtype=np.float32)
         if windows.ndim != 4 or windows.shape[1:] != (self.frames, self.num_joints, 2):
             raise ValueError(f"expected windows (B, {self.frames}, {self.num_joints}, 2), got {windows.shape}")
-        if self.flip_in_graph:
+        parts = [self._predict(windows[i:i + self.batch_size])
+                 for i in range(0, len(windows), self.batch_size)]
+        return np.concatenate(parts) if parts else np.zeros(windows.shape[:3] + (3,), np.float32)
+
+    def _predict(self, windows: np.ndarray) -> np.ndarray:
+        if self.flip_in_graph or not self.flip:
             return self._run(windows)
         n = windows.shape[0]
         out = self._run(np.concatenate([windows, self._flip(windows)]))

@@ -45,7 +45,7 @@ from starpose.inference import autocast, resolve_device
 from starpose.interrupts import shielded, signals_interrupt
 from starpose.io import atomic_write_text
 from starpose.loss import mixste_loss
-from starpose.models.checkpoints import load_weights, read_checkpoint, save_checkpoint
+from starpose.models.checkpoints import load_weights, save_checkpoint
 from starpose.models.mixste import MixSTE
 from starpose.models.presets import PRESETS, get_preset
 from starpose.run_checkpoints import read_resume_checkpoint, rotate_in

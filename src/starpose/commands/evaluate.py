@@ -55,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
     from starpose.models.checkpoints import load_model
 
     if args.json:
+        from starpose.io import check_output_path
+
         _check_json_path(args.json)
+        check_output_path(args.json, suffixes=(".json",), inputs=(args.checkpoint,))
     model = load_model(args.checkpoint, num_heads=args.num_heads, device=resolve_device(args.device))
     check_model_fits(model, args.checkpoint)
     sequences = load_h36m(args.data_dir, args.keypoints, subjects=list(args.subjects))

@@ -38,8 +38,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from starpose.io import check_output_path
     from starpose.models.checkpoints import export_checkpoint
 
+    check_output_path(args.out, inputs=(args.checkpoint,))
     if args.to == "onnx":
         return _export_onnx(args)
     out = export_checkpoint(args.checkpoint, args.to, args.out, args.num_heads,
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _export_onnx(args: argparse.Namespace) -> int:
     from starpose.errors import StarposeError
-    from starpose.models.checkpoints import load_model, read_checkpoint
+    from starpose.models.checkpoints import model_from_checkpoint, read_checkpoint
     from starpose.models.onnx_export import check_opset, export_onnx
 
     try:
@@ -60,8 +62,8 @@ def _export_onnx(args: argparse.Namespace) -> int:
         raise StarposeError(f"{args.out}: {err}") from None
     except ImportError:
         raise StarposeError("ONNX export needs the onnx package: pip install 'starpose[onnx]'") from None
-    model = load_model(args.checkpoint, num_heads=args.num_heads)
     data = read_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(data, args.checkpoint, num_heads=args.num_heads)
     dataset = data.get("dataset") if isinstance(data.get("dataset"), str) else None
     try:
         out = export_onnx(model, args.out, frames=args.frames, opset=args.opset, flip=args.flip,

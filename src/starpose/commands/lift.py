@@ -43,11 +43,11 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="keypoint file(s), or OpenPose folder(s)")
-    parser.add_argument("--checkpoint", required=True, metavar="FILE", help="MixSTE checkpoint")
+    parser.add_argument("--checkpoint", metavar="FILE", help="MixSTE checkpoint (--runtime torch)")
     parser.add_argument("--out", required=True, metavar="OUT",
                         help="result file (.npz/.json/.csv), or a folder for several sequences")
-    parser.add_argument("--out-format", choices=("npz", "json", "csv"), default="npz",
-                        help="file format inside an output folder (default npz)")
+    parser.add_argument("--out-format", choices=("npz", "json", "csv"), default=None,
+                        help="file format inside an output folder (default: npz)")
     parser.add_argument("--format", dest="fmt", choices=("auto",) + FORMATS, default="auto",
                         help="input format (default: detect it)")
     parser.add_argument("--width", type=positive_float, help="image width in pixels "
@@ -63,6 +63,16 @@ def add_parser(subparsers) -> None:
                         help="also write an animation (a folder when there are several sequences)")
     parser.add_argument("--batch-size", type=positive_int, default=32,
                         help="windows per forward pass (default 32)")
+    parser.add_argument("--stride", type=positive_int, default=None, metavar="S",
+                        help="frames between window starts; each frame is the Hann-weighted mean "
+                        "of the windows covering it (default: half the model's frames; "
+                        "the model's frame count: non-overlapping windows)")
+    parser.add_argument("--num-heads", type=positive_int, default=None,
+                        help="heads of a published vanilla checkpoint without a stored "
+                        "configuration (default: 8)")
+    parser.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
+                        help="torch: --checkpoint with PyTorch; onnx: --model with ONNX Runtime")
+    parser.add_argument("--model", metavar="FILE.onnx", help="ONNX export (--runtime onnx)")
     add_device_argument(parser)
     parser.set_defaults(func=run)
 
@@ -75,11 +85,17 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "sequence"
 
 
-def plan_outputs(out, names: list[str], out_format: str = "npz") -> list[Path]:
+def plan_outputs(out, names: list[str], out_format: str | None = None) -> list[Path]:
     """Destination of each sequence: ``out`` itself for one sequence with a result extension,
-    else ``out/<name>.<out_format>`` (names made unique)."""
+    else ``out/<name>.<out_format>`` (names made unique, ``npz`` by default)."""
     out = Path(out)
     is_file = out.suffix.lower() in RESULT_SUFFIXES and not out.is_dir()
+    if is_file and out_format is not None and f".{out_format}" != out.suffix.lower():
+        raise StarposeError(f"{out}: --out-format {out_format} conflicts with the extension of "
+                            "--out; give one of them")
+    if out.suffix and not is_file and not out.is_dir():
+        raise StarposeError(f"{out}: --out takes a file ending in .npz, .json or .csv, or a folder")
+    out_format = out_format or "npz"
     if is_file and len(names) == 1:
         return [out]
     if is_file:
@@ -87,8 +103,6 @@ def plan_outputs(out, names: list[str], out_format: str = "npz") -> list[Path]:
             f"{out}: the inputs hold {len(names)} sequences; give a folder as --out "
             "(one file per sequence)"
         )
-    if out.suffix.lower() in (".mp4", ".gif", ".png"):
-        raise StarposeError(f"{out}: --out takes .npz, .json or .csv (or a folder)")
     if out.exists() and not out.is_dir():
         raise StarposeError(f"{out}: exists and is not a folder")
     paths, used = [], set()
@@ -155,14 +169,77 @@ def _out_folder_lock(out, outputs: list[Path]):
     return folder_lock(out, "lift")
 
 
-def run(args: argparse.Namespace) -> int:
+def _check_outputs(args, outputs: list[Path], renders: list[Path]) -> None:
+    """Refuse outputs that would overwrite an input or the model, or cannot be written."""
+    from starpose.io import check_output_path
+
+    reads = tuple(args.inputs) + tuple(p for p in (args.checkpoint, args.model) if p)
+    for out in outputs:
+        check_output_path(out, suffixes=RESULT_SUFFIXES, inputs=reads)
+    for target in renders:
+        check_output_path(target, suffixes=ANIMATION_SUFFIXES, inputs=reads)
+
+
+def _predictor(args, device):
+    """The window predictor of ``--runtime``."""
+    if args.runtime == "onnx":
+        if not args.model:
+            raise StarposeError("--runtime onnx needs --model FILE.onnx")
+        try:
+            from starpose.onnx_runtime import OnnxPredictor
+        except ImportError as err:
+            raise StarposeError(f"--runtime onnx is not available in this installation ({err})") from None
+        return OnnxPredictor(args.model, flip=not args.no_flip, batch_size=args.batch_size)
+    if not args.checkpoint:
+        raise StarposeError("--checkpoint is required (or --runtime onnx --model FILE.onnx)")
+    from starpose.evaluate import check_model_fits
+    from starpose.inference import TorchPredictor
+    from starpose.models.checkpoints import load_model
+
+    model = load_model(args.checkpoint, num_heads=args.num_heads, device=device)
+    check_model_fits(model, args.checkpoint)
+    return TorchPredictor(model, flip=not args.no_flip, batch_size=args.batch_size, device=device)
+
+
+def _lift_into(predictor, kp: Keypoints2D, path: Path, stride, keep: bool):
+    """Stream one sequence's poses into the result file ``path``; returns them when ``keep``."""
+    import numpy as np
     from tqdm import tqdm
 
-    from starpose.evaluate import check_model_fits
+    from starpose.lift.lifting import result_meta, stream_keypoints
+    from starpose.lift.stream import ResultWriter
+
+    writer, kept = ResultWriter(path, result_meta(kp), kp.num_frames), []
+    # frames/s and the time left; a plain line every few seconds when stderr is not a terminal
+    bar = tqdm(total=kp.num_frames, desc=kp.name, unit="frame", unit_scale=True,
+               mininterval=0.5 if sys.stderr.isatty() else 10.0)
+    try:
+        for _, block in stream_keypoints(predictor, kp, stride=stride,
+                                         chunk_windows=_chunk_windows(predictor)):
+            writer.write(block)
+            bar.update(len(block))
+            if keep:
+                kept.append(block)
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        bar.close()
+    writer.close()
+    return np.concatenate(kept) if keep else None
+
+
+def _chunk_windows(predictor) -> int:
+    """Windows per chunk: a multiple of the predictor's batch, so that chunking keeps its batches
+    (and the result equals the all-at-once one exactly)."""
+    return 4 * int(getattr(predictor, "batch_size", 32))
+
+
+def run(args: argparse.Namespace) -> int:
     from starpose.inference import resolve_device
     from starpose.io import atomic_files
-    from starpose.lift import lift_keypoints, render_result, write_result
-    from starpose.models.checkpoints import load_model
+    from starpose.lift import render_result
+    from starpose.lift.lifting import result_meta
 
     if (args.width is None) != (args.height is None):
         raise StarposeError("give both --width and --height, or neither")
@@ -170,19 +247,17 @@ def run(args: argparse.Namespace) -> int:
     sequences = _read_inputs(args)
     outputs = plan_outputs(args.out, [kp.name for kp in sequences], args.out_format)
     renders = render_targets(args.render, outputs)
-    model = load_model(args.checkpoint, device=device)
-    check_model_fits(model, args.checkpoint)
-    results = [
-        lift_keypoints(model, kp, flip=not args.no_flip, batch_size=args.batch_size, device=device)
-        for kp in tqdm(sequences, desc="lifting", unit="seq", disable=len(sequences) < 2)
-    ]
+    _check_outputs(args, outputs, renders)
+    predictor = _predictor(args, device)
+    if args.stride is not None and args.stride > predictor.frames:
+        raise StarposeError(f"--stride {args.stride} exceeds the model's {predictor.frames} frames")
     with _out_folder_lock(args.out, outputs), atomic_files() as stage:
-        for result, out in zip(results, outputs):
-            write_result(result, stage(out))
-        for result, target in zip(results, renders):
-            render_result(result, stage(target))
-    for out, result in zip(outputs, results):
-        print(f"wrote {out} ({len(result['positions_3d']):,} frames)")
+        for i, (kp, out) in enumerate(zip(sequences, outputs)):
+            poses = _lift_into(predictor, kp, stage(out), args.stride, keep=i < len(renders))
+            if i < len(renders):
+                render_result({"positions_3d": poses, **result_meta(kp)}, stage(renders[i]))
+    for out, kp in zip(outputs, sequences):
+        print(f"wrote {out} ({kp.num_frames:,} frames)")
     for target in renders:
         print(f"wrote {target}")
     return 0

@@ -77,6 +77,12 @@ def run(args: argparse.Namespace) -> int:
             raise StarposeError(f"{value}: {flag} must end in .png")
     if args.error_plot is not None and not args.ground_truth:
         raise StarposeError("--error-plot needs --ground-truth")
+    from starpose.io import check_output_path
+
+    reads = tuple(p for p in (args.input, args.ground_truth) if p)
+    for value in (args.out, args.plot, args.error_plot):
+        if value is not None:
+            check_output_path(value, inputs=reads)
     result = read_result(args.input)
     truth = None
     if args.ground_truth:

@@ -36,7 +36,9 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from starpose.data.synthetic import generate_dataset
+    from starpose.io import check_output_path
 
+    check_output_path(args.out, folder=True)
     paths = generate_dataset(args.out, args.preset, args.seed, progress=True)
     for path in paths.values():
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -114,6 +114,7 @@ def train_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from starpose.io import check_output_path
     from starpose.train import Trainer
 
     if args.resume:
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.data_dir or not args.out:
         raise StarposeError("--data-dir and --out are required (or --resume RUN_DIR)")
     config = train_config(args)
+    check_output_path(args.out, folder=True)
     if Path(args.out, "last.pt").exists():
         raise StarposeError(f"{args.out}: already holds a run; use --resume {args.out} or another --out")
     _fit(Trainer(config))

@@ -6,15 +6,12 @@ array) back and checks them, for rendering and comparisons.
 """
 from __future__ import annotations
 
-import csv
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from starpose.data.npz import open_npz
-from starpose.errors import DataError, StarposeError
+from starpose.errors import DataError
 from starpose.formats import read_json
 
 RESULT_SUFFIXES = (".npz", ".json", ".csv")
@@ -26,56 +23,19 @@ def write_result(result: dict, path) -> Path:
     ``.npz``: arrays plus ``joint_names``/``source`` strings and ``fps`` (NaN when unknown),
     readable with ``np.load(path)`` (no pickles). ``.json``: the same as lists (``fps`` null
     when unknown). ``.csv``: one row per frame and joint, ``frame, time_s, joint, x, y, z``.
+    The same file as :class:`starpose.lift.stream.ResultWriter` writes block by block.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        _write_npz(result, path)
-    elif suffix == ".json":
-        path.write_text(json.dumps(_json_ready(result)), encoding="utf-8")
-    elif suffix == ".csv":
-        _write_csv(result, path)
-    else:
-        raise StarposeError(f"{path}: unknown result format; use .npz, .json or .csv")
-    return path
+    from starpose.lift.stream import ResultWriter
 
-
-def _write_npz(result: dict, path: Path) -> None:
-    fps = result["fps"]
-    with path.open("wb") as fh:
-        np.savez_compressed(
-            fh,
-            positions_3d=result["positions_3d"],
-            keypoints_2d=result["keypoints_2d"],
-            confidence=result["confidence"],
-            filled=result["filled"],
-            joint_names=np.array(result["joint_names"]),
-            fps=np.float64(math.nan if fps is None else fps),
-            image_size=np.array(result["image_size"], dtype=np.float64),
-            source=np.array(str(result["source"])),
-            source_format=np.array(result["source_format"]),
-            name=np.array(result["name"]),
-        )
-
-
-def _json_ready(result: dict) -> dict:
-    out = {}
-    for key, value in result.items():
-        if isinstance(value, np.ndarray):
-            value = np.round(value, 6).tolist() if value.dtype.kind == "f" else value.tolist()
-        out[key] = list(value) if isinstance(value, tuple) else value
-    return out
-
-
-def _write_csv(result: dict, path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["frame", "time_s", "joint", "x", "y", "z"])
-        fps = result.get("fps")
-        for t, pose in enumerate(result["positions_3d"]):
-            time_s = f"{t / fps:.6f}" if fps else ""  # empty where the frame rate is unknown
-            for name, (x, y, z) in zip(result["joint_names"], pose):
-                writer.writerow([t, time_s, name, f"{x:.6f}", f"{y:.6f}", f"{z:.6f}"])
+    poses = np.asarray(result["positions_3d"], dtype=np.float32)
+    meta = {k: v for k, v in result.items() if k != "positions_3d"}
+    writer = ResultWriter(path, meta, len(poses), poses.shape[1])
+    try:
+        writer.write(poses)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
 
 
 def read_result(path) -> dict:

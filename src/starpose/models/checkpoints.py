@@ -23,19 +23,23 @@ import io
 import os
 import pickle
 import re
+import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from starpose.errors import CheckpointError
+from starpose.errors import CheckpointError, StarposeWarning
 from starpose.io import atomic_path
 from starpose.models.integrity import checksum_problem, with_checksum
 from starpose.models.mixste import MixSTE, MixSTEConfig
 
 FORMAT_NAME = "starpose"
 FORMAT_VERSION = 1
+#: Extra entry of a published-layout export holding starpose's model configuration (the published
+#: loader ignores extra keys; the layout itself cannot hold the vanilla head count).
+CONFIG_ENTRY = "starpose_config"
 
 #: (published prefix, starpose prefix): the one place where the two layouts meet.
 PUBLISHED_NAMES = (
@@ -181,10 +185,21 @@ def checkpoint_state(data: dict, path: str | os.PathLike) -> tuple[dict, MixSTEC
         return _starpose_entries(data, path)
     for key in ("model_pos", "model", "state_dict"):
         if isinstance(data.get(key), dict):
-            return published_to_starpose(data[key]), None
+            return published_to_starpose(data[key]), _stored_config(data, path)
     if data and all(isinstance(v, torch.Tensor) for v in data.values()):
         return published_to_starpose(data), None
     raise CheckpointError(f"{path}: no model weights found (expected a 'model_pos' or starpose 'model' entry)")
+
+
+def _stored_config(data: dict, path) -> MixSTEConfig | None:
+    """The configuration a starpose export stored beside published-layout weights, if any."""
+    config = data.get(CONFIG_ENTRY)
+    if config is None:
+        return None
+    try:
+        return MixSTEConfig(**config)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: malformed {CONFIG_ENTRY} entry ({err})") from None
 
 
 def _starpose_entries(data: dict, path: str | os.PathLike) -> tuple[dict, MixSTEConfig]:
@@ -225,9 +240,19 @@ def model_from_checkpoint(
         config = config or infer_config(state, num_heads)
     except (KeyError, ValueError, IndexError) as err:
         raise CheckpointError(f"{path}: cannot infer the MixSTE configuration from the weights ({err})") from None
+    if config.dim % config.num_heads:
+        raise CheckpointError(f"{path}: {config.num_heads} heads do not divide the model width {config.dim}")
+    if num_heads is None and config.attention == "vanilla" and _is_published_without_config(data):
+        warnings.warn(f"{path}: a published vanilla checkpoint does not store its head count; "
+                      "assuming 8 heads (give the number of heads if it was trained with another)",
+                      StarposeWarning, stacklevel=2)
     model = MixSTE.from_config(replace(config, attention_kernel=attention_kernel))
     load_weights(model, state, path)
     return model.to(device).eval()
+
+
+def _is_published_without_config(data: dict) -> bool:
+    return data.get("format") != FORMAT_NAME and CONFIG_ENTRY not in data
 
 
 def load_weights(model: MixSTE, state: dict, path: str | os.PathLike) -> None:
@@ -252,8 +277,7 @@ def load_weights(model: MixSTE, state: dict, path: str | os.PathLike) -> None:
 def save_checkpoint(path: str | os.PathLike, model: MixSTE, **extra) -> Path:
     """Write a starpose checkpoint atomically: a crash never leaves a half-written file."""
     model = getattr(model, "module", model)  # DistributedDataParallel / DataParallel wrappers
-    config = asdict(model.config)
-    del config["attention_kernel"]  # how attention is computed is the loader's choice
+    config = _config_dict(model)
     payload = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -262,6 +286,12 @@ def save_checkpoint(path: str | os.PathLike, model: MixSTE, **extra) -> Path:
         **extra,
     }
     return atomic_torch_save(with_checksum(payload), path)
+
+
+def _config_dict(model: MixSTE) -> dict:
+    config = asdict(model.config)
+    del config["attention_kernel"]  # how attention is computed is the loader's choice
+    return config
 
 
 def atomic_torch_save(payload: dict, path: str | os.PathLike) -> Path:
@@ -293,6 +323,7 @@ def export_checkpoint(src: str | os.PathLike, layout: str, out: str | os.PathLik
         "epoch": data.get("epoch", 0),
         "lr": data.get("lr", 0.0),
         "model_pos": starpose_to_published(model.state_dict(), module_prefix=module_prefix),
+        CONFIG_ENTRY: _config_dict(model),
     }
     return atomic_torch_save(payload, out)
 
