@@ -51,20 +51,23 @@ def predict_windows(
     flip: bool = True,
     batch_size: int = 64,
     amp: str | None = None,
+    skeleton=None,
 ) -> torch.Tensor:
     """Model output on windows ``(W, F, J, 2)`` -> ``(W, F, J, 3)`` (float32, on the input's device).
 
     With ``flip`` the output is the mean of the output on the input and the flipped-back output on
     the flipped input. ``batch_size`` counts windows per forward (doubled inside with ``flip``).
+    ``skeleton`` gives the left/right joints of the flip (default: Human3.6M's 17 joints).
     """
+    flip_with = {} if skeleton is None else {"skeleton": skeleton}
     outputs = []
     for chunk in windows_2d.split(batch_size):
-        inputs = torch.cat([chunk, flip_pose(chunk)]) if flip else chunk
+        inputs = torch.cat([chunk, flip_pose(chunk, **flip_with)]) if flip else chunk
         with autocast(chunk.device, amp):
             out = model(inputs).float()
         if flip:
             n = chunk.shape[0]
-            out = 0.5 * (out[:n] + flip_pose(out[n:]))
+            out = 0.5 * (out[:n] + flip_pose(out[n:], **flip_with))
         outputs.append(out)
     return torch.cat(outputs)
 
@@ -77,6 +80,7 @@ def predict_sequence(
     batch_size: int = 32,
     device: str | torch.device | None = None,
     amp: str | None = None,
+    skeleton=None,
 ) -> np.ndarray:
     """Lift one normalised 2D sequence ``(T, J, 2)`` to root-relative 3D ``(T, J, 3)``.
 
@@ -90,7 +94,7 @@ def predict_sequence(
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     frames = model.config.num_frames
     windows = torch.from_numpy(eval_windows(keypoints_2d, frames)).to(device)
-    pred = predict_windows(model, windows, flip=flip, batch_size=batch_size, amp=amp)
+    pred = predict_windows(model, windows, flip=flip, batch_size=batch_size, amp=amp, skeleton=skeleton)
     pred = reassemble(pred.cpu().numpy(), keypoints_2d.shape[0])
     pred[:, 0] = 0.0
     return pred
