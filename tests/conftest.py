@@ -21,3 +21,13 @@ def pytest_configure(config):
         import torch
 
         torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_humaneva_dir(tmp_path_factory):
+    """Folder with data_3d_humaneva15.npz and data_2d_humaneva15_{gt,noisy}.npz (tiny, seed 0)."""
+    from starpose.data.humaneva_synthetic import generate_dataset as generate_humaneva
+
+    out = tmp_path_factory.mktemp("tiny_humaneva")
+    generate_humaneva(out, preset="tiny", seed=0)
+    return out
