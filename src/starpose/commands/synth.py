@@ -9,6 +9,18 @@ from starpose.data.datasets import dataset_names
 from starpose.errors import StarposeError
 
 
+def synth_preset(text: str) -> str:
+    """A synthetic-data preset of some dataset, checked when the option is parsed (the datasets'
+    modules import torch, which ``--help`` must not); whether it is one of the chosen dataset's
+    presets is checked when the command runs."""
+    from starpose.data.datasets import get_dataset
+
+    known = dict.fromkeys(p for name in dataset_names() for p in get_dataset(name).synth_presets)
+    if text not in known:
+        raise argparse.ArgumentTypeError(f"unknown preset {text!r} (choose from {', '.join(known)})")
+    return text
+
+
 def add_parser(subparsers) -> None:
     parser = add_command_parser(
         subparsers, "synth", help="generate a synthetic Human3.6M-format dataset",
@@ -23,7 +35,7 @@ def add_parser(subparsers) -> None:
                         help="h36m: 7 subjects x 15 actions x 2 takes, 4 cameras; humaneva: "
                         "Train/Validate S1-S3 x 5 actions, 3 cameras, 60 fps (data_*_humaneva15_*.npz)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--preset", default="small", metavar="PRESET",
+    parser.add_argument("--preset", type=synth_preset, default="small", metavar="PRESET",
                         help="tiny: tests (seconds); small: CPU demo; h36m-size (h36m): the real "
                         "training split's size, ~1.56M 2D frames; full (humaneva): takes of 40-60 s")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
