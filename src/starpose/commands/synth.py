@@ -28,7 +28,6 @@ def add_parser(subparsers) -> None:
         "with procedural motion of 7 subjects x 15 actions x 2 takes, seen by the real cameras.",
         examples=("starpose synth --out data/synthetic/small",
                   "starpose synth --dataset humaneva --out data/synthetic/humaneva --preset small",
-                  "starpose synth --out data/synthetic/tiny --preset tiny --seed 3",
                   "starpose synth --out data/synthetic/h36m-size --preset h36m-size"),
     )
     parser.add_argument("--dataset", choices=dataset_names(), default="h36m",

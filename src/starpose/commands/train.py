@@ -19,7 +19,6 @@ from starpose.errors import StarposeError
 EXAMPLES = (
     "starpose train --data-dir data/synthetic/small --keypoints noisy --preset star-mixste-27 --out runs/s27",
     "starpose train --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --preset star-mixste-243 --out runs/paper",
-    "starpose train --resume runs/paper",
     "starpose train --dataset humaneva --data-dir data/humaneva --preset star-mixste-27-humaneva --out runs/he27",
 )
 
