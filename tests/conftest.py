@@ -27,3 +27,13 @@ def pytest_addoption(parser):
     """The fault campaign (``make faults``) runs the same tests longer."""
     parser.addoption("--fuzz-cases", type=int, default=500, help="fuzz cases per reader (default: 500)")
     parser.addoption("--kills", type=int, default=3, help="random kill points in the kill-and-resume test")
+
+
+@pytest.fixture(scope="session")
+def tiny_humaneva_dir(tmp_path_factory):
+    """Folder with data_3d_humaneva15.npz and data_2d_humaneva15_{gt,noisy}.npz (tiny, seed 0)."""
+    from starpose.data.humaneva_synthetic import generate_dataset as generate_humaneva
+
+    out = tmp_path_factory.mktemp("tiny_humaneva")
+    generate_humaneva(out, preset="tiny", seed=0)
+    return out

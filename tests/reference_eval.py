@@ -3,7 +3,9 @@
 Per action group: every (subject, take, camera) sequence is cut into windows (consecutive, the
 last aligned to the end, short sequences edge-padded), the flipped input runs as a second forward
 pass, and each metric is accumulated as ``metric * W * F`` then divided by the summed ``W * F``.
-The reported number is the plain mean over actions.
+The reported number is the plain mean over actions. ``action_filter`` keeps the actions whose
+name starts with one of its words, as the published loader's filter does (HumanEva-I's
+``-a Walk,Jog,Box``); ``skeleton`` gives the left/right joints of the flip.
 """
 import numpy as np
 import torch
@@ -42,12 +44,20 @@ def _p_mpjpe(pred, target):
     return np.linalg.norm(aligned - target, axis=-1).mean()
 
 
-def published_evaluation(model, sequences):
+def published_evaluation(model, sequences, skeleton=H36M_17, action_filter=None):
     """Action-wise average of (MPJPE, P-MPJPE, N-MPJPE, MPJVE) in mm, counted as published."""
-    left, right = list(H36M_17.joints_left), list(H36M_17.joints_right)
+    left, right = list(skeleton.joints_left), list(skeleton.joints_right)
     f = model.config.num_frames
     groups = {}
     for s in sequences:
+        if action_filter is not None:
+            found = False
+            for a in action_filter:
+                if s.action.startswith(a):
+                    found = True
+                    break
+            if not found:
+                continue
         groups.setdefault(s.action.split(" ")[0], []).append(s)
     per_action = []
     with torch.no_grad():
@@ -69,7 +79,8 @@ def published_evaluation(model, sequences):
                 e1 = torch.norm(p - y, dim=-1).mean().item()
                 scale = (y * p).sum(-1, keepdim=True).mean(2, keepdim=True) / (p**2).sum(-1, keepdim=True).mean(2, keepdim=True)
                 e3 = torch.norm(scale * p - y, dim=-1).mean().item()
-                pn, yn = p.numpy().reshape(-1, 17, 3), y.numpy().reshape(-1, 17, 3)
+                j = p.shape[-2]
+                pn, yn = p.numpy().reshape(-1, j, 3), y.numpy().reshape(-1, j, 3)
                 e2 = _p_mpjpe(pn, yn)
                 ev = np.linalg.norm(np.diff(pn, axis=0) - np.diff(yn, axis=0), axis=-1).mean()
                 w = y.shape[0] * y.shape[1]

@@ -26,7 +26,11 @@ def test_paper_presets():
 
 def test_preset_table_pairs_each_size_with_both_attentions_and_one_recipe():
     assert list(PRESETS) == ["mixste-243", "star-mixste-243", "mixste-81", "star-mixste-81",
-                             "mixste-27", "star-mixste-27"]
+                             "mixste-27", "star-mixste-27", "mixste-43-humaneva",
+                             "star-mixste-43-humaneva", "mixste-27-humaneva", "star-mixste-27-humaneva"]
+    for name in ("mixste-43-humaneva", "star-mixste-43-humaneva", "star-mixste-27-humaneva"):
+        assert PRESETS[name].model.num_joints == 15
+    assert PRESETS["mixste-43-humaneva"].model.num_frames == 43
     for frames in (81, 27):
         vanilla, star = get_preset(f"mixste-{frames}"), get_preset(f"star-mixste-{frames}")
         assert vanilla.recipe == star.recipe and vanilla.name == f"mixste-{frames}"

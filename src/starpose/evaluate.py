@@ -51,17 +51,18 @@ class SequenceErrors:
 
 
 def predict_all(model, sequences: list[Sequence], flip: bool = True, batch_size: int = 64,
-                amp: str | None = None) -> list[torch.Tensor]:
+                amp: str | None = None, skeleton=None) -> list[torch.Tensor]:
     """Predictions ``(W, F, J, 3)`` on the evaluation windows of every sequence.
 
-    All windows go through the model in large batches, whatever sequence they come from.
+    All windows go through the model in large batches, whatever sequence they come from;
+    ``skeleton`` gives the flip's left/right joints (default: Human3.6M's 17).
     """
     frames = model.config.num_frames
     device = next(model.parameters()).device
     windows = [eval_windows(s.keypoints_2d, frames) for s in sequences]
     counts = [len(w) for w in windows]
     stacked = torch.from_numpy(np.concatenate(windows)).to(device)
-    pred = predict_windows(model, stacked, flip=flip, batch_size=batch_size, amp=amp).cpu()
+    pred = predict_windows(model, stacked, flip=flip, batch_size=batch_size, amp=amp, skeleton=skeleton).cpu()
     return list(pred.split(counts))
 
 
@@ -100,22 +101,24 @@ def _millimetres(metric, pred, target, too_short: float = float("nan")) -> float
 
 
 def sequence_errors(model, sequences: list[Sequence], protocol: str = "published", flip: bool = True,
-                    batch_size: int = 64, amp: str | None = None) -> list[SequenceErrors]:
+                    batch_size: int = 64, amp: str | None = None, skeleton=None) -> list[SequenceErrors]:
     if protocol == "clean":
-        return clean_sequence_errors(model, sequences, flip=flip, batch_size=batch_size, amp=amp)
-    predictions = predict_all(model, sequences, flip=flip, batch_size=batch_size, amp=amp)
+        return clean_sequence_errors(model, sequences, flip=flip, batch_size=batch_size, amp=amp,
+                                     skeleton=skeleton)
+    predictions = predict_all(model, sequences, flip=flip, batch_size=batch_size, amp=amp, skeleton=skeleton)
     return errors_of_predictions(sequences, predictions, protocol)
 
 
 def clean_sequence_errors(model, sequences: list[Sequence], flip: bool = True, batch_size: int = 64,
-                          amp: str | None = None, stride: int | None = None) -> list[SequenceErrors]:
+                          amp: str | None = None, stride: int | None = None,
+                          skeleton=None) -> list[SequenceErrors]:
     """Clean-protocol errors of each sequence lifted through overlapping windows."""
     from starpose.inference import predict_sequence
 
     results = []
     for seq in sequences:
         pred = predict_sequence(model, seq.keypoints_2d, flip=flip, batch_size=batch_size, amp=amp,
-                                stride=stride, zero_root=False)
+                                stride=stride, zero_root=False, skeleton=skeleton)
         target = np.array(seq.positions_3d, dtype=np.float32)
         target[:, 0] = 0.0
         results.append(SequenceErrors(seq.subject, seq.action_group, seq.num_frames,
@@ -158,8 +161,11 @@ def action_table(results: list[SequenceErrors]) -> dict[str, dict[str, float]]:
 
 
 def evaluate_model(model, sequences: list[Sequence], protocol: str = "published", flip: bool = True,
-                   by_subject: bool = False, batch_size: int = 64, amp: str | None = None) -> dict:
-    """``{"all": table}`` or, with ``by_subject``, ``{subject: table}``; tables from :func:`action_table`."""
+                   by_subject: bool = False, batch_size: int = 64, amp: str | None = None,
+                   skeleton=None) -> dict:
+    """``{"all": table}`` or, with ``by_subject``, ``{subject: table}``; tables from :func:`action_table`.
+
+    ``skeleton`` gives the flip's left/right joints (default: Human3.6M's 17 joints)."""
     if protocol not in ("published", "clean"):
         # A programmer error: the command line offers only these two.
         raise ValueError(f"unknown protocol {protocol!r} (use 'published' or 'clean')")
@@ -168,7 +174,7 @@ def evaluate_model(model, sequences: list[Sequence], protocol: str = "published"
     was_training = model.training
     model.eval()
     try:
-        results = sequence_errors(model, sequences, protocol, flip, batch_size, amp)
+        results = sequence_errors(model, sequences, protocol, flip, batch_size, amp, skeleton)
     finally:
         model.train(was_training)
     if not by_subject:
@@ -187,12 +193,15 @@ def format_table(table: dict[str, dict[str, float]], title: str = "") -> str:
     return "\n".join(([f"### {title}", ""] if title else []) + [header, rule] + rows)
 
 
-def check_model_fits(model, path) -> None:
+def check_model_fits(model, path, dataset=None) -> None:
+    """The model must take the 2D keypoints of ``dataset`` (default: Human3.6M's 17 joints)."""
     cfg = model.config
-    if cfg.num_joints != 17 or cfg.in_chans != 2:
+    joints = 17 if dataset is None else dataset.num_joints
+    title = "Human3.6M" if dataset is None else dataset.title
+    if cfg.num_joints != joints or cfg.in_chans != 2:
         raise StarposeError(
             f"{path}: the model takes {cfg.num_joints} joints with {cfg.in_chans} channels, "
-            "but Human3.6M keypoints have 17 joints with 2 channels"
+            f"but {title} keypoints have {joints} joints with 2 channels"
         )
 
 

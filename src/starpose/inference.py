@@ -63,20 +63,23 @@ def predict_windows(
     flip: bool = True,
     batch_size: int = 64,
     amp: str | None = None,
+    skeleton=None,
 ) -> torch.Tensor:
     """Model output on windows ``(W, F, J, 2)`` -> ``(W, F, J, 3)`` (float32, on the input's device).
 
     With ``flip`` the output is the mean of the output on the input and the flipped-back output on
     the flipped input. ``batch_size`` counts windows per forward (doubled inside with ``flip``).
+    ``skeleton`` gives the left/right joints of the flip (default: Human3.6M's 17 joints).
     """
+    flip_with = {} if skeleton is None else {"skeleton": skeleton}
     outputs = []
     for chunk in windows_2d.split(batch_size):
-        inputs = torch.cat([chunk, flip_pose(chunk)]) if flip else chunk
+        inputs = torch.cat([chunk, flip_pose(chunk, **flip_with)]) if flip else chunk
         with autocast(chunk.device, amp):
             out = model(inputs).float()
         if flip:
             n = chunk.shape[0]
-            out = 0.5 * (out[:n] + flip_pose(out[n:]))
+            out = 0.5 * (out[:n] + flip_pose(out[n:], **flip_with))
         outputs.append(out)
     return torch.cat(outputs)
 
@@ -85,15 +88,17 @@ class TorchPredictor:
     """Window predictor of a PyTorch model: ``(B, F, J, 2)`` numpy -> ``(B, F, J, 3)`` numpy."""
 
     def __init__(self, model: torch.nn.Module, *, flip: bool = True, batch_size: int = 32,
-                 device: str | torch.device | None = None, amp: str | None = None):
+                 device: str | torch.device | None = None, amp: str | None = None, skeleton=None):
         self.device = resolve_device(device) if device is not None else next(model.parameters()).device
         self.model, self.flip, self.batch_size, self.amp = model, flip, batch_size, amp
+        self.skeleton = skeleton  # left/right joints of the flip (None: Human3.6M's)
         self.frames = int(model.config.num_frames)
         self.num_joints = int(model.config.num_joints)
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(self.device)
-        out = predict_windows(self.model, x, flip=self.flip, batch_size=self.batch_size, amp=self.amp)
+        out = predict_windows(self.model, x, flip=self.flip, batch_size=self.batch_size, amp=self.amp,
+                              skeleton=self.skeleton)
         return out.cpu().numpy()
 
 
@@ -186,6 +191,7 @@ def predict_sequence(
     amp: str | None = None,
     stride: int | None = None,
     zero_root: bool = True,
+    skeleton=None,
 ) -> np.ndarray:
     """Lift one normalised 2D sequence ``(T, J, 2)`` to root-relative 3D ``(T, J, 3)``.
 
@@ -198,7 +204,8 @@ def predict_sequence(
     if keypoints_2d.ndim != 3 or keypoints_2d.shape[0] < 1:
         raise ValueError(f"expected keypoints (T >= 1, J, 2), got shape {keypoints_2d.shape}")
     predictor = model if hasattr(model, "frames") and not isinstance(model, torch.nn.Module) else \
-        TorchPredictor(model, flip=flip, batch_size=batch_size, device=device, amp=amp)
+        TorchPredictor(model, flip=flip, batch_size=batch_size, device=device, amp=amp,
+                       skeleton=skeleton)
     blocks = [block for _, block in stream_sequence(predictor, keypoints_2d, stride=stride,
                                                     chunk_windows=1 << 62, zero_root=zero_root)]
     return np.concatenate(blocks)

@@ -36,8 +36,8 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from starpose.data.h36m import Sequence, load_h36m, select
-from starpose.data.skeleton import SUBJECTS_TEST, SUBJECTS_TRAIN
+from starpose.data.datasets import get_dataset
+from starpose.data.h36m import Sequence
 from starpose.data.windows import TrainWindows
 from starpose.errors import StarposeError
 from starpose.evaluate import check_frames_fit, evaluate_model
@@ -70,9 +70,9 @@ class TrainConfig:
     weight_decay: float = 0.1
     loss_mode: str = "squared"
     flip_augment: bool = True
-    subjects_train: tuple[str, ...] = SUBJECTS_TRAIN
-    subjects_test: tuple[str, ...] = SUBJECTS_TEST
-    actions: tuple[str, ...] | None = None  # action groups to use (None: all)
+    subjects_train: tuple[str, ...] | None = None  # None: the dataset's training subjects
+    subjects_test: tuple[str, ...] | None = None  # None: the dataset's test subjects
+    actions: tuple[str, ...] | None = None  # action filter (None: the dataset's evaluated actions)
     seed: int = 0
     device: str = "auto"
     amp: str | None = None
@@ -83,6 +83,7 @@ class TrainConfig:
     progress: bool | None = None  # None: only on a terminal
     checkpoint_every: int | None = None  # also write last.pt every N steps within an epoch
     log_every: int = 100  # without a progress bar: a line with loss and speed every N steps
+    dataset: str = "h36m"  # a name of starpose.data.datasets
 
     def resolved(self) -> "TrainConfig":
         """The config with the recipe's defaults filled in for unset epochs / batch size / lr."""
@@ -101,12 +102,17 @@ class TrainConfig:
                 raise StarposeError(f"training setting {name} must be {rule}, got {value}")
         recipe = asdict(get_preset(self.preset).recipe)
         filled = {k: v for k, v in recipe.items() if getattr(self, k) is None}
-        return replace(self, subjects_train=tuple(self.subjects_train),
-                       subjects_test=tuple(self.subjects_test),
+        try:
+            dataset = get_dataset(self.dataset)
+        except KeyError as err:
+            raise StarposeError(str(err.args[0])) from None
+        return replace(self, subjects_train=tuple(self.subjects_train or dataset.subjects_train),
+                       subjects_test=tuple(self.subjects_test or dataset.subjects_test),
                        actions=tuple(self.actions) if self.actions else None, **filled)
 
     def model_config(self):
-        overrides = dict(self.model_overrides)
+        # The model takes the dataset's joints, whatever joint count the preset was written for.
+        overrides = {"num_joints": get_dataset(self.dataset).num_joints, **self.model_overrides}
         if self.attention:
             overrides["attention"] = self.attention
         return replace(get_preset(self.preset).model, **overrides)
@@ -147,6 +153,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, resume: bool = False,
                  on_batch_end: Callable[[int, int], None] | None = None):
         self.config = config.resolved()
+        self.dataset = get_dataset(self.config.dataset)
         self.device = resolve_device(self.config.device)
         self.dist = setup_distributed(self.device)
         self.out = Path(self.config.out)
@@ -181,11 +188,13 @@ class Trainer:
 
     def _load_data(self) -> None:
         cfg = self.config
-        sequences = load_h36m(cfg.data_dir, cfg.keypoints,
-                              subjects=list(dict.fromkeys(cfg.subjects_train + cfg.subjects_test)))
-        actions = tuple(cfg.actions) if cfg.actions else None
-        self.train_sequences = select(sequences, subjects=cfg.subjects_train, actions=actions)
-        self.test_sequences = select(sequences, subjects=cfg.subjects_test, actions=actions)
+        dataset = self.dataset
+        sequences = dataset.load(cfg.data_dir, cfg.keypoints,
+                                 list(dict.fromkeys(cfg.subjects_train + cfg.subjects_test)))
+        # As the published recipe, the action filter applies to training and validation alike.
+        actions = tuple(cfg.actions) if cfg.actions else (dataset.actions_evaluated or None)
+        self.train_sequences = dataset.select(sequences, subjects=cfg.subjects_train, actions=actions)
+        self.test_sequences = dataset.select(sequences, subjects=cfg.subjects_test, actions=actions)
         for name, split in (("training", self.train_sequences), ("test", self.test_sequences)):
             if not split:
                 raise StarposeError(f"{cfg.data_dir}: the {name} split is empty (subjects "
@@ -195,7 +204,7 @@ class Trainer:
         self.windows = TrainWindows([s.keypoints_2d for s in self.train_sequences],
                                     [s.positions_3d for s in self.train_sequences],
                                     frames=frames, flip_augment=cfg.flip_augment,
-                                    seed=cfg.seed, zero_root=True)
+                                    seed=cfg.seed, skeleton=dataset.skeleton, zero_root=True)
 
     def _wrap(self, model: MixSTE) -> torch.nn.Module:
         if self.dist.world_size > 1:
@@ -332,7 +341,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.device, self.config.amp):
             pred = self.forward_model(inputs)
-        terms = mixste_loss(pred.float(), targets)
+        terms = mixste_loss(pred.float(), targets, weights=self.dataset.loss_joint_weights)
         values = torch.stack([terms.total, terms.wmpjpe, terms.tc, terms.mpjve]).detach()
         values = all_mean(values, self.dist)
         if self.config.loss_mode == "squared":
@@ -362,12 +371,17 @@ class Trainer:
             self._log(row, writer, improved)
 
     def validate(self) -> float:
-        """Protocol #1 (mm, action-wise average) on the test subjects, shards reduced over ranks."""
+        """The dataset's validation metric on the test subjects (default: protocol #1, mm,
+        action-wise average; on several ranks: that default, shards reduced over ranks)."""
         info = self.dist
         sequences = self.test_sequences[::self.config.val_stride]
+        skeleton, metric = self.dataset.skeleton, self.dataset.validation_metric
+        if info.world_size == 1 and metric is not None:
+            return metric(self.model, sequences, batch_size=self.config.eval_batch_size,
+                          amp=self.config.amp, skeleton=skeleton)
         if info.world_size == 1:
             return evaluate_model(self.model, sequences, batch_size=self.config.eval_batch_size,
-                                  amp=self.config.amp)["all"]["Average"]["mpjpe"]
+                                  amp=self.config.amp, skeleton=skeleton)["all"]["Average"]["mpjpe"]
         return _reduced_validation(self.model, sequences[info.rank::info.world_size], self.config, info)
 
     # ----------------------------------------------------------------- logging
@@ -408,7 +422,9 @@ def _reduced_validation(model, shard: list[Sequence], config: TrainConfig, info:
     from starpose.evaluate import action_table, sequence_errors
 
     model.eval()
-    local = sequence_errors(model, shard, batch_size=config.eval_batch_size, amp=config.amp) if shard else []
+    skeleton = get_dataset(config.dataset).skeleton
+    local = sequence_errors(model, shard, batch_size=config.eval_batch_size, amp=config.amp,
+                            skeleton=skeleton) if shard else []
     model.train()
     gathered: list = [None] * info.world_size
     dist.all_gather_object(gathered, local)

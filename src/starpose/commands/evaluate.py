@@ -10,13 +10,13 @@ import json
 from pathlib import Path
 
 from starpose.commands.common import add_command_parser, add_device_argument, comma_list, positive_int
-from starpose.data.skeleton import SUBJECTS_TEST
+from starpose.data.datasets import dataset_names
 from starpose.errors import StarposeError
 
 EXAMPLES = (
     "starpose evaluate --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --checkpoint best.pt",
     "starpose evaluate --data-dir h36m/ --checkpoint best.pt --by-subject --json results.json",
-    "starpose evaluate --data-dir h36m/ --checkpoint best.pt --protocol clean",
+    "starpose evaluate --dataset humaneva --data-dir humaneva/ --keypoints gt --checkpoint best.pt --by-subject",
 )
 
 
@@ -29,17 +29,24 @@ def add_parser(subparsers) -> None:
         "the acceleration error (--protocol clean).",
         examples=EXAMPLES,
     )
-    parser.add_argument("--data-dir", required=True, help="folder with data_3d_h36m.npz and data_2d_h36m_<name>.npz")
+    parser.add_argument("--dataset", choices=dataset_names(), default="h36m",
+                        help="benchmark of the data folder and the checkpoint")
+    parser.add_argument("--data-dir", required=True, help="folder with the dataset's 3D file and 2D files "
+                        "(h36m: data_3d_h36m.npz and data_2d_h36m_<name>.npz; humaneva: "
+                        "data_3d_humaneva15.npz and data_2d_humaneva15_<name>.npz)")
     parser.add_argument("--keypoints", default="gt", help="2D keypoints name, e.g. gt, cpn_ft_h36m_dbb")
     parser.add_argument("--checkpoint", required=True, help="starpose or published checkpoint")
-    parser.add_argument("--subjects", type=comma_list, default=",".join(SUBJECTS_TEST),
-                        help="comma-separated test subjects")
-    parser.add_argument("--actions", type=comma_list, help="comma-separated action types (default: all)")
+    parser.add_argument("--subjects", type=comma_list,
+                        help="comma-separated test subjects (default: the dataset's test subjects, "
+                        "h36m S9,S11; humaneva Validate/S1,Validate/S2,Validate/S3)")
+    parser.add_argument("--actions", type=comma_list, help="comma-separated action types (default: "
+                        "the dataset's evaluated actions, h36m all; humaneva Walk,Jog,Box)")
     parser.add_argument("--num-heads", type=positive_int, default=None,
                         help="heads of a published vanilla checkpoint (default: 8)")
     parser.add_argument("--protocol", choices=("published", "clean"), default="published",
                         help="published: as the published tables count; clean: every frame once")
-    parser.add_argument("--by-subject", action="store_true", help="one table per subject")
+    parser.add_argument("--by-subject", action="store_true",
+                        help="one table per subject, then subject x action tables of P1 and P2")
     parser.add_argument("--no-flip", action="store_true", help="no flip averaging")
     parser.add_argument("--json", metavar="OUT", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="windows per forward pass")
@@ -49,8 +56,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from starpose.data.h36m import load_h36m, select
-    from starpose.evaluate import check_frames_fit, check_model_fits, evaluate_model, format_table
+    from starpose.data.datasets import get_dataset
+    from starpose.evaluate import check_frames_fit, check_model_fits
+    from starpose.evaluate_report import published_report
     from starpose.inference import resolve_device
     from starpose.models.checkpoints import load_model
 
@@ -60,19 +68,20 @@ def run(args: argparse.Namespace) -> int:
         _check_json_path(args.json)
         check_output_path(args.json, suffixes=(".json",), inputs=(args.checkpoint,))
     model = load_model(args.checkpoint, num_heads=args.num_heads, device=resolve_device(args.device))
-    check_model_fits(model, args.checkpoint)
-    sequences = load_h36m(args.data_dir, args.keypoints, subjects=list(args.subjects))
-    if args.actions:
-        sequences = select(sequences, actions=args.actions)
+    dataset = get_dataset(args.dataset)
+    check_model_fits(model, args.checkpoint, dataset)
+    sequences = dataset.load(args.data_dir, args.keypoints, list(args.subjects or dataset.subjects_test))
+    actions = args.actions or dataset.actions_evaluated
+    if actions:
+        sequences = dataset.select(sequences, actions=actions)
         if not sequences:
-            raise StarposeError(f"{args.data_dir}: no test sequence of the actions {','.join(args.actions)}")
+            raise StarposeError(f"{args.data_dir}: no test sequence of the actions {','.join(actions)}")
     check_frames_fit(model.num_frames, sequences, args.checkpoint)
-    result = evaluate_model(model, sequences, args.protocol, flip=not args.no_flip,
-                            by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp)
-    for name, table in result.items():
-        title = "All test subjects" if name == "all" else f"Subject {name}"
-        print(format_table(table, f"{title} ({args.protocol} protocol)"))
-        print()
+    report = dataset.evaluate_report or published_report
+    result, text = report(model, sequences, protocol=args.protocol, flip=not args.no_flip,
+                          by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp,
+                          skeleton=dataset.skeleton)
+    print(text)
     if args.json:
         _write_json(args, result)
     return 0
@@ -89,7 +98,7 @@ def _check_json_path(path: Path) -> None:
 def _write_json(args: argparse.Namespace, result: dict) -> None:
     from starpose.io import atomic_write_text
 
-    payload = {"protocol": args.protocol, "flip": not args.no_flip,
+    payload = {"dataset": args.dataset, "protocol": args.protocol, "flip": not args.no_flip,
                "checkpoint": str(args.checkpoint), "tables": result}
     atomic_write_text(args.json, json.dumps(payload, indent=2))
     print(f"wrote {args.json}")

@@ -5,15 +5,19 @@ import argparse
 from pathlib import Path
 
 from starpose.commands.common import add_command_parser, non_negative_int
+from starpose.data.datasets import dataset_names
+from starpose.errors import StarposeError
 
 
 def synth_preset(text: str) -> str:
-    """A preset of :data:`starpose.data.synthetic.PRESETS`, checked when the command runs (the
-    module imports torch, which ``--help`` must not)."""
-    from starpose.data.synthetic import PRESETS
+    """A synthetic-data preset of some dataset, checked when the option is parsed (the datasets'
+    modules import torch, which ``--help`` must not); whether it is one of the chosen dataset's
+    presets is checked when the command runs."""
+    from starpose.data.datasets import get_dataset
 
-    if text not in PRESETS:
-        raise argparse.ArgumentTypeError(f"unknown preset {text!r} (choose from {', '.join(PRESETS)})")
+    known = dict.fromkeys(p for name in dataset_names() for p in get_dataset(name).synth_presets)
+    if text not in known:
+        raise argparse.ArgumentTypeError(f"unknown preset {text!r} (choose from {', '.join(known)})")
     return text
 
 
@@ -23,23 +27,32 @@ def add_parser(subparsers) -> None:
         description="Write data_3d_h36m.npz, data_2d_h36m_gt.npz and data_2d_h36m_noisy.npz "
         "with procedural motion of 7 subjects x 15 actions x 2 takes, seen by the real cameras.",
         examples=("starpose synth --out data/synthetic/small",
-                  "starpose synth --out data/synthetic/tiny --preset tiny --seed 3",
+                  "starpose synth --dataset humaneva --out data/synthetic/humaneva --preset small",
                   "starpose synth --out data/synthetic/h36m-size --preset h36m-size"),
     )
+    parser.add_argument("--dataset", choices=dataset_names(), default="h36m",
+                        help="h36m: 7 subjects x 15 actions x 2 takes, 4 cameras; humaneva: "
+                        "Train/Validate S1-S3 x 5 actions, 3 cameras, 60 fps (data_*_humaneva15_*.npz)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--preset", type=synth_preset, default="small", metavar="PRESET",
-                        help="tiny: tests (seconds); small: CPU demo; h36m-size: the real training "
-                        "split's size, ~1.56M 2D frames")
+                        help="tiny: tests (seconds); small: CPU demo; h36m-size (h36m): the real "
+                        "training split's size, ~1.56M 2D frames; full (humaneva): takes of 40-60 s")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from starpose.data.synthetic import generate_dataset
+    from starpose.data.datasets import get_dataset
     from starpose.io import check_output_path
 
     check_output_path(args.out, folder=True)
-    paths = generate_dataset(args.out, args.preset, args.seed, progress=True)
+    dataset = get_dataset(args.dataset)
+    if dataset.synthesize is None:
+        raise StarposeError(f"no synthetic version of {dataset.title}")
+    if args.preset not in dataset.synth_presets:
+        raise StarposeError(f"unknown preset {args.preset!r} for {dataset.title} "
+                            f"(choose from {', '.join(dataset.synth_presets)})")
+    paths = dataset.synthesize(args.out, args.preset, args.seed, progress=True)
     for path in paths.values():
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -12,13 +12,13 @@ from pathlib import Path
 from starpose.commands.common import (add_command_parser, add_device_argument, comma_list,
                                       decay_factor, non_negative_float, non_negative_int,
                                       positive_float, positive_int, probability)
-from starpose.data.skeleton import SUBJECTS_TEST, SUBJECTS_TRAIN
+from starpose.data.datasets import dataset_names
 from starpose.errors import StarposeError
 
 EXAMPLES = (
     "starpose train --data-dir data/synthetic/small --keypoints noisy --preset star-mixste-27 --out runs/s27",
-    "starpose train --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --preset star-mixste-243 --out runs/paper",
-    "starpose train --resume runs/paper --epochs 200   # a finished run: raise the target",
+    "starpose train --resume runs/s27 --epochs 60   # a finished run: raise the target",
+    "starpose train --dataset humaneva --data-dir data/humaneva --preset star-mixste-27-humaneva --out runs/he27",
 )
 
 
@@ -50,7 +50,10 @@ def add_parser(subparsers) -> None:
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="folder with data_3d_h36m.npz and data_2d_h36m_<name>.npz")
+    p.add_argument("--dataset", choices=dataset_names(), default="h36m",
+                   help="benchmark: its files, subjects, joints, loss weights and flip lists")
+    p.add_argument("--data-dir", help="folder with the dataset's files (h36m: data_3d_h36m.npz and "
+                   "data_2d_h36m_<name>.npz; humaneva: data_3d_humaneva15.npz and data_2d_humaneva15_<name>.npz)")
     p.add_argument("--keypoints", default="gt", help="2D keypoints name")
     p.add_argument("--out", help="run folder (checkpoints, metrics.csv, tensorboard/, config.json)")
     p.add_argument("--resume", metavar="RUN_DIR",
@@ -84,11 +87,14 @@ def _add_optimiser_arguments(p: argparse.ArgumentParser) -> None:
 
 def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-flip-augment", action="store_true", help="no flipped copies of the windows")
-    p.add_argument("--subjects-train", type=comma_list, default=",".join(SUBJECTS_TRAIN),
-                   help="comma-separated training subjects")
-    p.add_argument("--subjects-test", type=comma_list, default=",".join(SUBJECTS_TEST),
-                   help="comma-separated test subjects, validated after each epoch")
-    p.add_argument("--actions", type=comma_list, help="comma-separated action types to use (default: all)")
+    p.add_argument("--subjects-train", type=comma_list,
+                   help="comma-separated training subjects (default: the dataset's, h36m "
+                   "S1,S5,S6,S7,S8; humaneva Train/S1,Train/S2,Train/S3)")
+    p.add_argument("--subjects-test", type=comma_list,
+                   help="comma-separated test subjects, validated after each epoch (default: the "
+                   "dataset's, h36m S9,S11; humaneva Validate/S1,Validate/S2,Validate/S3)")
+    p.add_argument("--actions", type=comma_list, help="comma-separated action types to use "
+                   "(default: the dataset's evaluated actions, h36m all; humaneva Walk,Jog,Box)")
     p.add_argument("--max-batches-per-epoch", type=positive_int, help="cap each epoch at this many shuffled batches")
     p.add_argument("--val-stride", type=positive_int, default=1,
                    help="validate after each epoch on every k-th test sequence")
@@ -110,6 +116,7 @@ def train_config(args: argparse.Namespace):
         seed=args.seed, device=args.device, amp=args.amp, compile=args.compile,
         max_batches_per_epoch=args.max_batches_per_epoch, val_stride=args.val_stride,
         progress=args.progress, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+        dataset=args.dataset,
     )
 
 

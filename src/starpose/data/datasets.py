@@ -17,11 +17,30 @@ from starpose.data.skeleton import Skeleton
 
 #: ``load(data_dir, keypoints, subjects) -> list[Sequence]`` (see :mod:`starpose.data.h36m`).
 Loader = Callable[[Path, str, "Seq[str] | None"], list]
+#: ``report(model, sequences, *, protocol, flip, by_subject, batch_size, amp, skeleton)
+#: -> (json_result, text)``: a dataset's own evaluation report (see :mod:`starpose.evaluate`).
+Report = Callable[..., tuple]
+#: ``metric(model, sequences, *, batch_size, amp, skeleton) -> float``: the validation number
+#: of a training epoch, lower is better.
+ValidationMetric = Callable[..., float]
+#: ``synthesize(out_dir, preset, seed, progress) -> {name: path}``: writes a synthetic copy.
+Synthesizer = Callable[..., dict]
 
 
 def first_word(action: str) -> str:
     """The published action grouping: the name before the first space ("Walking 1" -> "Walking")."""
     return action.split(" ", 1)[0]
+
+
+def group_or_name(action: str, wanted: "Seq[str]") -> bool:
+    """Keep an action whose group or full name is one of ``wanted`` (Human3.6M's filter)."""
+    return first_word(action) in wanted or action in wanted
+
+
+def name_prefix(action: str, wanted: "Seq[str]") -> bool:
+    """Keep an action whose name starts with one of ``wanted`` (the published filter, e.g.
+    "Walk" keeps "Walking 1 chunk0")."""
+    return any(action.startswith(word) for word in wanted)
 
 
 @dataclass(frozen=True)
@@ -33,7 +52,11 @@ class Dataset:
     ``loss_joint_weights`` has one weight per joint (the weighted MPJPE of the MixSTE loss);
     ``file_3d`` / ``file_2d`` name the files in a data folder (``file_2d`` has a ``{name}`` field
     for the keypoints name, e.g. ``gt``); ``actions_evaluated`` are the action-group prefixes the
-    published evaluation keeps (empty: all).
+    published evaluation keeps (empty: all); ``action_filter(action, wanted)`` says whether
+    an action name passes an ``--actions`` list. Optional hooks: ``evaluate_report`` replaces the
+    published action tables of ``starpose evaluate``, ``validation_metric`` the protocol #1
+    MPJPE that training validates with, ``synthesize`` writes a synthetic copy of the dataset
+    (presets ``synth_presets``, the first the default).
     """
 
     name: str
@@ -50,11 +73,22 @@ class Dataset:
     load: Loader
     action_group: Callable[[str], str] = first_word
     actions_evaluated: tuple[str, ...] = ()
+    action_filter: Callable[[str, "Seq[str]"], bool] = group_or_name
+    evaluate_report: Report | None = None
+    validation_metric: ValidationMetric | None = None
+    synthesize: Synthesizer | None = None
+    synth_presets: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
     @property
     def num_joints(self) -> int:
         return self.skeleton.num_joints
+
+    def select(self, sequences: list, subjects=None, actions=None) -> list:
+        """The sequences of ``subjects`` whose action passes :attr:`action_filter` (None: all)."""
+        return [s for s in sequences
+                if (subjects is None or s.subject in subjects)
+                and (not actions or self.action_filter(s.action, tuple(actions)))]
 
     def file_2d_for(self, keypoints: str) -> str:
         """The 2D file of the keypoints named ``keypoints``."""
@@ -71,7 +105,10 @@ class Dataset:
 _REGISTRY: dict[str, Dataset] = {}
 #: Modules that register a dataset when imported, by dataset name (imported on first use so that
 #: the command line's ``--help`` stays fast).
-_PROVIDERS: dict[str, str] = {"h36m": "starpose.data.h36m"}
+_PROVIDERS: dict[str, str] = {
+    "h36m": "starpose.data.h36m",
+    "humaneva": "starpose.data.humaneva",
+}
 
 
 def register(dataset: Dataset) -> Dataset:

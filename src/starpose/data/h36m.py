@@ -233,6 +233,12 @@ def _load(data_dir, keypoints, subjects):
     return load_h36m(data_dir, keypoints, subjects)
 
 
+def _synthesize(out_dir, preset="small", seed=0, progress=None):
+    from starpose.data.synthetic import generate_dataset
+
+    return generate_dataset(out_dir, preset, seed, progress)
+
+
 def _h36m_dataset():
     from starpose.data.datasets import Dataset, register
     from starpose.data.skeleton import H36M_17, H36M_FPS, SUBJECTS_TEST, SUBJECTS_TRAIN
@@ -244,7 +250,7 @@ def _h36m_dataset():
         name="h36m", title="Human3.6M", skeleton=H36M_17, root=0, fps=H36M_FPS,
         image_sizes=sizes, subjects_train=SUBJECTS_TRAIN, subjects_test=SUBJECTS_TEST,
         loss_joint_weights=H36M_JOINT_WEIGHTS, file_3d=FILE_3D, file_2d="data_2d_h36m_{name}.npz",
-        load=_load))
+        load=_load, synthesize=_synthesize, synth_presets=("small", "tiny", "h36m-size")))
 
 
 #: The Human3.6M description read by the pipelines (see :mod:`starpose.data.datasets`).

@@ -47,8 +47,26 @@ def _table() -> dict[str, Preset]:
     return table
 
 
+#: HumanEva-I (15 joints): MixSTE's 43-frame model (its HumanEva setting) and a CPU size.
+_HUMANEVA_SIZES = (
+    (43, 512, 8, 8, Recipe(lr=1e-4, batch_size=32, epochs=200)),
+    (27, 64, 4, 4, Recipe(lr=1e-3, batch_size=32, epochs=30)),
+)
+
+
+def _humaneva_table() -> dict[str, Preset]:
+    table = {}
+    for frames, dim, depth, heads, recipe in _HUMANEVA_SIZES:
+        for prefix, attention in _ATTENTIONS:
+            name = f"{prefix}-{frames}-humaneva"
+            model = MixSTEConfig(num_frames=frames, num_joints=15, dim=dim, depth=depth,
+                                 num_heads=heads, attention=attention)
+            table[name] = Preset(name, model, recipe)
+    return table
+
+
 #: The presets by name, in the order ``starpose info`` lists them.
-PRESETS: dict[str, Preset] = _table()
+PRESETS: dict[str, Preset] = _table() | _humaneva_table()
 
 
 def get_preset(name: str) -> Preset:

@@ -1,0 +1,51 @@
+"""The evaluation report of ``starpose evaluate``: the published action tables, and the
+subject x action table that HumanEva-I papers print.
+
+:func:`published_report` is the report of every dataset that has no ``evaluate_report`` hook of
+its own (:class:`starpose.data.datasets.Dataset`); a hook has the same signature:
+``report(model, sequences, *, protocol, flip, by_subject, batch_size, amp, skeleton)`` returns
+``(result, text)``, the numbers for the JSON file and the text to print.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from starpose.evaluate import METRIC_TITLES, evaluate_model, format_table
+
+#: The metrics of the subject x action tables: protocols #1 and #2.
+MATRIX_METRICS = ("mpjpe", "p_mpjpe")
+
+
+def published_report(model, sequences, *, protocol="published", flip=True, by_subject=False,
+                     batch_size=64, amp=None, skeleton=None) -> tuple[dict, str]:
+    """Per-action tables (one per subject with ``by_subject``, then the subject x action tables
+    of protocols #1 and #2). Returns ``({"all" | subject: table}, text)``."""
+    result = evaluate_model(model, sequences, protocol, flip=flip, by_subject=by_subject,
+                            batch_size=batch_size, amp=amp, skeleton=skeleton)
+    parts = []
+    for name, table in result.items():
+        title = "All test subjects" if name == "all" else f"Subject {name}"
+        parts.append(format_table(table, f"{title} ({protocol} protocol)"))
+    if by_subject:
+        parts += [subject_action_table(result, metric) for metric in MATRIX_METRICS]
+    return result, "\n\n".join(parts) + "\n"
+
+
+def subject_action_table(result: dict[str, dict[str, dict[str, float]]], metric: str) -> str:
+    """A Markdown table of ``metric`` (mm): one row per subject (split prefix dropped, so
+    ``Validate/S1`` reads ``S1``), one column per action group, plus the mean over the row's
+    actions (the table's ``Average``) and a row of the mean over subjects per action."""
+    actions = sorted({a for table in result.values() for a in table if a != "Average"})
+    header = f"| {METRIC_TITLES[metric]} (mm) | " + " | ".join(actions) + " | Average |"
+    rule = "|---|" + "---:|" * (len(actions) + 1)
+    rows, columns = [], {a: [] for a in actions + ["Average"]}
+    for subject, table in result.items():
+        cells = []
+        for action in actions + ["Average"]:
+            value = table.get(action, {}).get(metric, float("nan"))
+            columns[action].append(value)
+            cells.append(f"{value:.1f}")
+        rows.append(f"| {subject.rpartition('/')[2]} | " + " | ".join(cells) + " |")
+    mean = [f"{np.nanmean(columns[a]):.1f}" for a in actions + ["Average"]]
+    rows.append("| **Mean** | " + " | ".join(mean) + " |")
+    return "\n".join([f"### {METRIC_TITLES[metric]} by subject and action", "", header, rule] + rows)
