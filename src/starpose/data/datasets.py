@@ -51,6 +51,8 @@ class Dataset:
     action_group: Callable[[str], str] = first_word
     actions_evaluated: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+    #: ``synthesize(out_dir, preset, seed)`` writes the dataset's synthetic files (None: none).
+    synthesize: Callable | None = None
 
     @property
     def num_joints(self) -> int:
@@ -71,7 +73,8 @@ class Dataset:
 _REGISTRY: dict[str, Dataset] = {}
 #: Modules that register a dataset when imported, by dataset name (imported on first use so that
 #: the command line's ``--help`` stays fast).
-_PROVIDERS: dict[str, str] = {"h36m": "starpose.data.h36m"}
+_PROVIDERS: dict[str, str] = {"h36m": "starpose.data.h36m",
+                               "3dhp": "starpose.data.mpi_inf_3dhp"}
 
 
 def register(dataset: Dataset) -> Dataset:
