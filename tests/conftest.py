@@ -12,6 +12,16 @@ def tiny_dataset_dir(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_3dhp_dir(tmp_path_factory):
+    """Folder with data_train_3dhp.npz and data_test_3dhp.npz (synthetic, tiny preset, seed 0)."""
+    from starpose.data.synthetic_3dhp import generate_3dhp
+
+    out = tmp_path_factory.mktemp("tiny_3dhp")
+    generate_3dhp(out, preset="tiny", seed=0)
+    return out
+
+
 def pytest_configure(config):
     """Under pytest-xdist each worker gets one torch thread: two workers with two threads each
     oversubscribe a 2-core machine and small-model training slows down several-fold."""

@@ -17,7 +17,7 @@ MATRIX_METRICS = ("mpjpe", "p_mpjpe")
 
 
 def published_report(model, sequences, *, protocol="published", flip=True, by_subject=False,
-                     batch_size=64, amp=None, skeleton=None) -> tuple[dict, str]:
+                     batch_size=64, amp=None, skeleton=None, trained_on=None) -> tuple[dict, str]:
     """Per-action tables (one per subject with ``by_subject``, then the subject x action tables
     of protocols #1 and #2). Returns ``({"all" | subject: table}, text)``."""
     result = evaluate_model(model, sequences, protocol, flip=flip, by_subject=by_subject,

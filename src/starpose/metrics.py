@@ -29,6 +29,9 @@ __all__ = [
     "mean_velocity_error",
     "acceleration_error",
     "mean_acceleration",
+    "pck",
+    "auc",
+    "AUC_THRESHOLDS",
 ]
 
 
@@ -216,3 +219,63 @@ def _check_length(length: int, name: str) -> int:
     if length <= order:
         raise ValueError(f"{name}: needs at least {order + 1} frames along the time axis, got {length}")
     return order
+
+
+# --------------------------------------------------------------------------- 3D PCK and AUC
+# As the MPI-INF-3DHP evaluation (``mpii_compute_3d_pck``) counts them: a (joint, frame) pair is
+# correct when its Euclidean error is strictly below the threshold; with joint groups the total is
+# the mean of the groups' PCKs weighted by their joint counts.
+
+#: The AUC thresholds of the MPI-INF-3DHP evaluation: 0, 5, ..., 150 (millimetres), 31 values.
+AUC_THRESHOLDS: tuple[float, ...] = tuple(float(t) for t in range(0, 151, 5))
+
+
+def _joint_groups(joints, num_joints: int) -> list[list[int]]:
+    """``joints`` as a list of groups: None -> one group of all joints, indices -> one group,
+    ``{name: indices}`` -> its groups in order."""
+    if joints is None:
+        return [list(range(num_joints))]
+    groups = [list(g) for g in joints.values()] if isinstance(joints, dict) else [list(joints)]
+    for group in groups:
+        if not group or any(not -num_joints <= j < num_joints for j in group):
+            raise ValueError(f"pck: joint group {group} is empty or outside {num_joints} joints")
+    return groups
+
+
+def _pck_of_errors(errors, threshold: float, groups: list[list[int]]):
+    """Group-weighted percentage of ``errors`` ``(..., J)`` strictly below ``threshold``."""
+    total, count = 0.0, 0
+    for group in groups:
+        below = errors[..., group] < threshold
+        fraction = below.double().mean() if A.is_torch(errors) else float(below.mean())
+        total = total + len(group) * fraction
+        count += len(group)
+    return 100.0 * total / count
+
+
+def pck(pred: Array, target: Array, threshold: float = 150.0, joints=None):
+    """Percentage of correct keypoints: the share of (joint, pose) pairs whose Euclidean error is
+    strictly below ``threshold`` (in the poses' units; 150 assumes millimetres), in percent.
+
+    pred, target: ``(..., J, 3)``. ``joints``: None (all joints), a list of joint indices, or joint
+    groups ``{name: indices}``, whose total weights each group's PCK by its joint count (the
+    official MPI-INF-3DHP total). numpy: a float; torch: a 0-d float64 tensor.
+    """
+    pred, target = A.coerce(pred, target)
+    _check_poses(pred, target, "pck")
+    return _pck_of_errors(A.norm(pred - target), threshold, _joint_groups(joints, pred.shape[-2]))
+
+
+def auc(pred: Array, target: Array, thresholds=AUC_THRESHOLDS, joints=None):
+    """Area under the PCK curve: the mean of :func:`pck` over ``thresholds`` (default 0, 5, ...,
+    150, in the poses' units), in percent. pred, target: ``(..., J, 3)``; ``joints`` as in
+    :func:`pck`."""
+    pred, target = A.coerce(pred, target)
+    _check_poses(pred, target, "auc")
+    thresholds = [float(t) for t in thresholds]
+    if not thresholds:
+        raise ValueError("auc: needs at least one threshold")
+    errors = A.norm(pred - target)
+    groups = _joint_groups(joints, pred.shape[-2])
+    curve = [_pck_of_errors(errors, t, groups) for t in thresholds]
+    return sum(curve) / len(curve)

@@ -60,14 +60,16 @@ def run(args: argparse.Namespace) -> int:
     from starpose.evaluate import check_frames_fit, check_model_fits
     from starpose.evaluate_report import published_report
     from starpose.inference import resolve_device
-    from starpose.models.checkpoints import load_model
+    from starpose.models.checkpoints import model_from_checkpoint, read_checkpoint
 
     if args.json:
         from starpose.io import check_output_path
 
         _check_json_path(args.json)
         check_output_path(args.json, suffixes=(".json",), inputs=(args.checkpoint,))
-    model = load_model(args.checkpoint, num_heads=args.num_heads, device=resolve_device(args.device))
+    checkpoint = read_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(checkpoint, args.checkpoint, num_heads=args.num_heads,
+                                  device=resolve_device(args.device))
     dataset = get_dataset(args.dataset)
     check_model_fits(model, args.checkpoint, dataset)
     sequences = dataset.load(args.data_dir, args.keypoints, list(args.subjects or dataset.subjects_test))
@@ -80,11 +82,18 @@ def run(args: argparse.Namespace) -> int:
     report = dataset.evaluate_report or published_report
     result, text = report(model, sequences, protocol=args.protocol, flip=not args.no_flip,
                           by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp,
-                          skeleton=dataset.skeleton)
+                          skeleton=dataset.skeleton, trained_on=_trained_on(checkpoint))
     print(text)
     if args.json:
         _write_json(args, result)
     return 0
+
+
+def _trained_on(checkpoint: dict) -> str:
+    """The dataset a checkpoint was trained on (its training config; Human3.6M when unrecorded,
+    as for published checkpoints)."""
+    config = checkpoint.get("train_config") if isinstance(checkpoint, dict) else None
+    return str((config or {}).get("dataset", "h36m")) if isinstance(config, dict) else "h36m"
 
 
 def _check_json_path(path: Path) -> None:

@@ -108,6 +108,7 @@ _REGISTRY: dict[str, Dataset] = {}
 _PROVIDERS: dict[str, str] = {
     "h36m": "starpose.data.h36m",
     "humaneva": "starpose.data.humaneva",
+    "3dhp": "starpose.data.mpi_inf_3dhp",
 }
 
 
