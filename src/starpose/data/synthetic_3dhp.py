@@ -23,7 +23,7 @@ from starpose.data.anthropometry import stream_key, subject_body, subject_style
 from starpose.data.mpi_inf_3dhp import (
     ACTIVITIES, CAMERAS_TRAIN, FILE_TEST, FILE_TRAIN, SEQUENCES_TRAIN, SUBJECTS_TRAIN,
     TEST_SEQUENCES, TRAIN_FPS, metadata_3dhp)
-from starpose.data.motion import _VOLUME_CENTRE as CAPTURE_CENTRE
+from starpose.data.motion import VOLUME_CENTRE as CAPTURE_CENTRE
 from starpose.data.motion import take_motion
 from starpose.data.safe_pickle import check_writable_file, write_npz
 from starpose.data.skeleton import H36M_FPS
