@@ -204,7 +204,8 @@ class Trainer:
         self.windows = TrainWindows([s.keypoints_2d for s in self.train_sequences],
                                     [s.positions_3d for s in self.train_sequences],
                                     frames=frames, flip_augment=cfg.flip_augment,
-                                    seed=cfg.seed, skeleton=dataset.skeleton, zero_root=True)
+                                    seed=cfg.seed, skeleton=dataset.skeleton, zero_root=True,
+                                    root=dataset.root)
 
     def _wrap(self, model: MixSTE) -> torch.nn.Module:
         if self.dist.world_size > 1:

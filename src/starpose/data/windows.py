@@ -35,7 +35,7 @@ class TrainWindows:
     stored (that would double the memory): flipped items are mirrored after the gather.
 
     Targets are returned as given: the root joint keeps its trajectory unless ``zero_root=True``,
-    in which case joint 0 of every target is set to zero (the lifting models predict root-relative
+    in which case joint ``root`` of every target is set to zero (the lifting models predict root-relative
     poses; the training code may equally zero it itself).
 
     Shuffling uses a ``numpy.random.Generator`` seeded with ``seed``; each call to
@@ -44,7 +44,8 @@ class TrainWindows:
     """
 
     def __init__(self, sequences_2d, sequences_3d, frames: int, flip_augment: bool = True,
-                 seed: int = 0, skeleton: Skeleton = H36M_17, zero_root: bool = False):
+                 seed: int = 0, skeleton: Skeleton = H36M_17, zero_root: bool = False,
+                 root: int = 0):
         if len(sequences_2d) != len(sequences_3d) or not sequences_2d:
             raise ValueError("TrainWindows: need the same, non-zero number of 2D and 3D sequences")
         if frames < 1:
@@ -59,8 +60,8 @@ class TrainWindows:
         frame_index = _frame_index(lengths, self.sequence_index, self.window_start, frames)
         self.inputs = _gather_frames(sequences_2d, frame_index)
         self.targets = _gather_frames(sequences_3d, frame_index)
-        if zero_root:
-            self.targets[:, :, 0] = 0
+        if zero_root:  # the root joint's index is the dataset's (MPI-INF-3DHP: 14, the pelvis)
+            self.targets[:, :, root] = 0
         self.seed = seed
         self._rng = np.random.default_rng(seed)
 
