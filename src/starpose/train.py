@@ -25,19 +25,18 @@ import csv
 import itertools
 import json
 import math
-import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.distributed as dist
 from tqdm.auto import tqdm
 
+from starpose.train_config import TrainConfig, config_from_run, jsonable  # noqa: F401 (re-exported)
+from starpose.distributed import all_mean, reduced_validation, setup_distributed
 from starpose.data.datasets import get_dataset
-from starpose.data.h36m import Sequence
 from starpose.data.windows import TrainWindows
 from starpose.errors import StarposeError
 from starpose.evaluate import check_frames_fit, evaluate_model
@@ -47,104 +46,9 @@ from starpose.io import atomic_write_text
 from starpose.loss import mixste_loss
 from starpose.models.checkpoints import load_weights, save_checkpoint
 from starpose.models.mixste import MixSTE
-from starpose.models.presets import PRESETS, get_preset
 from starpose.run_checkpoints import read_resume_checkpoint, rotate_in
 from starpose.runlock import folder_lock
 from starpose.train_log import StepLog
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (written to RUN_DIR/config.json)."""
-
-    data_dir: str
-    out: str
-    keypoints: str = "gt"
-    preset: str = "star-mixste-27"
-    attention: str | None = None  # overrides the preset's attention type
-    model_overrides: dict = field(default_factory=dict)  # e.g. {"drop_path_rate": 0.1}
-    epochs: int | None = None
-    batch_size: int | None = None  # windows per optimiser step (global, over all ranks)
-    lr: float | None = None
-    lr_decay: float = 0.99
-    weight_decay: float = 0.1
-    loss_mode: str = "squared"
-    flip_augment: bool = True
-    subjects_train: tuple[str, ...] | None = None  # None: the dataset's training subjects
-    subjects_test: tuple[str, ...] | None = None  # None: the dataset's test subjects
-    actions: tuple[str, ...] | None = None  # action filter (None: the dataset's evaluated actions)
-    seed: int = 0
-    device: str = "auto"
-    amp: str | None = None
-    compile: bool = False
-    eval_batch_size: int = 64
-    max_batches_per_epoch: int | None = None  # cap an epoch at this many (shuffled) batches
-    val_stride: int = 1  # validate after each epoch on every k-th test sequence
-    progress: bool | None = None  # None: only on a terminal
-    checkpoint_every: int | None = None  # also write last.pt every N steps within an epoch
-    log_every: int = 100  # without a progress bar: a line with loss and speed every N steps
-    dataset: str = "h36m"  # a name of starpose.data.datasets
-
-    def resolved(self) -> "TrainConfig":
-        """The config with the recipe's defaults filled in for unset epochs / batch size / lr."""
-        if self.preset not in PRESETS:
-            raise StarposeError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
-        at_least_one = (lambda v: v >= 1, "at least 1")
-        for name, value, (ok, rule) in (
-                *((name, getattr(self, name), at_least_one)
-                  for name in ("epochs", "batch_size", "max_batches_per_epoch", "val_stride",
-                               "checkpoint_every", "log_every")),
-                ("lr", self.lr, (lambda v: v > 0, "positive")),
-                ("weight_decay", self.weight_decay, (lambda v: v >= 0, "at least 0")),
-                ("lr_decay", self.lr_decay, (lambda v: 0 < v <= 1, "in (0, 1]")),
-                ("drop_path_rate", self.model_overrides.get("drop_path_rate"), (lambda v: 0 <= v < 1, "in [0, 1)"))):
-            if value is not None and not ok(value):
-                raise StarposeError(f"training setting {name} must be {rule}, got {value}")
-        recipe = asdict(get_preset(self.preset).recipe)
-        filled = {k: v for k, v in recipe.items() if getattr(self, k) is None}
-        try:
-            dataset = get_dataset(self.dataset)
-        except KeyError as err:
-            raise StarposeError(str(err.args[0])) from None
-        return replace(self, subjects_train=tuple(self.subjects_train or dataset.subjects_train),
-                       subjects_test=tuple(self.subjects_test or dataset.subjects_test),
-                       actions=tuple(self.actions) if self.actions else None, **filled)
-
-    def model_config(self):
-        # The model takes the dataset's joints, whatever joint count the preset was written for.
-        overrides = {"num_joints": get_dataset(self.dataset).num_joints, **self.model_overrides}
-        if self.attention:
-            overrides["attention"] = self.attention
-        return replace(get_preset(self.preset).model, **overrides)
-
-
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed(device: torch.device) -> DistInfo:
-    """Join the process group when started by torchrun (WORLD_SIZE > 1): NCCL on GPUs, Gloo on CPUs."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
-        return DistInfo()
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size())
-
-
-def all_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """The mean of a (detached) tensor over ranks."""
-    if info.world_size == 1:
-        return value
-    value = value.clone()
-    dist.all_reduce(value)
-    return value / info.world_size
 
 
 class Trainer:
@@ -221,7 +125,7 @@ class Trainer:
             "epoch": self.epoch,
             "lr": self.optimizer.param_groups[0]["lr"],
             "optimizer": self.optimizer.state_dict(),
-            "train_config": _jsonable(asdict(self.config)),
+            "train_config": jsonable(asdict(self.config)),
             "train_state": {
                 "batch_in_epoch": self.batch_in_epoch,
                 "windows": self.epoch_start_state,
@@ -279,7 +183,7 @@ class Trainer:
     def _fit(self) -> list[dict]:
         if self.dist.is_main:
             written = dict(asdict(self.config), model=asdict(self.config.model_config()))
-            atomic_write_text(self.out / "config.json", json.dumps(_jsonable(written), indent=2))
+            atomic_write_text(self.out / "config.json", json.dumps(jsonable(written), indent=2))
         writer = self._summary_writer()
         try:
             while self.epoch < self.config.epochs:
@@ -383,7 +287,9 @@ class Trainer:
         if info.world_size == 1:
             return evaluate_model(self.model, sequences, batch_size=self.config.eval_batch_size,
                                   amp=self.config.amp, skeleton=skeleton)["all"]["Average"]["mpjpe"]
-        return _reduced_validation(self.model, sequences[info.rank::info.world_size], self.config, info)
+        return reduced_validation(self.model, sequences[info.rank::info.world_size], info,
+                                  skeleton=skeleton, batch_size=self.config.eval_batch_size,
+                                  amp=self.config.amp)
 
     # ----------------------------------------------------------------- logging
     def _progress_disabled(self):
@@ -418,29 +324,6 @@ class Trainer:
               f"{row['frames_per_s']:,.0f} frames/s  val MPJPE {row['val_mpjpe']:.2f} mm{mark}", flush=True)
 
 
-def _reduced_validation(model, shard: list[Sequence], config: TrainConfig, info: DistInfo) -> float:
-    """Every rank evaluates its shard; per-sequence errors are gathered and aggregated once."""
-    from starpose.evaluate import action_table, sequence_errors
-
-    model.eval()
-    skeleton = get_dataset(config.dataset).skeleton
-    local = sequence_errors(model, shard, batch_size=config.eval_batch_size, amp=config.amp,
-                            skeleton=skeleton) if shard else []
-    model.train()
-    gathered: list = [None] * info.world_size
-    dist.all_gather_object(gathered, local)
-    results = [r for part in gathered for r in part]
-    return action_table(results)["Average"]["mpjpe"]
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def train(config: TrainConfig, resume: bool = False) -> list[dict]:
     """Train (or resume) a run; returns the per-epoch rows."""
     return Trainer(config, resume=resume).fit()
@@ -458,16 +341,3 @@ def _make_run_folder(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise StarposeError(f"{out}: cannot create the run folder ({err.strerror or err})") from None
-
-
-def config_from_run(run_dir: str | os.PathLike) -> TrainConfig:
-    """The configuration of an earlier run (its config.json)."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise StarposeError(f"{path}: no such file; is {run_dir} a starpose run folder?")
-    try:
-        data = json.loads(path.read_text())
-        known = {f.name for f in fields(TrainConfig)}
-        return TrainConfig(**{k: v for k, v in data.items() if k in known})
-    except (json.JSONDecodeError, TypeError) as err:
-        raise StarposeError(f"{path}: not a valid run configuration ({err})") from None

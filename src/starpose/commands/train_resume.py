@@ -35,7 +35,7 @@ def refused_options(args: argparse.Namespace) -> list[str]:
 
 def resume_config(args: argparse.Namespace):
     """The run's config with the applicable options of ``args``; refuses the others."""
-    from starpose.train import config_from_run
+    from starpose.train_config import config_from_run
 
     refused = refused_options(args)
     if refused:
