@@ -32,7 +32,9 @@ def test_synth_train_evaluate_3dhp(tmp_path, capsys):
     out = tmp_path / "eval.json"
     assert main(["evaluate", "--dataset", "3dhp", "--data-dir", str(data), "--checkpoint",
                  str(run / "best.pt"), "--json", str(out)]) == 0
-    result = json.loads(out.read_text())
+    saved = json.loads(out.read_text())
+    assert saved["dataset"] == "3dhp"
+    result = saved["tables"]
     assert list(result["sequences"]) == [f"TS{k}" for k in range(1, 7)]
     assert {"overall", "scenes", "activities"} <= set(result)
     assert "| **Overall** |" in capsys.readouterr().out
