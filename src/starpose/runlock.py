@@ -32,8 +32,10 @@ def describe_owner(text: str) -> str:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, what: str = "run", note=None):
-    """Hold the lock of ``folder`` (created if missing) during the block."""
+def folder_lock(folder: str | os.PathLike, what: str = "run", note=None, remove: bool = False):
+    """Hold the lock of ``folder`` (created if missing) during the block. ``remove``: delete the
+    lock file on a clean exit (output folders of ``lift`` should hold only the results; a run
+    folder keeps its empty lock file)."""
     folder = Path(folder)
     note = note or (lambda text: print(text, file=sys.stderr))
     path = folder / LOCK_NAME
@@ -58,5 +60,7 @@ def folder_lock(folder: str | os.PathLike, what: str = "run", note=None):
             yield path
         finally:
             os.ftruncate(fd, 0)  # a clean exit leaves an empty (not stale) lock file
+            if remove:
+                path.unlink(missing_ok=True)
     finally:
         os.close(fd)

@@ -166,7 +166,7 @@ def _out_folder_lock(out, outputs: list[Path]):
     if outputs == [Path(out)]:
         return contextlib.nullcontext()
     Path(out).mkdir(parents=True, exist_ok=True)
-    return folder_lock(out, "lift")
+    return folder_lock(out, "lift", remove=True)
 
 
 def _check_outputs(args, outputs: list[Path], renders: list[Path]) -> None:
