@@ -299,3 +299,14 @@ def test_the_note_kind_not_its_wording_makes_a_warning(lifter, tmp_path, capsys,
     err = capsys.readouterr().err.splitlines()
     assert "starpose: memory: filled with people, kept one" in err
     assert "starpose: warning: memory: 3 joint positions interpolated" in err
+
+
+def test_lift_to_bvh_equals_exporting_the_npz_result(lifter, tmp_path):
+    path = write_npy(tmp_path / "walk.npy", lifter["xy"])
+    common = [*_size_args(lifter), "--fps", "50"]
+    assert _lift(lifter, [path], tmp_path / "walk3d.npz", *common) == 0
+    assert main(["mocap", "export", str(tmp_path / "walk3d.npz"), "--out", str(tmp_path / "a.bvh")]) == 0
+    assert _lift(lifter, [path], tmp_path / "b.bvh", *common) == 0
+    text = (tmp_path / "b.bvh").read_text()
+    assert "Frames: 60" in text and "Frame Time: 0.02" in text
+    assert text == (tmp_path / "a.bvh").read_text()

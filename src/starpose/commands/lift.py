@@ -25,6 +25,9 @@ from starpose.formats import (
 from starpose.lift.render import ANIMATION_SUFFIXES
 from starpose.lift.results import RESULT_SUFFIXES
 
+#: What ``--out`` takes: the result files, and a BVH animation (:func:`starpose.mocap.write_bvh`).
+OUTPUT_SUFFIXES = RESULT_SUFFIXES + (".bvh",)
+
 _VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 
@@ -46,7 +49,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--checkpoint", metavar="FILE", help="MixSTE checkpoint (--runtime torch)")
     parser.add_argument("--out", required=True, metavar="OUT",
                         help="result file (.npz/.json/.csv), or a folder for several sequences")
-    parser.add_argument("--out-format", choices=("npz", "json", "csv"), default=None,
+    parser.add_argument("--out-format", choices=("npz", "json", "csv", "bvh"), default=None,
                         help="file format inside an output folder (default: npz)")
     parser.add_argument("--format", dest="fmt", choices=("auto",) + FORMATS, default="auto",
                         help="input format (default: detect it)")
@@ -89,12 +92,12 @@ def plan_outputs(out, names: list[str], out_format: str | None = None) -> list[P
     """Destination of each sequence: ``out`` itself for one sequence with a result extension,
     else ``out/<name>.<out_format>`` (names made unique, ``npz`` by default)."""
     out = Path(out)
-    is_file = out.suffix.lower() in RESULT_SUFFIXES and not out.is_dir()
+    is_file = out.suffix.lower() in OUTPUT_SUFFIXES and not out.is_dir()
     if is_file and out_format is not None and f".{out_format}" != out.suffix.lower():
         raise StarposeError(f"{out}: --out-format {out_format} conflicts with the extension of "
                             "--out; give one of them")
     if out.suffix and not is_file and not out.is_dir():
-        raise StarposeError(f"{out}: --out takes a file ending in .npz, .json or .csv, or a folder")
+        raise StarposeError(f"{out}: --out takes a file ending in .npz, .json, .csv or .bvh, or a folder")
     out_format = out_format or "npz"
     if is_file and len(names) == 1:
         return [out]
@@ -175,7 +178,7 @@ def _check_outputs(args, outputs: list[Path], renders: list[Path]) -> None:
 
     reads = tuple(args.inputs) + tuple(p for p in (args.checkpoint, args.model) if p)
     for out in outputs:
-        check_output_path(out, suffixes=RESULT_SUFFIXES, inputs=reads)
+        check_output_path(out, suffixes=OUTPUT_SUFFIXES, inputs=reads)
     for target in renders:
         check_output_path(target, suffixes=ANIMATION_SUFFIXES, inputs=reads)
 
@@ -229,6 +232,23 @@ def _lift_into(predictor, kp: Keypoints2D, path: Path, stride, keep: bool):
     return np.concatenate(kept) if keep else None
 
 
+def _lift_to_bvh(predictor, kp: Keypoints2D, path: Path, stride):
+    """Lift one sequence and write it as a BVH animation (all frames at once: the bone lengths
+    are medians over the sequence); returns the poses."""
+    import tempfile
+
+    from starpose.mocap import write_bvh
+
+    with tempfile.TemporaryDirectory() as scratch:
+        poses = _lift_into(predictor, kp, Path(scratch) / "result.npz", stride, keep=True)
+    write_bvh(path, poses, kp.fps or DEFAULT_BVH_FPS)
+    return poses
+
+
+#: The frame rate of a BVH written from an input that does not state its own.
+DEFAULT_BVH_FPS = 50.0
+
+
 def _chunk_windows(predictor) -> int:
     """Windows per chunk: a multiple of the predictor's batch, so that chunking keeps its batches
     (and the result equals the all-at-once one exactly)."""
@@ -253,7 +273,10 @@ def run(args: argparse.Namespace) -> int:
         raise StarposeError(f"--stride {args.stride} exceeds the model's {predictor.frames} frames")
     with _out_folder_lock(args.out, outputs), atomic_files() as stage:
         for i, (kp, out) in enumerate(zip(sequences, outputs)):
-            poses = _lift_into(predictor, kp, stage(out), args.stride, keep=i < len(renders))
+            if out.suffix.lower() == ".bvh":
+                poses = _lift_to_bvh(predictor, kp, stage(out), args.stride)
+            else:
+                poses = _lift_into(predictor, kp, stage(out), args.stride, keep=i < len(renders))
             if i < len(renders):
                 render_result({"positions_3d": poses, **result_meta(kp)}, stage(renders[i]))
     for out, kp in zip(outputs, sequences):
