@@ -22,7 +22,7 @@ import torch
 from starpose.models.checkpoints import read_checkpoint
 
 STEPS_PER_EPOCH = 4
-EPOCHS = 2
+EPOCHS = 3
 
 
 def train_args(data_dir: Path, out: Path) -> list[str]:
@@ -75,7 +75,9 @@ class Chain:
 
 def _kill_after(proc: subprocess.Popen, steps: int, fraction: float, sig: int, done_before: int) -> int:
     """Read log lines until ``steps`` more steps were logged, wait ``fraction`` of a step, signal."""
-    logged, last_time, step_seconds = done_before, time.perf_counter(), 0.5
+    # The step time is measured between two step lines (the first one comes after start-up,
+    # which can take seconds: waiting a fraction of that would let a short run finish).
+    logged, last_time, step_seconds = done_before, None, 0.02
     while logged < done_before + steps:
         line = proc.stdout.readline()
         if not line:
@@ -83,7 +85,9 @@ def _kill_after(proc: subprocess.Popen, steps: int, fraction: float, sig: int, d
         if " step " in line:
             logged += 1
             now = time.perf_counter()
-            step_seconds, last_time = now - last_time, now
+            if last_time is not None:
+                step_seconds = now - last_time
+            last_time = now
     time.sleep(fraction * step_seconds)
     if proc.poll() is None:
         proc.send_signal(sig)
