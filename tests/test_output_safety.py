@@ -32,7 +32,7 @@ def test_lift_refuses_to_overwrite_input_or_checkpoint(setup, capsys):
     before = setup["input"].read_bytes()
     assert _lift(setup, setup["input"]) == 2  # .npy is not a result extension, nor a folder
     assert setup["input"].read_bytes() == before
-    assert "--out takes a file ending in .npz, .json or .csv" in capsys.readouterr().err
+    assert "--out takes a file ending in .npz, .json, .csv or .bvh" in capsys.readouterr().err
     npz = setup["input"].with_name("walk_kp.npz")
     np.savez(npz, keypoints=np.load(setup["input"]))
     before = npz.read_bytes()
