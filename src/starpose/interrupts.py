@@ -66,5 +66,9 @@ def shielded(note: str = "saving a checkpoint; please wait"):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    if arrived and previous[arrived[0]] is _raise:
-        raise Interrupted(arrived[0])
+    if arrived:
+        outer = previous[arrived[0]]
+        if outer is _raise:
+            raise Interrupted(arrived[0])
+        if callable(outer):  # an enclosing shielded block (or Python's default): pass it on
+            outer(arrived[0], None)

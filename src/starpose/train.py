@@ -222,13 +222,16 @@ class Trainer:
                    disable=self._progress_disabled(), leave=False, dynamic_ncols=True)
         step_log = StepLog(cfg.log_every, total, enabled=self.dist.is_main and bool(bar.disable))
         for inputs, targets in bar:
-            terms = self._step(inputs.to(self.device), targets.to(self.device))
-            for k in LOSS_TERMS:
-                sums[k] += terms[k]
-            sums["steps"] += 1
-            sums["frames"] += inputs.shape[0] * inputs.shape[1] * info.world_size
-            sums["seconds"] = seconds_before + time.perf_counter() - begin
-            self.batch_in_epoch += 1
+            # A signal mid-step would save updated weights with the old step count (and the
+            # resumed run would repeat the step): the step and its bookkeeping are one unit.
+            with shielded("finishing the current step, then saving"):
+                terms = self._step(inputs.to(self.device), targets.to(self.device))
+                for k in LOSS_TERMS:
+                    sums[k] += terms[k]
+                sums["steps"] += 1
+                sums["frames"] += inputs.shape[0] * inputs.shape[1] * info.world_size
+                sums["seconds"] = seconds_before + time.perf_counter() - begin
+                self.batch_in_epoch += 1
             bar.set_postfix(loss=f"{terms['total']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}",
                             fps=f"{sums['frames'] / sums['seconds']:.0f}")
             step_log.step(self.epoch, self.batch_in_epoch, terms["total"], sums)
@@ -260,6 +263,10 @@ class Trainer:
     def _end_epoch(self, row: dict, writer) -> None:
         lr = self.optimizer.param_groups[0]["lr"]
         val = self.validate()
+        with shielded():  # the epoch's end (counters, lr decay, checkpoints) happens whole or not at all
+            self._close_epoch(row, writer, lr, val)
+
+    def _close_epoch(self, row: dict, writer, lr: float, val: float) -> None:
         self.epoch += 1
         self.batch_in_epoch = 0
         for group in self.optimizer.param_groups:
