@@ -4,9 +4,9 @@ import sys
 
 
 def summary(text: str) -> str:
-    kills = re.findall(r"^kill (\w+): exit (-?\d+), (\d+) steps logged, resumed at step (\d+), lost (\d+)", text, re.M)
+    kills = re.findall(r"^kill (\w+): exit (-?\d+), (\d+) steps logged, resumed at step (\d+), lost (-?\d+)", text, re.M)
     fuzz = re.findall(r"^fuzz ([\w-]+): (\d+) cases, (\d+) loaded, (\d+) refused, (\d+) defects", text, re.M)
-    lost = [int(k[4]) for k in kills]
+    lost = [max(int(k[4]), 0) for k in kills]  # negative: the checkpoint was ahead of the log read
     failed = "failed" in text.splitlines()[-1] if text.strip() else True
     return (f"faults: {len(kills)} kills ({', '.join(sorted(set(k[0] for k in kills)))}), all resumed: "
             f"{'no' if failed else 'yes'}, work lost per kill max {max(lost, default=0)} steps "

@@ -2,13 +2,14 @@
 final weights equal an uninterrupted run's; ``--kills N`` for the long campaign."""
 import signal
 
-from tests.kill_harness import kill_chain, reference, same_weights
+from tests.kill_harness import epochs_for, kill_chain, reference, same_weights
 
 
 def test_killed_and_resumed_training_ends_with_the_weights_of_an_uninterrupted_run(tiny_dataset_dir, tmp_path, request):
     kills = request.config.getoption("--kills")
-    straight = reference(tiny_dataset_dir, tmp_path / "straight")
-    chain = kill_chain(tiny_dataset_dir, tmp_path / "killed", kills, seed=1,
+    epochs = epochs_for(kills)
+    straight = reference(tiny_dataset_dir, tmp_path / "straight", epochs)
+    chain = kill_chain(tiny_dataset_dir, tmp_path / "killed", kills, seed=1, epochs=epochs,
                        signals=(signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGKILL))
     for kill in chain.kills:
         print(f"kill {kill.signal}: exit {kill.exit_code}, {kill.steps_logged} steps logged, "
