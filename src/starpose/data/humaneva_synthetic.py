@@ -24,10 +24,8 @@ from starpose.data.anthropometry import stream_key, subject_body, subject_style
 from starpose.data.detector_noise import detector_noise
 from starpose.data.humaneva import FILE_2D, FILE_3D, LAYOUT_NAME, NUM_JOINTS, humaneva_cameras, humaneva_metadata
 from starpose.data.motion import take_motion
-from starpose.data.safe_pickle import check_writable_file, write_npz
 from starpose.data.skeleton import H36M_FPS, JOINTS_KEPT_FOR_17
-from starpose.errors import DataError
-from starpose.io import atomic_files
+from starpose.data.synthetic import check_out_dir, write_pose_files
 
 SUBJECTS = ("S1", "S2", "S3")
 ACTIONS = ("Walking", "Jog", "Box", "Gestures", "ThrowCatch")
@@ -110,19 +108,6 @@ def generate_dataset(out_dir: str | Path, preset: str = "small", seed: int = 0,
                      progress: bool | None = None) -> dict[str, Path]:
     """Write ``data_3d_humaneva15.npz``, ``data_2d_humaneva15_gt.npz`` and
     ``data_2d_humaneva15_noisy.npz`` into ``out_dir`` (all three replace their targets together)."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DataError(f"{out_dir}: exists and is not a directory")
+    check_out_dir(out_dir)  # before the generation, which takes a while
     arrays = generate_arrays(preset, seed, progress)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(f"{out_dir}: cannot create the output directory ({err})") from None
-    paths = {"3d": out_dir / FILE_3D, "gt": out_dir / FILE_2D.format(name="gt"),
-             "noisy": out_dir / FILE_2D.format(name="noisy")}
-    with atomic_files() as stage:
-        tmp = {name: stage(check_writable_file(path)) for name, path in paths.items()}
-        write_npz(tmp["3d"], positions_3d=arrays["3d"])
-        for name in ("gt", "noisy"):
-            write_npz(tmp[name], positions_2d=arrays[name], metadata=keypoints_metadata())
-    return paths
+    return write_pose_files(out_dir, FILE_3D, FILE_2D, arrays, keypoints_metadata())

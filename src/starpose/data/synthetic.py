@@ -108,19 +108,34 @@ def generate_dataset(out_dir: str | Path, preset: str = "tiny", seed: int = 0,
     ``{'3d': path, 'gt': path, 'noisy': path}``. The three files are written to temporary files
     first and replace their targets together at the end, so an error leaves no mix of old and
     new files."""
+    check_out_dir(out_dir)  # before the generation, which takes a while
+    arrays = generate_arrays(preset, seed, progress)
+    return write_pose_files(out_dir, "data_3d_h36m.npz", "data_2d_h36m_{name}.npz", arrays,
+                            keypoints_metadata())
+
+
+def check_out_dir(out_dir) -> Path:
+    """``out_dir`` as a Path; a :class:`DataError` when it exists and is not a folder."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(f"{out_dir}: exists and is not a directory")
-    arrays = generate_arrays(preset, seed, progress)
+    return out_dir
+
+
+def write_pose_files(out_dir, file_3d: str, file_2d: str, arrays, metadata) -> dict[str, Path]:
+    """Write the VideoPose3D layout: ``file_3d`` (``positions_3d``) and ``file_2d`` for the
+    ``gt`` and ``noisy`` keypoints (``positions_2d`` + ``metadata``) from ``arrays`` with keys
+    ``3d``, ``gt``, ``noisy``. All three replace their targets together (one transaction)."""
+    out_dir = check_out_dir(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise DataError(f"{out_dir}: cannot create the output directory ({err})") from None
-    paths = {"3d": out_dir / "data_3d_h36m.npz", "gt": out_dir / "data_2d_h36m_gt.npz",
-             "noisy": out_dir / "data_2d_h36m_noisy.npz"}
+    paths = {"3d": out_dir / file_3d, "gt": out_dir / file_2d.format(name="gt"),
+             "noisy": out_dir / file_2d.format(name="noisy")}
     with atomic_files() as stage:
         tmp = {name: stage(check_writable_file(path)) for name, path in paths.items()}
         write_npz(tmp["3d"], positions_3d=arrays["3d"])
         for name in ("gt", "noisy"):
-            write_npz(tmp[name], positions_2d=arrays[name], metadata=keypoints_metadata())
+            write_npz(tmp[name], positions_2d=arrays[name], metadata=metadata)
     return paths
