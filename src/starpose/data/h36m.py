@@ -71,6 +71,18 @@ def available_keypoints(data_dir: str | Path) -> list[str]:
     return sorted(p.name[len(prefix):-len(suffix)] for p in files)
 
 
+def read_pose_files(path_3d: Path, path_2d: Path, keypoints: str, available: list[str]):
+    """The VideoPose3D layout's two files: ``(positions_3d, positions_2d, metadata)`` dicts,
+    read with the restricted unpickler; ``available`` names the keypoints found, for the
+    message when ``path_2d`` is missing."""
+    if not path_2d.is_file() and path_3d.is_file():
+        raise DataError(f"{path_2d}: no 2D keypoints named '{keypoints}' in {path_2d.parent} "
+                        f"(available: {', '.join(available) or 'none'})")
+    poses_3d = _entry(load_npz(path_3d), "positions_3d", path_3d)
+    contents_2d = load_npz(path_2d)
+    return poses_3d, _entry(contents_2d, "positions_2d", path_2d), contents_2d.get("metadata")
+
+
 def load_h36m(data_dir: str | Path, keypoints: str = "gt",
               subjects: list[str] | tuple[str, ...] | None = None) -> list[Sequence]:
     """Load and process the takes of ``subjects`` (all calibrated subjects of the 3D file if None).
@@ -79,16 +91,10 @@ def load_h36m(data_dir: str | Path, keypoints: str = "gt",
     camera. Raises :class:`DataError` naming the file, subject and action for any bad input.
     """
     data_dir = Path(data_dir)
-    path_3d = data_dir / FILE_3D
-    path_2d = data_dir / file_2d(keypoints)
-    if not path_2d.is_file() and path_3d.is_file():
-        names = ", ".join(available_keypoints(data_dir)) or "none"
-        raise DataError(f"{path_2d}: no 2D keypoints named '{keypoints}' in {data_dir} "
-                        f"(available: {names})")
-    poses_3d = _entry(load_npz(path_3d), "positions_3d", path_3d)
-    contents_2d = load_npz(path_2d)
-    poses_2d = _entry(contents_2d, "positions_2d", path_2d)
-    _check_metadata(contents_2d.get("metadata"), path_2d)
+    path_3d, path_2d = data_dir / FILE_3D, data_dir / file_2d(keypoints)
+    poses_3d, poses_2d, metadata = read_pose_files(path_3d, path_2d, keypoints,
+                                                   available_keypoints(data_dir))
+    _check_metadata(metadata, path_2d)
 
     own_cameras = _own_cameras(data_dir)
     subjects = _resolve_subjects(poses_3d, subjects, path_3d, own_cameras)

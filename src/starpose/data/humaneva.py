@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from starpose.data.cameras import Camera, world_to_camera
-from starpose.data.h36m import Sequence
-from starpose.data.safe_pickle import load_npz
+from starpose.data.h36m import Sequence, read_pose_files
 from starpose.data.skeleton import Skeleton
 from starpose.errors import DataError
 
@@ -102,14 +101,9 @@ def load_humaneva(data_dir: str | Path, keypoints: str = "gt",
     """
     data_dir = Path(data_dir)
     path_3d, path_2d = data_dir / FILE_3D, data_dir / FILE_2D.format(name=keypoints)
-    if not path_2d.is_file() and path_3d.is_file():
-        names = ", ".join(available_keypoints(data_dir)) or "none"
-        raise DataError(f"{path_2d}: no 2D keypoints named '{keypoints}' in {data_dir} "
-                        f"(available: {names})")
-    poses_3d = _entry(load_npz(path_3d), "positions_3d", path_3d)
-    contents_2d = load_npz(path_2d)
-    poses_2d = _entry(contents_2d, "positions_2d", path_2d)
-    _check_metadata(contents_2d.get("metadata"), path_2d)
+    poses_3d, poses_2d, metadata = read_pose_files(path_3d, path_2d, keypoints,
+                                                   available_keypoints(data_dir))
+    _check_metadata(metadata, path_2d)
     chosen = _resolve_subjects(poses_3d, poses_2d, subjects, path_3d, path_2d)
     sequences = []
     for subject in chosen:
@@ -153,14 +147,6 @@ def _resolve_subjects(poses_3d: dict, poses_2d: dict, subjects, path_3d: Path, p
         raise DataError(f"{path_3d}: no 3D poses for subject(s) {', '.join(missing)} "
                         f"(file has: {', '.join(sorted(poses_3d)) or 'none'})")
     return list(subjects)
-
-
-def _entry(contents: dict, key: str, path: Path) -> dict:
-    if key not in contents:
-        raise DataError(f"{path}: missing key '{key}' (found: {', '.join(contents) or 'nothing'})")
-    if not isinstance(contents[key], dict):
-        raise DataError(f"{path}: '{key}' must be a dict of subjects, got {type(contents[key]).__name__}")
-    return contents[key]
 
 
 def _check_metadata(metadata, path: Path) -> None:
