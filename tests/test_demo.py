@@ -58,7 +58,7 @@ def test_comparison_table_lists_each_model_and_the_baseline():
     class Result:
         def __init__(self, attention, value):
             avg = {"mpjpe": value, "p_mpjpe": value / 2, "mpjve": 1.0, "accel_error": 2.0}
-            self.attention, self.seconds = attention, 12.0
+            self.attention, self.seconds, self.rows = attention, 12.0, []
             self.published, self.clean = {"Average": avg}, {"Average": avg}
 
     table = comparison_table([Result("star", 50.0), Result("vanilla", 60.0)], {"mpjpe": 200.0})

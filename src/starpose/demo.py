@@ -2,7 +2,8 @@
 
 Generates the ``small`` synthetic Human3.6M-format dataset (if absent), trains a small
 Star-MixSTE on its noisy 2D keypoints, evaluates it with the published and the clean protocol,
-compares it with a trivial baseline (the mean training pose), and writes a report folder:
+compares it with a trivial baseline (the mean training pose) and with the bundled model (a
+reference row; ``--quick`` reports the bundled model alone, training nothing), and writes a report folder:
 ``report.md`` (per-action tables), ``training_curves.png``, ``per_joint_error.png``,
 ``sequence.gif`` (2D input beside the predicted and the true 3D skeletons) and ``metrics.json``.
 """
@@ -18,12 +19,13 @@ import numpy as np
 import torch
 
 from starpose import metrics
-from starpose.data.h36m import FILE_3D, Sequence, file_2d
+from starpose.data.h36m import FILE_3D, Sequence, file_2d, load_h36m
 from starpose.data.windows import eval_window_starts
-from starpose.errors import StarposeError
+from starpose.errors import CheckpointError, StarposeError
 from starpose.evaluate import (METRIC_TITLES, action_table, clean_sequence_errors, errors_of_predictions,
                                format_table, predict_all, target_windows)
 from starpose.io import atomic_write_text
+from starpose.models.bundled import BUNDLED as BUNDLED_NAME
 from starpose.models.checkpoints import load_model
 from starpose.train import TrainConfig, Trainer
 
@@ -33,17 +35,25 @@ KEYPOINTS = "noisy"
 #: Per-epoch validation on every 12th test sequence (camera 0 of every third take).
 DEMO_TRAINING = dict(preset="star-mixste-27", epochs=12, batch_size=16, lr=1e-3,
                      max_batches_per_epoch=60, val_stride=12, eval_batch_size=128)
+#: ``--quick`` evaluates every 7th test sequence: 7 is prime to the 4 cameras and to the 8
+#: sequences (2 takes x 4 cameras) of each subject and action, so every camera, subject and action
+#: is seen (35 of the small set's 240 sequences).
+QUICK_STRIDE = 7
 
 
 @dataclass
 class DemoResult:
-    attention: str
-    run_dir: Path
+    """One model's numbers on the test subjects: a model the demo trained, or the bundled one."""
+
+    attention: str  # the row label: "star", "vanilla" or "bundled"
+    checkpoint: Path | str  # what load_model reads: a run's best.pt, or "bundled"
     published: dict
     clean: dict
     per_joint_mm: np.ndarray
     seconds: float
     clean_overlap: dict | None = None  # clean protocol lifted with overlapping windows (stride F/2)
+    preset: str = ""
+    rows: list | None = None  # training curves (None: not trained by the demo)
 
 
 def ensure_data(data_dir: Path, seed: int) -> None:
@@ -87,27 +97,52 @@ def train_and_evaluate(data_dir: Path, out: Path, attention: str, seed: int,
           f"({recipe['epochs']} epochs of {recipe['max_batches_per_epoch']} batches) ...")
     trainer = Trainer(config)
     trainer.fit()
-    model = load_model(trainer.out / "best.pt")
     print("evaluating on the test subjects (published and clean protocols) ...")
-    predictions = predict_all(model, trainer.test_sequences, batch_size=128)
-    tables = {p: action_table(errors_of_predictions(trainer.test_sequences, predictions, p))
-              for p in ("published", "clean")}
-    overlap = action_table(clean_sequence_errors(model, trainer.test_sequences, batch_size=128))
-    return DemoResult(attention, trainer.out, tables["published"], tables["clean"],
-                      per_joint_error(trainer.test_sequences, predictions), time.perf_counter() - begin,
-                      overlap), trainer
+    result = evaluate_checkpoint(trainer.out / "best.pt", attention, trainer.test_sequences)
+    result.seconds, result.preset, result.rows = time.perf_counter() - begin, config.preset, trainer.rows
+    return result, trainer
+
+
+def evaluate_checkpoint(checkpoint: Path | str, label: str, test: list[Sequence]) -> DemoResult:
+    """Published and clean protocol tables (clean: also with overlapping windows) of a checkpoint."""
+    begin = time.perf_counter()
+    model = load_model(checkpoint)
+    predictions = predict_all(model, test, batch_size=128)
+    tables = {p: action_table(errors_of_predictions(test, predictions, p)) for p in ("published", "clean")}
+    overlap = action_table(clean_sequence_errors(model, test, batch_size=128))
+    return DemoResult(label, checkpoint, tables["published"], tables["clean"], per_joint_error(test, predictions),
+                      time.perf_counter() - begin, overlap)
+
+
+def bundled_result(test: list[Sequence]) -> DemoResult | None:
+    """The bundled model on the same test sequences (None, said once, when it is unavailable)."""
+    from starpose.models.bundled import BUNDLED, read_manifest
+
+    try:
+        preset = read_manifest()["preset"]
+        print("evaluating the bundled model (reference) ...")
+        result = evaluate_checkpoint(BUNDLED, "bundled", test)
+    except (CheckpointError, KeyError) as err:
+        print(f"no reference row for the bundled model: {err}")
+        return None
+    result.preset = preset
+    return result
 
 
 def curves_name(index: int, result: DemoResult) -> str:
     return "training_curves.png" if index == 0 else f"training_curves_{result.attention}.png"
 
 
-def plot_curves(out: Path, results: list[DemoResult], trainers: list[Trainer]) -> None:
+def trained(results: list[DemoResult]) -> list[DemoResult]:
+    return [r for r in results if r.rows is not None]
+
+
+def plot_curves(out: Path, results: list[DemoResult]) -> None:
     from starpose.viz.plots import plot_training_curves
 
-    for index, (result, trainer) in enumerate(zip(results, trainers)):
-        plot_training_curves(trainer.rows, out / curves_name(index, result),
-                             title=f"{trainer.config.preset} ({result.attention} attention)")
+    for index, result in enumerate(trained(results)):
+        plot_training_curves(result.rows, out / curves_name(index, result),
+                             title=f"{result.preset} ({result.attention} attention)")
 
 
 def animate_test_sequence(out: Path, result: DemoResult, test: list[Sequence]) -> str:
@@ -116,7 +151,7 @@ def animate_test_sequence(out: Path, result: DemoResult, test: list[Sequence]) -
     from starpose.viz.animation import render_animation
 
     seq = next(s for s in test if s.camera_index == 0)
-    pred = predict_sequence(load_model(result.run_dir / "best.pt"), seq.keypoints_2d)
+    pred = predict_sequence(load_model(result.checkpoint), seq.keypoints_2d)
     truth = seq.positions_3d.copy()
     truth[:, 0] = 0
     frames = render_animation(seq.keypoints_2d, {f"Prediction ({result.attention})": pred, "Ground truth": truth},
@@ -125,37 +160,54 @@ def animate_test_sequence(out: Path, result: DemoResult, test: list[Sequence]) -
     return f"{frames} frames of {seq.subject} {seq.action}, camera {seq.camera_index}"
 
 
-def write_report(out: Path, results: list[DemoResult], baseline: dict, trainers: list[Trainer]) -> None:
-    """report.md, metrics.json and the figures of one or several trained models."""
+def write_report(out: Path, results: list[DemoResult], baseline: dict, test: list[Sequence],
+                 subjects: tuple[list[str], list[str]]) -> None:
+    """report.md, metrics.json and the figures of the trained models and the bundled reference."""
     from starpose.viz.plots import plot_per_joint_error
 
-    plot_curves(out, results, trainers)
-    plot_per_joint_error({f"{r.attention} attention": r.per_joint_mm for r in results}, out / "per_joint_error.png")
-    caption = animate_test_sequence(out, results[0], trainers[0].test_sequences)
-    config = trainers[0].config
-    models = ", ".join(f"`{t.config.preset}`" for t in trainers)
-    lines = ["# starpose demo report", "",
-             f"{models} trained on the synthetic `small` set's `{KEYPOINTS}` 2D keypoints "
-             f"(train {', '.join(config.subjects_train)}; test {', '.join(config.subjects_test)}).", "",
+    plot_curves(out, results)
+    plot_per_joint_error({label(r): r.per_joint_mm for r in results}, out / "per_joint_error.png")
+    caption = animate_test_sequence(out, results[0], test)
+    lines = ["# starpose demo report", "", introduction(results, subjects), "",
              comparison_table(results, baseline), "",
              f"Trivial baseline (mean training pose), protocol #1: **{baseline['mpjpe']:.2f} mm**", ""]
     for r in results:
-        lines += [format_table(r.published, f"{r.attention} attention, published protocol"), "",
-                  format_table(r.clean, f"{r.attention} attention, clean protocol (every frame once)"), ""]
+        lines += [format_table(r.published, f"{label(r)}, published protocol"), "",
+                  format_table(r.clean, f"{label(r)}, clean protocol (every frame once)"), ""]
         if r.clean_overlap is not None:
             lines += [f"Acceleration error ({r.attention}, clean protocol): "
                       f"**{r.clean['Average']['accel_error']:.2f} mm** with non-overlapping windows, "
                       f"**{r.clean_overlap['Average']['accel_error']:.2f} mm** with overlapping windows "
                       "(stride F/2, Hann weights, as `starpose lift` lifts).", ""]
-    lines += [f"![training curves, {r.attention}]({curves_name(i, r)})" for i, r in enumerate(results)]
+    lines += [f"![training curves, {r.attention}]({curves_name(i, r)})" for i, r in enumerate(trained(results))]
     lines += ["", "![per-joint error](per_joint_error.png)", "", f"![test sequence](sequence.gif) ({caption})", ""]
     atomic_write_text(out / "report.md", "\n".join(lines))
     summary = {"baseline_mpjpe": baseline["mpjpe"],
-               "models": {r.attention: {"preset": t.config.preset, "published": r.published, "clean": r.clean,
+               "models": {r.attention: {"preset": r.preset, "trained_by_demo": r.rows is not None,
+                                        "published": r.published, "clean": r.clean,
                                         "clean_overlap": r.clean_overlap,
                                         "seconds": r.seconds, "per_joint_mm": r.per_joint_mm.tolist()}
-                          for r, t in zip(results, trainers)}}
+                          for r in results}}
     atomic_write_text(out / "metrics.json", json.dumps(summary, indent=2))
+
+
+def label(result: DemoResult) -> str:
+    return "bundled model" if result.rows is None else f"{result.attention} attention"
+
+
+def introduction(results: list[DemoResult], subjects: tuple[list[str], list[str]]) -> str:
+    train, test = subjects
+    text = []
+    if trained(results):
+        models = ", ".join(f"`{r.preset}`" for r in trained(results))
+        text.append(f"{models} trained on the synthetic `small` set's `{KEYPOINTS}` 2D keypoints "
+                    f"(train {', '.join(train)}; test {', '.join(test)}).")
+    if any(r.rows is None for r in results):
+        which = "the same test sequences" if trained(results) else f"every {QUICK_STRIDE}th test sequence (--quick)"
+        text.append("The bundled model (the one `starpose lift` uses without `--checkpoint`; "
+                    f"docs/bundled-model.md) is evaluated on {which} "
+                    f"(test {', '.join(test)}): a model trained by starpose on its own synthetic data.")
+    return " ".join(text)
 
 
 def comparison_table(results: list[DemoResult], baseline: dict) -> str:
@@ -165,14 +217,17 @@ def comparison_table(results: list[DemoResult], baseline: dict) -> str:
     for r in results:
         avg_pub, avg_clean = r.published["Average"], r.clean["Average"]
         values = [avg_pub["mpjpe"], avg_pub["p_mpjpe"], avg_pub["mpjve"], avg_clean["accel_error"]]
-        lines.append(f"| {r.attention} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {r.seconds:.0f} |")
+        name = r.attention if r.rows is not None else f"{r.attention} (reference)"
+        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {r.seconds:.0f} |")
     lines.append(f"| mean-pose baseline | {baseline['mpjpe']:.2f} | | | | |")
     return "\n".join(lines)
 
 
 def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool = False, seed: int = 0,
-             epochs: int | None = None, **recipe_overrides) -> list[DemoResult]:
-    """Everything ``starpose demo`` does; ``recipe_overrides`` replace entries of :data:`DEMO_TRAINING`."""
+             epochs: int | None = None, quick: bool = False, **recipe_overrides) -> list[DemoResult]:
+    """Everything ``starpose demo`` does; ``recipe_overrides`` replace entries of :data:`DEMO_TRAINING`.
+
+    ``quick``: train nothing, report the bundled model alone."""
     recipe = dict(DEMO_TRAINING, **recipe_overrides)
     if epochs:
         recipe["epochs"] = epochs
@@ -180,19 +235,24 @@ def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool =
         raise StarposeError(f"{out}: exists and is not a folder")
     ensure_data(data_dir, seed)
     out.mkdir(parents=True, exist_ok=True)
-    order = ["star", "vanilla"] if compare else [attention]
-    results, trainers = [], []
-    for att in order:
-        if (out / f"run-{att}").exists():
-            shutil.rmtree(out / f"run-{att}")  # the demo always starts afresh
-        result, trainer = train_and_evaluate(data_dir, out, att, seed, recipe)
-        results.append(result)
-        trainers.append(trainer)
-    baseline = mean_pose_baseline(trainers[0].train_sequences, trainers[0].test_sequences,
-                                  trainers[0].config.model_config().num_frames)
-    write_report(out, results, baseline, trainers)
+    if quick:
+        train, test = split_sequences(data_dir)
+        test = test[::QUICK_STRIDE]
+        results = [bundled_result(test)]
+        if results[0] is None:
+            raise StarposeError("demo --quick needs the bundled model, which this installation lacks")
+        frames = load_model(BUNDLED_NAME).config.num_frames
+    else:
+        results, trainers = train_models(out, data_dir, ["star", "vanilla"] if compare else [attention],
+                                         seed, recipe)
+        train, test = trainers[0].train_sequences, trainers[0].test_sequences
+        results += [r for r in [bundled_result(test)] if r is not None]
+        frames = trainers[0].config.model_config().num_frames
+    baseline = mean_pose_baseline(train, test, frames)
+    subjects = (sorted({s.subject for s in train}), sorted({s.subject for s in test}))
+    write_report(out, results, baseline, test, subjects)
     print()
-    print(format_table(results[0].published, f"{results[0].attention} attention, published protocol"))
+    print(format_table(results[0].published, f"{label(results[0])}, published protocol"))
     print()
     print(comparison_table(results, baseline))
     best = results[0].published["Average"]["mpjpe"]
@@ -200,3 +260,25 @@ def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool =
           f"({baseline['mpjpe'] / best:.1f}x lower)")
     print(f"report: {out / 'report.md'}")
     return results
+
+
+def train_models(out: Path, data_dir: Path, attentions: list[str], seed: int,
+                 recipe: dict) -> tuple[list[DemoResult], list[Trainer]]:
+    results, trainers = [], []
+    for att in attentions:
+        if (out / f"run-{att}").exists():
+            shutil.rmtree(out / f"run-{att}")  # the demo always starts afresh
+        result, trainer = train_and_evaluate(data_dir, out, att, seed, recipe)
+        results.append(result)
+        trainers.append(trainer)
+    return results, trainers
+
+
+def split_sequences(data_dir: Path) -> tuple[list[Sequence], list[Sequence]]:
+    """The default training and test subjects' sequences of the synthetic set (noisy 2D)."""
+    from starpose.data.datasets import get_dataset
+
+    dataset = get_dataset("h36m")
+    sequences = load_h36m(data_dir, KEYPOINTS)
+    return (dataset.select(sequences, subjects=dataset.subjects_train),
+            dataset.select(sequences, subjects=dataset.subjects_test))

@@ -40,4 +40,17 @@ def info_lines() -> list[str]:
             f"{cfg.num_heads:>5} {params:>12,}  {' / '.join(kernels)}"
         )
     lines.append(f"(attention kernel: the one chosen automatically on {device.type} in fp32 without dropout)")
-    return lines
+    return lines + ["", bundled_line()]
+
+
+def bundled_line() -> str:
+    """What ``lift`` uses without ``--checkpoint`` (or why it cannot)."""
+    from starpose.errors import CheckpointError
+    from starpose.models import bundled
+
+    try:
+        bundled.verified_weights()
+        size = bundled.weights_path().stat().st_size / 1e6
+        return f"{bundled.describe()}\n  {bundled.weights_path()} ({size:.1f} MB, checksum verified)"
+    except CheckpointError as err:
+        return f"bundled model: unavailable ({err})"

@@ -34,6 +34,7 @@ _VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 def add_parser(subparsers) -> None:
     parser = add_command_parser(
         subparsers, "lift", examples=(
+            'starpose lift detections.json --out walk3d.npz --width 1920 --height 1080   # the bundled model',
             'starpose lift detections.json --checkpoint best.pt --out walk3d.npz --render walk.mp4',
             'starpose lift openpose_clip/ --checkpoint best.pt --out walk3d.json --width 1920 --height 1080',
             'starpose lift clips/*.json --checkpoint best.pt --out results/ --out-format csv',
@@ -46,7 +47,9 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="keypoint file(s), or OpenPose folder(s)")
-    parser.add_argument("--checkpoint", metavar="FILE", help="MixSTE checkpoint (--runtime torch)")
+    parser.add_argument("--checkpoint", metavar="FILE",
+                        help="MixSTE checkpoint (--runtime torch); default: the bundled model, a "
+                        "Star-MixSTE trained on starpose's synthetic data (docs/bundled-model.md)")
     parser.add_argument("--out", required=True, metavar="OUT",
                         help="result file (.npz/.json/.csv), or a folder for several sequences")
     parser.add_argument("--out-format", choices=("npz", "json", "csv", "bvh"), default=None,
@@ -194,7 +197,10 @@ def _predictor(args, device):
             raise StarposeError(f"--runtime onnx is not available in this installation ({err})") from None
         return OnnxPredictor(args.model, flip=not args.no_flip, batch_size=args.batch_size)
     if not args.checkpoint:
-        raise StarposeError("--checkpoint is required (or --runtime onnx --model FILE.onnx)")
+        from starpose.models.bundled import BUNDLED, describe
+
+        print(f"using the {describe()}", file=sys.stderr)
+        args.checkpoint = BUNDLED
     from starpose.evaluate import check_model_fits
     from starpose.inference import TorchPredictor
     from starpose.models.checkpoints import load_model

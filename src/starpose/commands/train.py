@@ -14,10 +14,12 @@ from starpose.commands.common import (add_command_parser, add_device_argument, c
                                       positive_float, positive_int, probability)
 from starpose.data.datasets import dataset_names
 from starpose.errors import StarposeError
+from starpose.recipes import RECIPES
 
 EXAMPLES = (
     "starpose train --data-dir data/synthetic/small --keypoints noisy --preset star-mixste-27 --out runs/s27",
     "starpose train --resume runs/s27 --epochs 60   # a finished run: raise the target",
+    "starpose train --recipe bundled --data-dir data/synthetic/small --out runs/bundled   # the shipped model",
     "starpose train --dataset humaneva --data-dir data/humaneva --preset star-mixste-27-humaneva --out runs/he27",
 )
 
@@ -46,7 +48,11 @@ def add_parser(subparsers) -> None:
     add_device_argument(p)
     p.add_argument("--amp", choices=("bf16",), help="bf16 autocast (fp32 master weights)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.set_defaults(func=run)
+    p.add_argument("--recipe", choices=tuple(RECIPES),
+                   help="a named recipe's settings: " + "; ".join(f"{r.name}: {r.description}" for r in RECIPES.values())
+                   + " (options it sets may only be repeated with the same values)")
+    recipe_options = {dest for recipe in RECIPES.values() for dest in recipe.train}
+    p.set_defaults(func=run, option_defaults={dest: p.get_default(dest) for dest in recipe_options})
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -101,10 +107,26 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
 
 
+def apply_recipe(args: argparse.Namespace) -> None:
+    """Fill ``args`` with ``--recipe``'s settings; an option given with another value is an error
+    (a recipe is only reproducible as a whole)."""
+    recipe = RECIPES[args.recipe]
+    if args.dataset != recipe.data["dataset"]:
+        raise StarposeError(f"--recipe {args.recipe} trains on --dataset {recipe.data['dataset']}")
+    for dest, value in recipe.train.items():
+        given = getattr(args, dest)
+        if given not in (None, args.option_defaults[dest], value):
+            raise StarposeError(f"--{dest.replace('_', '-')} {given} conflicts with --recipe {args.recipe} "
+                                f"(which sets {value}); leave it out")
+        setattr(args, dest, value)
+
+
 def train_config(args: argparse.Namespace):
     """The :class:`starpose.train.TrainConfig` that the parsed options describe."""
     from starpose.train import TrainConfig
 
+    if getattr(args, "recipe", None):
+        apply_recipe(args)
     overrides = {k: v for k, v in (("drop_path_rate", args.drop_path), ("num_frames", args.frames))
                  if v is not None}
     return TrainConfig(

@@ -32,6 +32,7 @@ import torch
 
 from starpose.errors import CheckpointError, StarposeWarning
 from starpose.io import atomic_path
+from starpose.models.bundled import is_bundled, verified_weights
 from starpose.models.integrity import checksum_problem, with_checksum
 from starpose.models.mixste import MixSTE, MixSTEConfig
 
@@ -140,8 +141,10 @@ def _numpy_globals() -> list:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Safely read a checkpoint file into a dict; clear :class:`CheckpointError` on any problem."""
-    path = Path(path)
+    """Safely read a checkpoint file into a dict; clear :class:`CheckpointError` on any problem.
+
+    ``"bundled"`` reads the model shipped with starpose, checked against its manifest."""
+    path = verified_weights() if is_bundled(path) else Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
@@ -220,10 +223,14 @@ def load_model(
 ) -> MixSTE:
     """Load a starpose or published MixSTE checkpoint; the model is returned in eval mode.
 
+    ``path`` = ``"bundled"``: the model shipped with starpose (:mod:`starpose.models.bundled`).
+
     For published checkpoints the hyperparameters are inferred from the weights; ``num_heads`` is
     8 unless given (Star-Attention weights determine it). ``attention_kernel``: see
     :class:`MixSTEConfig` (how attention is computed; files do not store it).
     """
+    if is_bundled(path):
+        path = verified_weights()
     return model_from_checkpoint(read_checkpoint(path), path, num_heads, device, attention_kernel)
 
 
@@ -277,7 +284,7 @@ def load_weights(model: MixSTE, state: dict, path: str | os.PathLike) -> None:
 def save_checkpoint(path: str | os.PathLike, model: MixSTE, **extra) -> Path:
     """Write a starpose checkpoint atomically: a crash never leaves a half-written file."""
     model = getattr(model, "module", model)  # DistributedDataParallel / DataParallel wrappers
-    config = _config_dict(model)
+    config = config_dict(model)
     payload = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -288,7 +295,7 @@ def save_checkpoint(path: str | os.PathLike, model: MixSTE, **extra) -> Path:
     return atomic_torch_save(with_checksum(payload), path)
 
 
-def _config_dict(model: MixSTE) -> dict:
+def config_dict(model: MixSTE) -> dict:
     config = asdict(model.config)
     del config["attention_kernel"]  # how attention is computed is the loader's choice
     return config
@@ -323,7 +330,7 @@ def export_checkpoint(src: str | os.PathLike, layout: str, out: str | os.PathLik
         "epoch": data.get("epoch", 0),
         "lr": data.get("lr", 0.0),
         "model_pos": starpose_to_published(model.state_dict(), module_prefix=module_prefix),
-        CONFIG_ENTRY: _config_dict(model),
+        CONFIG_ENTRY: config_dict(model),
     }
     return atomic_torch_save(payload, out)
 
