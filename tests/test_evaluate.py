@@ -92,7 +92,8 @@ def test_cli_writes_json_and_prints_the_table(tmp_path, tiny_dataset_dir, capsys
     assert f"{data['tables']['all']['Average']['mpjpe']:.2f}" in printed
 
 
-@pytest.mark.parametrize("case", ["joints", "frames", "keypoints", "split", "json-is-dir", "json-folder", "device"])
+@pytest.mark.parametrize("case", ["joints", "frames", "keypoints", "split", "action", "json-is-dir",
+                                  "json-folder", "device"])
 def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
     ckpt = _write_checkpoint(tmp_path, num_joints=16 if case == "joints" else 17,
                              num_frames=500 if case == "frames" else 27)
@@ -101,7 +102,8 @@ def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
         "joints": "16 joints",
         "frames": "windows of 500 frames, but the longest sequence has",
         "keypoints": "available: ",
-        "split": "S42",
+        "split": "subject(s) S42 (file has: S1, ",
+        "action": "unknown action(s) Jogging; the sequences of S9, S11 have: Directions, ",
         "json-is-dir": "is a folder",
         "json-folder": "does not exist",
         "device": "cuda:99: no such CUDA device",
@@ -110,6 +112,8 @@ def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
         args += ["--keypoints", "nonexistent"]
     if case == "split":
         args += ["--subjects", "S42"]
+    if case == "action":
+        args += ["--actions", "Walking,Jogging"]
     if case == "json-is-dir":
         args += ["--json", str(tmp_path)]
     if case == "json-folder":

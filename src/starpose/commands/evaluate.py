@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     dataset = get_dataset(args.dataset)
     check_model_fits(model, args.checkpoint, dataset)
     sequences = dataset.load(args.data_dir, args.keypoints, list(args.subjects or dataset.subjects_test))
+    if args.actions:
+        dataset.check_actions(sequences, args.actions, args.data_dir)
     actions = args.actions or dataset.actions_evaluated
     if actions:
         sequences = dataset.select(sequences, actions=actions)
