@@ -41,7 +41,7 @@ def test_actions_are_grouped_by_the_name_before_the_first_space(model, test_sequ
     assert any(" " in t for t in takes)
     assert set(table) == {t.split(" ")[0] for t in takes} | {"Average"}
     by_subject = evaluate_model(model, test_sequences, by_subject=True)
-    assert set(by_subject) == {"S9", "S11"}
+    assert list(by_subject) == ["all", "S9", "S11"] and by_subject["all"] == table
 
 
 def test_flip_averaging_is_the_mean_with_the_flipped_back_output(model):
@@ -90,6 +90,28 @@ def test_cli_writes_json_and_prints_the_table(tmp_path, tiny_dataset_dir, capsys
     data = json.loads(out.read_text())
     assert data["protocol"] == "published" and data["flip"] is True
     assert f"{data['tables']['all']['Average']['mpjpe']:.2f}" in printed
+
+
+def test_cli_report_names_the_subjects_and_the_json_what_was_evaluated(tmp_path, tiny_dataset_dir, capsys):
+    ckpt = _write_checkpoint(tmp_path)
+    common = ["evaluate", "--data-dir", str(tiny_dataset_dir), "--checkpoint", str(ckpt),
+              "--actions", "Walking", "--no-flip"]
+    assert main(common + ["--subjects", "S11"]) == 0
+    printed = capsys.readouterr().out
+    assert "### Subject S11 (published protocol)" in printed and "S9" not in printed
+    out = tmp_path / "eval.json"
+    assert main(common + ["--by-subject", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    titles = [line for line in printed.splitlines() if line.startswith("### ")]
+    assert titles[:3] == ["### Subjects S9, S11 (published protocol)", "### Subject S9 (published protocol)",
+                          "### Subject S11 (published protocol)"]
+    data = json.loads(out.read_text())
+    assert {k: data[k] for k in ("dataset", "keypoints", "subjects", "actions", "protocol", "checkpoint")} == {
+        "dataset": "h36m", "keypoints": "gt", "subjects": ["S9", "S11"], "actions": ["Walking"],
+        "protocol": "published", "checkpoint": str(ckpt)}
+    assert list(data["tables"]) == ["all", "S9", "S11"]
+    assert f"| **Average** | {data['tables']['all']['Average']['mpjpe']:.2f} |" in printed
+    assert "| S9 |" in printed and "| all |" not in printed  # the subject x action tables
 
 
 @pytest.mark.parametrize("case", ["joints", "frames", "keypoints", "split", "action", "json-is-dir",
