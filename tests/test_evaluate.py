@@ -41,7 +41,7 @@ def test_actions_are_grouped_by_the_name_before_the_first_space(model, test_sequ
     assert any(" " in t for t in takes)
     assert set(table) == {t.split(" ")[0] for t in takes} | {"Average"}
     by_subject = evaluate_model(model, test_sequences, by_subject=True)
-    assert set(by_subject) == {"S9", "S11"}
+    assert list(by_subject) == ["all", "S9", "S11"] and by_subject["all"] == table
 
 
 def test_flip_averaging_is_the_mean_with_the_flipped_back_output(model):
@@ -92,7 +92,30 @@ def test_cli_writes_json_and_prints_the_table(tmp_path, tiny_dataset_dir, capsys
     assert f"{data['tables']['all']['Average']['mpjpe']:.2f}" in printed
 
 
-@pytest.mark.parametrize("case", ["joints", "frames", "keypoints", "split", "json-is-dir", "json-folder", "device"])
+def test_cli_report_names_the_subjects_and_the_json_what_was_evaluated(tmp_path, tiny_dataset_dir, capsys):
+    ckpt = _write_checkpoint(tmp_path)
+    common = ["evaluate", "--data-dir", str(tiny_dataset_dir), "--checkpoint", str(ckpt),
+              "--actions", "Walking", "--no-flip"]
+    assert main(common + ["--subjects", "S11"]) == 0
+    printed = capsys.readouterr().out
+    assert "### Subject S11 (published protocol)" in printed and "S9" not in printed
+    out = tmp_path / "eval.json"
+    assert main(common + ["--by-subject", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    titles = [line for line in printed.splitlines() if line.startswith("### ")]
+    assert titles[:3] == ["### Subjects S9, S11 (published protocol)", "### Subject S9 (published protocol)",
+                          "### Subject S11 (published protocol)"]
+    data = json.loads(out.read_text())
+    assert {k: data[k] for k in ("dataset", "keypoints", "subjects", "actions", "protocol", "checkpoint")} == {
+        "dataset": "h36m", "keypoints": "gt", "subjects": ["S9", "S11"], "actions": ["Walking"],
+        "protocol": "published", "checkpoint": str(ckpt)}
+    assert list(data["tables"]) == ["all", "S9", "S11"]
+    assert f"| **Average** | {data['tables']['all']['Average']['mpjpe']:.2f} |" in printed
+    assert "| S9 |" in printed and "| all |" not in printed  # the subject x action tables
+
+
+@pytest.mark.parametrize("case", ["joints", "frames", "keypoints", "split", "action", "json-is-dir",
+                                  "json-folder", "device"])
 def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
     ckpt = _write_checkpoint(tmp_path, num_joints=16 if case == "joints" else 17,
                              num_frames=500 if case == "frames" else 27)
@@ -101,7 +124,8 @@ def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
         "joints": "16 joints",
         "frames": "windows of 500 frames, but the longest sequence has",
         "keypoints": "available: ",
-        "split": "S42",
+        "split": "subject(s) S42 (file has: S1, ",
+        "action": "unknown action(s) Jogging; the sequences of S9, S11 have: Directions, ",
         "json-is-dir": "is a folder",
         "json-folder": "does not exist",
         "device": "cuda:99: no such CUDA device",
@@ -110,6 +134,8 @@ def test_cli_bad_input(tmp_path, tiny_dataset_dir, capsys, case):
         args += ["--keypoints", "nonexistent"]
     if case == "split":
         args += ["--subjects", "S42"]
+    if case == "action":
+        args += ["--actions", "Walking,Jogging"]
     if case == "json-is-dir":
         args += ["--json", str(tmp_path)]
     if case == "json-folder":

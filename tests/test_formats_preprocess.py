@@ -80,6 +80,10 @@ def test_min_confidence_is_configurable(tmp_path):
     conf = np.full((10, 17), 0.5)
     path = write_npy(tmp_path / "c.npy", xy, conf)
     assert not load_one(path, width=W, height=H).filled.any()
+    with pytest.raises(StarposeError, match="every keypoint's confidence is below the minimum 0.6"):
+        load_keypoints(path, width=W, height=H, min_confidence=0.6)
+    conf[:, 4] = 0.7  # one joint confident, the others never: they cannot be filled
+    path = write_npy(tmp_path / "c.npy", xy, conf)
     with pytest.raises(StarposeError, match="every frame"):
         load_keypoints(path, width=W, height=H, min_confidence=0.6)
 

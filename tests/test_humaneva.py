@@ -161,7 +161,7 @@ def test_short_train_then_evaluate_by_subject(tmp_path, tiny_humaneva_dir, capsy
                  str(run / "best.pt"), "--by-subject", "--json", str(out), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     tables = json.loads(out.read_text())["tables"]
-    assert list(tables) == TEST_SUBJECTS
+    assert list(tables) == ["all"] + TEST_SUBJECTS
     assert all(set(t) == {"Walking", "Jog", "Box", "Average"} for t in tables.values())
     assert "| P-MPJPE (mm) | Box | Jog | Walking | Average |" in printed
     assert f"| S2 | {tables['Validate/S2']['Box']['p_mpjpe']:.1f} |" in printed

@@ -244,7 +244,8 @@ def test_render_command_with_ground_truth_plot_and_mp4(lifter, tmp_path, capsys)
         ("k.json", json.dumps([{"image_id": 0, "keypoints": [1.0] * 54}]), [], "expected 17 COCO keypoints"),
         ("j.npy", np.zeros((5, 18, 2)), ["--width", "9", "--height", "9"], r"\(T, 17, 2\)"),
         ("z.npy", np.zeros((0, 17, 2)), ["--width", "9", "--height", "9"], "no frames"),
-        ("m.npy", np.zeros((5, 17, 3)), ["--width", "9", "--height", "9"], "in every frame"),
+        ("m.npy", np.zeros((5, 17, 3)), ["--width", "9", "--height", "9"],
+         r"every keypoint's confidence is below .* \(try --min-confidence 0\)"),
         ("s.npy", np.ones((5, 17, 2)), [], "image width and height"),
         ("t.txt", "hello", [], "cannot tell the keypoint format"),
         ("deep.json", "[" * 100_000 + "]" * 100_000, [], "nested too deeply"),
@@ -259,7 +260,7 @@ def test_bad_input_exits_2_with_a_message_and_writes_nothing(lifter, tmp_path, c
     out = tmp_path / "out"
     assert _lift(lifter, [good, bad], out, *extra) == 2
     err = capsys.readouterr().err
-    assert err.startswith("starpose lift: error:") and name in err
+    assert err.strip().splitlines()[-1].startswith("starpose lift: error:") and name in err
     assert re.search(message, err), err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
@@ -310,3 +311,27 @@ def test_lift_to_bvh_equals_exporting_the_npz_result(lifter, tmp_path):
     text = (tmp_path / "b.bvh").read_text()
     assert "Frames: 60" in text and "Frame Time: 0.02" in text
     assert text == (tmp_path / "a.bvh").read_text()
+
+
+def test_results_keep_the_video_frame_numbers_and_times(lifter, tmp_path):
+    """A COCO clip starting at image_id 5, frames 9 and 10 missing: the result starts at frame 5
+    (time 5 / fps) and has frames 9 and 10, filled."""
+    path = write_coco_results(tmp_path / "clip.json", lifter["xy"][:20], skip_frames={4, 5})
+    obj = json.loads(path.read_text())
+    for detection in obj["annotations"]:
+        detection["image_id"] += 5
+    path.write_text(json.dumps(obj))
+    for suffix in ("npz", "json", "csv"):
+        assert _lift(lifter, [path], tmp_path / f"r.{suffix}", "--fps", "25", "--no-flip") == 0
+    npz = np.load(tmp_path / "r.npz")
+    assert npz["frame_index"].tolist() == list(range(5, 25)) and npz["positions_3d"].shape[0] == 20
+    np.testing.assert_allclose(npz["time_s"], np.arange(5, 25) / 25)
+    assert npz["filled"][[4, 5]].all() and not npz["filled"][[3, 6]].any()
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["frame_index"][0] == 5 and data["time_s"][0] == pytest.approx(0.2)
+    with (tmp_path / "r.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert (rows[0]["frame"], rows[0]["time_s"]) == ("5", "0.200000")
+    assert (rows[17 * 19]["frame"], rows[17 * 19]["time_s"]) == ("24", "0.960000")
+    assert _lift(lifter, [path], tmp_path / "nofps.npz", "--no-flip") == 0
+    assert np.isnan(np.load(tmp_path / "nofps.npz")["time_s"]).all()

@@ -81,7 +81,8 @@ def test_two_ddp_processes_give_the_losses_of_one_process(tiny_dataset_dir, tmp_
             assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-4), key
 
 
-@pytest.mark.parametrize("case", ["out-is-file", "empty-split", "keypoints", "device", "frames"])
+@pytest.mark.parametrize("case", ["out-is-file", "empty-split", "test-subject", "action", "keypoints",
+                                  "device", "frames"])
 def test_cli_bad_input(tiny_dataset_dir, tmp_path, capsys, case):
     out = tmp_path / "run"
     args = ["train", "--data-dir", str(tiny_dataset_dir), "--out", str(out), "--epochs", "1",
@@ -92,12 +93,16 @@ def test_cli_bad_input(tiny_dataset_dir, tmp_path, capsys, case):
         args += ["--subjects-train", "S42"]
     if case == "keypoints":
         args += ["--keypoints", "missing"]
-    extra = {"device": ["--device", "cuda:99"], "frames": ["--frames", "500"]}
+    extra = {"device": ["--device", "cuda:99"], "frames": ["--frames", "500"],
+             "test-subject": ["--subjects-test", "S9,S77"], "action": ["--actions", "Walking,Flying"]}
     args += extra.get(case, [])
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert {"out-is-file": "not a folder", "empty-split": "S42", "keypoints": "missing", "device": "cuda:99",
-            "frames": "windows of 500 frames, but the longest sequence has"}[case] in err
+    assert {"out-is-file": "not a folder", "empty-split": "subject(s) S42 (file has: S1, ",
+            "test-subject": "subject(s) S77 (file has: S1, ", "keypoints": "missing", "device": "cuda:99",
+            "frames": "windows of 500 frames, but the longest sequence has",
+            "action": "unknown action(s) Flying; the sequences of S1, S5, S6, S7, S8, S9, S11 have: "
+                      "Directions, Discussion, "}[case] in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
     if case != "out-is-file":

@@ -163,7 +163,8 @@ def action_table(results: list[SequenceErrors]) -> dict[str, dict[str, float]]:
 def evaluate_model(model, sequences: list[Sequence], protocol: str = "published", flip: bool = True,
                    by_subject: bool = False, batch_size: int = 64, amp: str | None = None,
                    skeleton=None) -> dict:
-    """``{"all": table}`` or, with ``by_subject``, ``{subject: table}``; tables from :func:`action_table`.
+    """``{"all": table}``, with ``by_subject`` followed by ``{subject: table}`` for each subject
+    (in order of appearance); tables from :func:`action_table`, from one pass over the model.
 
     ``skeleton`` gives the flip's left/right joints (default: Human3.6M's 17 joints)."""
     if protocol not in ("published", "clean"):
@@ -177,10 +178,11 @@ def evaluate_model(model, sequences: list[Sequence], protocol: str = "published"
         results = sequence_errors(model, sequences, protocol, flip, batch_size, amp, skeleton)
     finally:
         model.train(was_training)
-    if not by_subject:
-        return {"all": action_table(results)}
-    subjects = dict.fromkeys(r.subject for r in results)
-    return {s: action_table([r for r in results if r.subject == s]) for s in subjects}
+    tables = {"all": action_table(results)}
+    if by_subject:
+        for subject in dict.fromkeys(r.subject for r in results):
+            tables[subject] = action_table([r for r in results if r.subject == subject])
+    return tables
 
 
 def format_table(table: dict[str, dict[str, float]], title: str = "") -> str:

@@ -18,17 +18,25 @@ MATRIX_METRICS = ("mpjpe", "p_mpjpe")
 
 def published_report(model, sequences, *, protocol="published", flip=True, by_subject=False,
                      batch_size=64, amp=None, skeleton=None, trained_on=None) -> tuple[dict, str]:
-    """Per-action tables (one per subject with ``by_subject``, then the subject x action tables
-    of protocols #1 and #2). Returns ``({"all" | subject: table}, text)``."""
+    """The per-action table of all the subjects evaluated, titled with their names; with
+    ``by_subject`` also one per subject, then the subject x action tables of protocols #1 and
+    #2. Returns ``({"all": table, subject: table, ...}, text)``."""
     result = evaluate_model(model, sequences, protocol, flip=flip, by_subject=by_subject,
                             batch_size=batch_size, amp=amp, skeleton=skeleton)
+    subjects = list(dict.fromkeys(s.subject for s in sequences))
     parts = []
     for name, table in result.items():
-        title = "All test subjects" if name == "all" else f"Subject {name}"
+        title = subjects_title(subjects) if name == "all" else f"Subject {name}"
         parts.append(format_table(table, f"{title} ({protocol} protocol)"))
     if by_subject:
-        parts += [subject_action_table(result, metric) for metric in MATRIX_METRICS]
+        per_subject = {name: table for name, table in result.items() if name != "all"}
+        parts += [subject_action_table(per_subject, metric) for metric in MATRIX_METRICS]
     return result, "\n\n".join(parts) + "\n"
+
+
+def subjects_title(subjects: list[str]) -> str:
+    """``Subject S11`` or ``Subjects S9, S11``: the title of the table of all the subjects."""
+    return ("Subject " if len(subjects) == 1 else "Subjects ") + ", ".join(subjects)
 
 
 def subject_action_table(result: dict[str, dict[str, dict[str, float]]], metric: str) -> str:

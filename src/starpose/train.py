@@ -96,6 +96,8 @@ class Trainer:
         sequences = dataset.load(cfg.data_dir, cfg.keypoints,
                                  list(dict.fromkeys(cfg.subjects_train + cfg.subjects_test)))
         # As the published recipe, the action filter applies to training and validation alike.
+        if cfg.actions:
+            dataset.check_actions(sequences, cfg.actions, cfg.data_dir)
         actions = tuple(cfg.actions) if cfg.actions else (dataset.actions_evaluated or None)
         self.train_sequences = dataset.select(sequences, subjects=cfg.subjects_train, actions=actions)
         self.test_sequences = dataset.select(sequences, subjects=cfg.subjects_test, actions=actions)

@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     dataset = get_dataset(args.dataset)
     check_model_fits(model, args.checkpoint, dataset)
     sequences = dataset.load(args.data_dir, args.keypoints, list(args.subjects or dataset.subjects_test))
+    if args.actions:
+        dataset.check_actions(sequences, args.actions, args.data_dir)
     actions = args.actions or dataset.actions_evaluated
     if actions:
         sequences = dataset.select(sequences, actions=actions)
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                           skeleton=dataset.skeleton, trained_on=_trained_on(checkpoint))
     print(text)
     if args.json:
-        _write_json(args, result)
+        _write_json(args, result, sequences, dataset)
     return 0
 
 
@@ -104,10 +106,17 @@ def _check_json_path(path: Path) -> None:
         raise StarposeError(f"{path}: the folder {path.absolute().parent} does not exist")
 
 
-def _write_json(args: argparse.Namespace, result: dict) -> None:
+def _write_json(args: argparse.Namespace, result: dict, sequences: list, dataset) -> None:
+    """The numbers and what they are of: the dataset, keypoints, subjects and action groups
+    evaluated, the protocol and the checkpoint."""
     from starpose.io import atomic_write_text
 
-    payload = {"dataset": args.dataset, "protocol": args.protocol, "flip": not args.no_flip,
-               "checkpoint": str(args.checkpoint), "tables": result}
+    payload = {
+        "dataset": args.dataset, "keypoints": args.keypoints,
+        "subjects": list(dict.fromkeys(s.subject for s in sequences)),
+        "actions": sorted({dataset.action_group(s.action) for s in sequences}),
+        "protocol": args.protocol, "flip": not args.no_flip,
+        "checkpoint": str(args.checkpoint), "tables": result,
+    }
     atomic_write_text(args.json, json.dumps(payload, indent=2))
     print(f"wrote {args.json}")

@@ -20,6 +20,7 @@ from starpose.formats import (
     FORMAT_TITLES,
     FORMATS,
     Keypoints2D,
+    NoKeypointsError,
     load_keypoints,
 )
 from starpose.lift.render import ANIMATION_SUFFIXES
@@ -148,8 +149,11 @@ def _read_inputs(args) -> list[Keypoints2D]:
         raise StarposeError(f"--min-confidence must be within [0, 1], got {args.min_confidence}")
     sequences = []
     for path in args.inputs:
-        found = load_keypoints(path, args.fmt, width=args.width, height=args.height,
-                               fps=args.fps, min_confidence=args.min_confidence)
+        try:
+            found = load_keypoints(path, args.fmt, width=args.width, height=args.height,
+                                   fps=args.fps, min_confidence=args.min_confidence)
+        except NoKeypointsError as err:
+            raise StarposeError(f"{err}{_option_hint(err)}") from None
         how = "detected" if args.fmt == "auto" else "read"
         title = FORMAT_TITLES[found[0].source_format]
         frames = ", ".join(f"{kp.name}: {kp.num_frames:,} frames" for kp in found)
@@ -160,6 +164,15 @@ def _read_inputs(args) -> list[Keypoints2D]:
                 _note(f"warning: {note.text}" if note.kind.is_warning else note.text)
         sequences.extend(found)
     return sequences
+
+
+def _option_hint(err: NoKeypointsError) -> str:
+    """The options that would read the file: the format it looks like, a lower threshold."""
+    hints = [f"--format {err.detected}"] if err.detected else []
+    if err.highest_confidence is not None:
+        hints.append("--min-confidence 0" if err.highest_confidence == 0
+                     else f"a lower --min-confidence (at most {err.highest_confidence:g})")
+    return f" (try {' or '.join(hints)})" if hints else ""
 
 
 def _out_folder_lock(out, outputs: list[Path]):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence as Seq
 
 from starpose.data.skeleton import Skeleton
+from starpose.errors import DataError
 
 #: ``load(data_dir, keypoints, subjects) -> list[Sequence]`` (see :mod:`starpose.data.h36m`).
 Loader = Callable[[Path, str, "Seq[str] | None"], list]
@@ -89,6 +90,16 @@ class Dataset:
         return [s for s in sequences
                 if (subjects is None or s.subject in subjects)
                 and (not actions or self.action_filter(s.action, tuple(actions)))]
+
+    def check_actions(self, sequences: list, actions, source) -> None:
+        """Refuse names of ``actions`` that no sequence's action passes (a typo would otherwise
+        silently narrow the data): a :class:`DataError` listing the action groups there are."""
+        unknown = [a for a in actions if not any(self.action_filter(s.action, (a,)) for s in sequences)]
+        if unknown:
+            known = sorted({self.action_group(s.action) for s in sequences})
+            subjects = ", ".join(dict.fromkeys(s.subject for s in sequences))
+            raise DataError(f"{source}: unknown action(s) {', '.join(unknown)}; the sequences of "
+                            f"{subjects} have: {', '.join(known) or 'none'}")
 
     def file_2d_for(self, keypoints: str) -> str:
         """The 2D file of the keypoints named ``keypoints``."""

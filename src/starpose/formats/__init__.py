@@ -3,13 +3,15 @@
 One module per idea: a reader per format (:mod:`.coco`, :mod:`.mediapipe`, :mod:`.openpose`,
 :mod:`.videopose3d`, :mod:`.array` for ``h36m``), :mod:`.detect` (``auto``), :mod:`.joint_map`
 (layouts to H36M-17), :mod:`.json_io` (safe JSON), :mod:`.track` (one person per frame),
-:mod:`.fill` (gap filling), :mod:`.keypoints` (:class:`Keypoints2D`, typed :class:`Note`) and
-:mod:`.load` (:func:`load_keypoints`: detect, read, check the image size, fill).
+:mod:`.frames` (frame order and numbers), :mod:`.checks` (sanity checks: no keypoints, a
+wrong image size), :mod:`.fill` (gap filling), :mod:`.keypoints` (:class:`Keypoints2D`, typed
+:class:`Note`) and :mod:`.load` (:func:`load_keypoints`: detect, read, check the image size, fill).
 
 Readers keep missing or unsure joints as they are (NaN / low confidence); :func:`fill_missing`
 then fills them by interpolation over time.
 """
 from starpose.formats.array import read_h36m_array
+from starpose.formats.checks import NoKeypointsError
 from starpose.formats.coco import read_coco_json
 from starpose.formats.detect import detect_format
 from starpose.formats.fill import fill_missing
@@ -41,7 +43,8 @@ from starpose.formats.videopose3d import read_videopose3d
 
 __all__ = [
     "AnyOf", "COCO_NAMES", "DEFAULT_MIN_CONFIDENCE", "FORMATS", "FORMAT_TITLES", "H36M_NAMES",
-    "Keypoints2D", "LAYOUTS", "MEDIAPIPE_NAMES", "Note", "NoteKind", "OPENPOSE_NAMES", "READERS",
+    "Keypoints2D", "LAYOUTS", "MEDIAPIPE_NAMES", "NoKeypointsError", "Note", "NoteKind",
+    "OPENPOSE_NAMES", "READERS",
     "coco_to_h36m", "convert_to_h36m", "detect_format", "fill_missing", "load_keypoints",
     "mediapipe_to_h36m", "openpose_to_h36m", "read_coco_json", "read_format", "read_h36m_array",
     "read_json", "read_mediapipe", "read_openpose", "read_videopose3d",

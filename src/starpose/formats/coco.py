@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from starpose.errors import DataError
-from starpose.formats.frames import frame_number, order_frames
+from starpose.formats.frames import OrderedFrames, frame_number, order_frames, shared_frame_key
 from starpose.formats.json_io import fps_from, number, read_json, size_from
 from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, Keypoints2D
 from starpose.formats.track import from_people
@@ -72,8 +72,9 @@ def _coco_frame_people(entry, path, t) -> list:
     raise DataError(f"{path}: frame {t}: cannot read {type(entry).__name__} as keypoints")
 
 
-def _coco_people_per_frame(obj, path) -> list:
-    """Per-frame lists of ``(17, 3)`` people from any of the accepted COCO JSON layouts."""
+def _coco_people_per_frame(obj, path) -> OrderedFrames:
+    """Per-frame lists of ``(17, 3)`` people from any of the accepted COCO JSON layouts, with
+    the frames' numbers where the file gives them."""
     if isinstance(obj, dict) and all(isinstance(obj.get(k), list) for k in ("images", "annotations")):
         return _coco_by_images(obj["images"], obj["annotations"], path)
     if isinstance(obj, dict):
@@ -89,10 +90,16 @@ def _coco_people_per_frame(obj, path) -> list:
     flat = [e for e in obj if isinstance(e, dict) and "keypoints" in e]
     if flat and len(flat) == len(obj) and any(k in flat[0] for k in _FRAME_KEYS):
         return _coco_detections_by_frame(flat, path)
-    return [_coco_frame_people(entry, path, t) for t, entry in enumerate(obj)]
+    key = shared_frame_key(obj, _FRAME_KEYS)
+    if key is not None:  # per-frame records naming their frame: {"frame": 5, "people": [...]}
+        entries: dict = {}
+        for t, entry in enumerate(obj):
+            entries.setdefault(entry[key], []).extend(_coco_frame_people(entry, path, t))
+        return order_frames(entries)
+    return OrderedFrames([_coco_frame_people(entry, path, t) for t, entry in enumerate(obj)], None)
 
 
-def _coco_detections_by_frame(detections, path) -> list:
+def _coco_detections_by_frame(detections, path) -> OrderedFrames:
     """COCO results style: a flat list of detections, each naming its frame."""
     key = next(k for k in _FRAME_KEYS if k in detections[0])
     entries: dict = {}
@@ -106,17 +113,22 @@ def _coco_detections_by_frame(detections, path) -> list:
     return order_frames(entries)
 
 
-def _coco_by_images(images, annotations, path) -> list:
-    """A COCO annotation file: frames in the order of ``images`` (by the number in the file
-    name when there is one), each with the annotations of its ``image_id``."""
+def _coco_by_images(images, annotations, path) -> OrderedFrames:
+    """A COCO annotation file: frames by the number in the images' file names when each has
+    one (gaps filled as frames without a person), else in the order of ``images``; each frame
+    holds the annotations of its ``image_id``."""
     people: dict = {}
     for i, ann in enumerate(annotations):
         if isinstance(ann, dict) and "keypoints" in ann:
             people.setdefault(ann.get("image_id"), []).append(_coco_person(ann, path, f"annotation {i}"))
     images = [img for img in images if isinstance(img, dict)]
-    if all(frame_number(img.get("file_name", "")) is not None for img in images):
-        images = sorted(images, key=lambda img: frame_number(img["file_name"]))
-    return [people.get(img.get("id"), []) for img in images]
+    names = [img.get("file_name", "") for img in images]
+    if images and all(isinstance(n, str) and frame_number(n) is not None for n in names):
+        entries: dict = {}
+        for name, img in zip(names, images):
+            entries.setdefault(name, []).extend(people.get(img.get("id"), []))
+        return order_frames(entries)
+    return OrderedFrames([people.get(img.get("id"), []) for img in images], None)
 
 
 def read_coco_json(path, min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoints2D]:
@@ -125,12 +137,15 @@ def read_coco_json(path, min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoint
     Accepted layouts: a COCO results list ``[{"image_id": i, "keypoints": [51 numbers]}, ...]``;
     a list of per-frame entries (each a list of people, a dict with ``people``/``annotations``,
     or a bare keypoint list); a dict with ``frames`` or ``annotations`` (+ ``images``).
+    ``frame_index`` holds the frame numbers the file gives (``image_id``, a per-frame ``frame``,
+    the number in an image's file name), gaps between them filled as frames without a person.
     """
     path = Path(path)
     obj = read_json(path)
-    people = _coco_people_per_frame(obj, path)
-    for frame in people:
+    ordered = _coco_people_per_frame(obj, path)
+    for frame in ordered.frames:
         for person in frame:
             person[:, 2] = _confidence_from_scores(person[:, 2])
-    return [from_people(people, "coco", path, path.stem, min_confidence, size_from(obj), fps_from(obj))]
+    return [from_people(ordered.frames, "coco", path, path.stem, min_confidence, size_from(obj),
+                        fps_from(obj), frame_index=ordered.index, notes=ordered.notes(path.stem))]
 

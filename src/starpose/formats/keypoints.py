@@ -30,11 +30,18 @@ class NoteKind(enum.Enum):
 
     SEVERAL_PEOPLE = "several_people"  # frames with several people; one was kept
     FILLED_JOINTS = "filled_joints"  # joints missing or unsure, filled by interpolation
+    SPARSE_FRAME_IDS = "sparse_frame_ids"  # frame ids too sparse to fill the gaps between them
+    OUTSIDE_IMAGE = "outside_image"  # most keypoints outside the image: a wrong image size?
+    PIXEL_LANDMARKS = "pixel_landmarks"  # MediaPipe landmarks that look like pixels, not fractions
 
     @property
     def is_warning(self) -> bool:
-        """Whether the note changes the data the lifter sees (the user should check it)."""
-        return self is NoteKind.FILLED_JOINTS
+        """Whether the note says the data the lifter sees is changed or suspect (the user
+        should check it)."""
+        return self in _WARNINGS
+
+
+_WARNINGS = frozenset({NoteKind.FILLED_JOINTS, NoteKind.OUTSIDE_IMAGE, NoteKind.PIXEL_LANDMARKS})
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,9 @@ class Keypoints2D:
     ``xy`` is ``(T, 17, 2)`` float32 pixels (NaN where a reader found nothing), ``confidence``
     ``(T, 17)`` in [0, 1], ``filled`` ``(T, 17)`` bool marks positions filled by
     :func:`starpose.formats.fill.fill_missing`. ``notes`` collects :class:`Note` values for the
-    user (people picked, joints filled).
+    user (people picked, joints filled). ``frame_index`` ``(T,)`` int64 numbers each frame as
+    the input does (COCO ``image_id``, a CSV ``frame`` column, an OpenPose file's number;
+    ``0..T-1`` where the input has no numbers); None means ``0..T-1``.
     """
 
     xy: np.ndarray
@@ -68,14 +77,28 @@ class Keypoints2D:
     path: str = ""
     filled: np.ndarray | None = None
     notes: list[Note] = field(default_factory=list)
+    frame_index: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
         return int(self.xy.shape[0])
 
+    @property
+    def frame_numbers(self) -> np.ndarray:
+        """``frame_index``, or ``0..T-1`` when the reader gave none: ``(T,)`` int64."""
+        if self.frame_index is None:
+            return np.arange(self.num_frames, dtype=np.int64)
+        return np.asarray(self.frame_index, dtype=np.int64)
 
-def make_sequence(xy, conf, source_format, name, path, size=(None, None), fps=None, notes=()):
-    """A :class:`Keypoints2D` from ``(T, 17, 2)`` pixels and ``(T, 17)`` confidences (as float32)."""
+
+def make_sequence(xy, conf, source_format, name, path, size=(None, None), fps=None, notes=(),
+                  frame_index=None):
+    """A :class:`Keypoints2D` from ``(T, 17, 2)`` pixels and ``(T, 17)`` confidences (as float32);
+    ``frame_index`` ``(T,)``: the input's frame numbers (default ``0..T-1``)."""
+    frames = len(xy)
+    frame_index = np.arange(frames) if frame_index is None else np.asarray(frame_index)
+    if frame_index.shape != (frames,):
+        raise ValueError(f"frame_index has shape {frame_index.shape}, expected ({frames},)")
     return Keypoints2D(
         xy=np.asarray(xy, dtype=np.float32),
         confidence=np.asarray(conf, dtype=np.float32),
@@ -86,4 +109,5 @@ def make_sequence(xy, conf, source_format, name, path, size=(None, None), fps=No
         name=name,
         path=str(path),
         notes=list(notes),
+        frame_index=frame_index.astype(np.int64),
     )

@@ -9,6 +9,13 @@ from dataclasses import replace
 
 from starpose.errors import DataError, StarposeError
 from starpose.formats.array import read_h36m_array
+from starpose.formats.checks import (
+    NoKeypointsError,
+    check_found,
+    looks_like,
+    other_format,
+    outside_image_notes,
+)
 from starpose.formats.coco import read_coco_json
 from starpose.formats.detect import detect_format
 from starpose.formats.fill import fill_missing
@@ -43,16 +50,30 @@ def load_keypoints(path, fmt="auto", *, width=None, height=None, fps=None,
 
     ``width``/``height``/``fps`` given here override what the file says. Returns one
     :class:`Keypoints2D` per sequence (a VideoPose3D file may hold several videos), each with
-    every joint filled and ``width``/``height`` set; raises :class:`StarposeError` otherwise.
+    every joint filled and ``width``/``height`` set; raises :class:`StarposeError` otherwise
+    (:class:`NoKeypointsError` when a sequence has no usable keypoint, saying which format the
+    file looks like when ``fmt`` was named and does not fit). Most keypoints outside the image
+    add a warning note.
     """
     if (width is None) != (height is None):
         raise StarposeError("give both the image width and height, or neither")
     if width is not None and (width <= 0 or height <= 0):
         raise StarposeError(f"image size must be positive, got {width} x {height}")
+    forced = fmt != "auto"
     fmt = detect_format(path) if fmt == "auto" else fmt
-    sequences = read_format(path, fmt, width, height, min_confidence)
+    try:
+        sequences = read_format(path, fmt, width, height, min_confidence)
+    except NoKeypointsError:
+        raise
+    except DataError as err:
+        detected = other_format(path, fmt) if forced else None
+        if detected:  # the reader of the named format failed on a file of another format
+            raise NoKeypointsError(f"{err}{looks_like(detected)}", detected=detected) from None
+        raise
     if not sequences:
         raise DataError(f"{path}: no keypoint sequences found")
+    for kp in sequences:
+        check_found(kp, fmt, forced, min_confidence)
     return [_finish(kp, width, height, fps, min_confidence) for kp in sequences]
 
 
@@ -64,4 +85,5 @@ def _finish(kp: Keypoints2D, width, height, fps, min_confidence) -> Keypoints2D:
             "give the image width and height (in pixels)"
         )
     kp = replace(kp, width=float(w), height=float(h), fps=fps or kp.fps)
+    kp = replace(kp, notes=kp.notes + outside_image_notes(kp, min_confidence))
     return fill_missing(kp, min_confidence)

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from starpose.errors import DataError
-from starpose.formats.frames import order_frames
+from starpose.formats.frames import OrderedFrames, frame_number, order_frames, shared_frame_key
 from starpose.formats.joint_map import MEDIAPIPE_NAMES
 from starpose.formats.json_io import fps_from, number, read_json, size_from
-from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, Keypoints2D
+from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, Keypoints2D, Note, NoteKind
 from starpose.formats.track import from_people
 
 
@@ -77,13 +77,21 @@ def _mediapipe_json(path):
         raise DataError(f"{path}: expected a JSON list of frames, got {type(obj).__name__}")
     if _is_pose(frames) and len(frames) == 33 and isinstance(frames[0], dict):
         frames = [frames]  # a single frame given as its 33 landmarks
-    return [_mediapipe_frame(entry, path, t) for t, entry in enumerate(frames)], obj
+    key = shared_frame_key(frames, _JSON_FRAME)
+    if key is not None:  # frame records naming their frame: {"frame": 5, "landmarks": [...]}
+        entries: dict = {}
+        for t, entry in enumerate(frames):
+            entries.setdefault(entry[key], []).extend(_mediapipe_frame(entry, path, t))
+        return order_frames(entries), obj
+    poses = [_mediapipe_frame(entry, path, t) for t, entry in enumerate(frames)]
+    return OrderedFrames(poses, None), obj
 
 
 # Wide CSV columns: ``x0``/``x_0``, ``0_x`` or ``nose_x`` (channel x, y, z or v/visibility).
 _CHANNEL = r"(x|y|z|v|vis|visibility)"
 _WIDE = re.compile(rf"^(?:{_CHANNEL}_?(\d+)|(\d+)_{_CHANNEL}|([a-z_]+)_{_CHANNEL})$")
 _CSV_FRAME = ("frame", "frame_id", "frame_index", "frame_idx", "frame_number", "image", "t")
+_JSON_FRAME = ("frame", "frame_id", "frame_index", "frame_idx", "frame_number", "image_id")
 _CSV_LANDMARK = ("landmark", "landmark_id", "id", "index", "joint", "keypoint", "name")
 
 
@@ -114,7 +122,7 @@ def _landmark_index(value, path) -> int:
     return index
 
 
-def _mediapipe_csv_long(path, header, rows) -> list:
+def _mediapipe_csv_long(path, header, rows) -> OrderedFrames:
     """Rows ``frame, landmark, x, y, z, visibility`` -> per-frame pose lists."""
     frame_key = next(k for k in _CSV_FRAME if k in header)
     mark_key = next(k for k in _CSV_LANDMARK if k in header)
@@ -145,8 +153,10 @@ def _wide_columns(header) -> dict[tuple[int, str], str]:
     return columns
 
 
-def _mediapipe_csv_wide(path, header, rows) -> list:
-    """Rows with columns ``x0, y0, z0, v0, ...`` (or ``nose_x``, ...) -> per-frame pose lists."""
+def _mediapipe_csv_wide(path, header, rows) -> OrderedFrames:
+    """Rows with columns ``x0, y0, z0, v0, ...`` (or ``nose_x``, ...) -> per-frame pose lists,
+    ordered and numbered by the frame column when it holds frame numbers (a missing row is a
+    frame without a person, not a shift of every later frame), else in the rows' order."""
     columns = _wide_columns(header)
     found = sorted({i for i, ch in columns if ch in "xy"})
     if found != list(range(33)):
@@ -163,7 +173,13 @@ def _mediapipe_csv_wide(path, header, rows) -> list:
                     f"row {i + 2} v{j}", path),
         ] for j in range(33)])
         frames.append([] if np.isnan(pose[:, :2]).all() else [pose])
-    return frames
+    frame_key = next((k for k in _CSV_FRAME if k in header), None)
+    if frame_key is None or any(frame_number(row[frame_key]) is None for row in rows):
+        return OrderedFrames(frames, None)  # no frame numbers (or times): the rows' order
+    entries: dict = {}
+    for row, poses in zip(rows, frames):
+        entries.setdefault(row[frame_key], []).extend(poses)
+    return order_frames(entries)
 
 
 def _mediapipe_csv(path):
@@ -179,10 +195,13 @@ def read_mediapipe(path, width=None, height=None,
     """Read MediaPipe Pose landmarks (JSON or CSV) and convert them to pixels.
 
     MediaPipe stores x, y normalised to [0, 1] of the image width and height, so the image size
-    (from the file or ``width``/``height``) is required.
+    (from the file or ``width``/``height``) is required; landmarks that look like pixels give a
+    warning note. ``frame_index``: a CSV's frame column or the frame records' ``frame`` field
+    (gaps filled as frames without a person), else ``0..T-1``.
     """
     path = Path(path)
-    frames, obj = _mediapipe_csv(path) if path.suffix.lower() == ".csv" else _mediapipe_json(path)
+    ordered, obj = _mediapipe_csv(path) if path.suffix.lower() == ".csv" else _mediapipe_json(path)
+    frames, notes = ordered.frames, ordered.notes(path.stem) + _pixel_notes(ordered.frames, path.stem)
     file_w, file_h = size_from(obj) if isinstance(obj, dict) else (None, None)
     w, h = width or file_w, height or file_h
     if not w or not h:
@@ -196,5 +215,26 @@ def read_mediapipe(path, width=None, height=None,
             pose[:, 1] *= h
             pose[:, 2] = np.clip(np.nan_to_num(pose[:, 2]), 0.0, 1.0)
     fps = fps_from(obj)
-    return [from_people(frames, "mediapipe", path, path.stem, min_confidence, (w, h), fps)]
+    return [from_people(frames, "mediapipe", path, path.stem, min_confidence, (w, h), fps,
+                        frame_index=ordered.index, notes=notes)]
+
+
+#: Normalised landmarks stray a little outside [0, 1] (points out of the picture); pixels do not
+#: stay below this.
+_PIXEL_LIKE = 2.0
+
+
+def _pixel_notes(frames, name) -> list[Note]:
+    """A warning when most landmark coordinates are far above 1: pixels, not fractions."""
+    values = [pose[:, :2].ravel() for poses in frames for pose in poses]
+    values = np.concatenate(values) if values else np.zeros(0)
+    values = np.abs(values[np.isfinite(values)])
+    if not values.size or np.mean(values > _PIXEL_LIKE) <= 0.5:
+        return []
+    return [Note(
+        NoteKind.PIXEL_LANDMARKS,
+        f"{name}: MediaPipe landmarks are fractions of the image (0..1), but these reach "
+        f"{values.max():,.0f}: they look like pixels; divide x by the image width and y by its "
+        "height, or give the keypoints as a Human3.6M-ordered array",
+    )]
 

@@ -1,7 +1,8 @@
 """Reader for a folder of OpenPose BODY_25 ``*_keypoints.json`` files, one per frame.
 
-Files are ordered by the frame number in their names; ``people[i].pose_keypoints_2d`` holds
-25 * (x, y, confidence), where (0, 0, 0) means "not detected".
+Files are ordered by the frame number in their names (gaps are frames without a person);
+``people[i].pose_keypoints_2d`` holds 25 * (x, y, confidence), where (0, 0, 0) means "not
+detected".
 """
 from __future__ import annotations
 
@@ -10,22 +11,23 @@ from pathlib import Path
 import numpy as np
 
 from starpose.errors import DataError
-from starpose.formats.frames import frame_number
+from starpose.formats.frames import order_frames
 from starpose.formats.json_io import number, read_json
 from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, Keypoints2D
 from starpose.formats.track import from_people
 
 
 def _openpose_files(folder: Path) -> list[Path]:
-    files = sorted(folder.glob("*_keypoints.json")) or sorted(folder.glob("*.json"))
-    return sorted(files, key=lambda p: (frame_number(p.stem) is None, frame_number(p.stem) or 0, p.name))
+    return sorted(folder.glob("*_keypoints.json")) or sorted(folder.glob("*.json"))
 
 
 def read_openpose(path, min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoints2D]:
     """Read a folder of OpenPose BODY_25 ``*_keypoints.json`` files, one per frame.
 
-    Files are ordered by the frame number in their names; ``people[i].pose_keypoints_2d`` holds
-    25 * (x, y, confidence), where confidence 0 means "not detected".
+    Files are ordered by the frame number in their names, which becomes ``frame_index``
+    (``clip_000000000005_keypoints.json`` is frame 5; a missing file is a frame without a
+    person); ``people[i].pose_keypoints_2d`` holds 25 * (x, y, confidence), where confidence 0
+    means "not detected".
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -33,8 +35,9 @@ def read_openpose(path, min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoints
     files = _openpose_files(folder)
     if not files:
         raise DataError(f"{folder}: no OpenPose *_keypoints.json files in this folder")
-    return [from_people([_openpose_frame(f) for f in files], "openpose", folder, folder.name,
-                         min_confidence)]
+    ordered = order_frames({f.stem: _openpose_frame(f) for f in files})
+    return [from_people(ordered.frames, "openpose", folder, folder.name, min_confidence,
+                        frame_index=ordered.index, notes=ordered.notes(folder.name))]
 
 
 def _openpose_frame(file: Path) -> list:

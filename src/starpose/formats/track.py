@@ -50,15 +50,16 @@ def _pick(cand_xy, cand_conf, previous_root) -> int:
 
 
 def from_people(people_per_frame, layout, path, name, min_confidence, size=(None, None),
-                fps=None) -> Keypoints2D:
-    """Build a :class:`Keypoints2D` from per-frame lists of ``(K, 3)`` people in ``layout``."""
+                fps=None, frame_index=None, notes=()) -> Keypoints2D:
+    """Build a :class:`Keypoints2D` from per-frame lists of ``(K, 3)`` people in ``layout``
+    (``frame_index``: the input's frame numbers, default ``0..T-1``; ``notes`` come first)."""
     xy, conf, crowded = choose_people(people_per_frame, layout, min_confidence)
-    notes = []
+    notes = list(notes)
     if crowded:
         notes.append(Note(
             NoteKind.SEVERAL_PEOPLE,
             f"{name}: {crowded:,} frame(s) show several people; kept the most confident one, "
             "following the previous frame's hip",
         ))
-    return make_sequence(xy, conf, layout, name, path, size, fps, notes)
+    return make_sequence(xy, conf, layout, name, path, size, fps, notes, frame_index)
 

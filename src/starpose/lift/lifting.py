@@ -15,9 +15,12 @@ from starpose.formats import H36M_NAMES, Keypoints2D
 def result_meta(kp: Keypoints2D) -> dict:
     """Everything of a result but the poses: ``keypoints_2d`` ``(T, 17, 2)`` pixels,
     ``confidence`` ``(T, 17)``, ``filled`` ``(T, 17)`` bool, ``joint_names``, ``fps`` (None if
-    unknown), ``image_size`` ``(w, h)``, ``source``, ``source_format``, ``name``, and
-    ``frame_index`` ``(T,)`` (the input's own frame numbers) when the reader gives them."""
-    meta = {
+    unknown), ``image_size`` ``(w, h)``, ``source``, ``source_format``, ``name``,
+    ``frame_index`` ``(T,)`` int64 (each frame's number in the input's own numbering, so that
+    the result lines up with the video) and ``time_s`` ``(T,)`` (``frame_index / fps``; None
+    when the frame rate is unknown)."""
+    frame_index = kp.frame_numbers
+    return {
         "keypoints_2d": kp.xy.astype(np.float32),
         "confidence": kp.confidence.astype(np.float32),
         "filled": np.zeros(kp.xy.shape[:2], bool) if kp.filled is None else kp.filled,
@@ -27,11 +30,9 @@ def result_meta(kp: Keypoints2D) -> dict:
         "source": kp.path,
         "source_format": kp.source_format,
         "name": kp.name,
+        "frame_index": frame_index,
+        "time_s": frame_index / float(kp.fps) if kp.fps else None,
     }
-    frame_index = getattr(kp, "frame_index", None)
-    if frame_index is not None:
-        meta["frame_index"] = np.asarray(frame_index, dtype=np.int64)
-    return meta
 
 
 def normalised_input(kp: Keypoints2D, num_joints: int) -> np.ndarray:

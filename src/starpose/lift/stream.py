@@ -30,7 +30,8 @@ class ResultWriter:
     """Write a result of ``num_frames`` frames to ``path`` block by block.
 
     ``meta`` is the result dict of :func:`starpose.lift.lift_keypoints` without ``positions_3d``
-    (``frame_index`` ``(T,)``, when present, numbers the CSV rows and their ``time_s``). Call
+    (``frame_index`` ``(T,)``, when present, numbers the CSV rows and gives their ``time_s``;
+    without it the rows count from 0). Call
     :meth:`write` with consecutive ``(n, J, 3)`` blocks, then :meth:`close`.
     """
 
@@ -118,6 +119,9 @@ def _npz_entries(meta: dict) -> dict:
     }
     if meta.get("frame_index") is not None:
         entries["frame_index"] = np.asarray(meta["frame_index"], dtype=np.int64)
+        time_s = meta.get("time_s")
+        entries["time_s"] = (np.full(len(entries["frame_index"]), math.nan) if time_s is None
+                             else np.asarray(time_s, dtype=np.float64))
     return entries
 
 
