@@ -18,13 +18,13 @@ class TrainingRecipe:
     data: dict = field(default_factory=dict)
 
 
-#: The bundled model (:mod:`starpose.models.bundled`): 40 epochs x 200 batches x 32 windows of 27
+#: The bundled model (:mod:`starpose.models.bundled`): 24 epochs x 200 batches x 32 windows of 27
 #: frames (flipped copies included) of the small synthetic set's noisy 2D keypoints, about an hour
-#: on 2 CPU cores.
+#: on one CPU core (one torch thread).
 BUNDLED = TrainingRecipe(
     name="bundled",
     description="the model shipped with starpose (docs/bundled-model.md)",
-    train=dict(preset="star-mixste-27", keypoints="noisy", epochs=40, batch_size=32, lr=1e-3,
+    train=dict(preset="star-mixste-27", keypoints="noisy", epochs=24, batch_size=32, lr=1e-3,
                lr_decay=0.99, max_batches_per_epoch=200, val_stride=4, seed=0, checkpoint_every=100),
     data=dict(dataset="h36m", preset="small", seed=0),
 )

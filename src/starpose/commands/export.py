@@ -3,6 +3,7 @@ write it as ONNX (:mod:`starpose.models.onnx_export`)."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from starpose.commands.common import add_command_parser, positive_int
 
@@ -10,6 +11,7 @@ EXAMPLES = (
     "starpose export runs/paper/best.pt star_mixste_243.bin --to mixste",
     "starpose export published.bin model.pt --to starpose --num-heads 8",
     "starpose export best.pt model.onnx --to onnx --flip --opset 17",
+    "starpose export runs/bundled/last.pt src/starpose/weights --to bundled --numbers eval.json",
 )
 
 
@@ -22,9 +24,13 @@ def add_parser(subparsers) -> None:
         examples=EXAMPLES,
     )
     parser.add_argument("checkpoint", help="a starpose or published checkpoint (.pt/.bin)")
-    parser.add_argument("out", help="output file")
-    parser.add_argument("--to", choices=("mixste", "starpose", "onnx"), required=True,
-                        help="target layout (onnx: an ONNX graph with a dynamic batch dimension)")
+    parser.add_argument("out", help="output file (--to bundled: the weights folder)")
+    parser.add_argument("--to", choices=("mixste", "starpose", "onnx", "bundled"), required=True,
+                        help="target layout (onnx: an ONNX graph with a dynamic batch dimension; bundled: "
+                        "bundled.pt and bundled.json, the model shipped in starpose/weights)")
+    parser.add_argument("--numbers", metavar="EVAL.json", type=Path, action="append", default=[],
+                        help="with --to bundled: `starpose evaluate --json` outputs whose averages the "
+                        "manifest records (repeatable)")
     parser.add_argument("--num-heads", type=positive_int, default=None,
                         help="heads of a published vanilla checkpoint (default: 8)")
     parser.add_argument("--no-module-prefix", action="store_true",
@@ -41,13 +47,47 @@ def run(args: argparse.Namespace) -> int:
     from starpose.io import check_output_path
     from starpose.models.checkpoints import export_checkpoint
 
-    check_output_path(args.out, inputs=(args.checkpoint,))
+    check_output_path(args.out, inputs=(args.checkpoint,), folder=args.to == "bundled")
+    if args.to == "bundled":
+        return _export_bundled(args)
     if args.to == "onnx":
         return _export_onnx(args)
     out = export_checkpoint(args.checkpoint, args.to, args.out, args.num_heads,
                             module_prefix=not args.no_module_prefix)
     print(f"wrote {out} ({args.to} layout)")
     return 0
+
+
+def _export_bundled(args: argparse.Namespace) -> int:
+    """Package a checkpoint as the bundled model, its self-check measured on fresh tiny synthetic data."""
+    import tempfile
+
+    from starpose.data.synthetic import generate_dataset
+    from starpose.models import bundled
+
+    numbers = dict(_evaluation_averages(path) for path in args.numbers)
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_dataset(tmp, preset=bundled.SELF_CHECK["synth_preset"], seed=bundled.SELF_CHECK["seed"])
+        path = bundled.package(args.checkpoint, args.out, numbers=numbers, check_data_dir=tmp)
+    manifest = bundled.read_manifest() if Path(args.out).resolve() == bundled.WEIGHTS_DIR else None
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) and its manifest"
+          + (f"; self-check MPJPE {manifest['self_check']['mpjpe_mm']} mm" if manifest else ""))
+    return 0
+
+
+def _evaluation_averages(path: Path) -> tuple[str, dict]:
+    """(``<dataset>_<protocol>``, the Average row) of a ``starpose evaluate --json`` file."""
+    import json
+
+    from starpose.errors import StarposeError
+
+    try:
+        payload = json.loads(path.read_text())
+        tables = payload["tables"]
+        table = tables.get("all", tables)
+        return f"{payload['dataset']}_{payload['protocol']}", table.get("Average", table)
+    except (OSError, ValueError, KeyError, AttributeError) as err:
+        raise StarposeError(f"{path}: not a `starpose evaluate --json` file ({err})") from None
 
 
 def _export_onnx(args: argparse.Namespace) -> int:
