@@ -15,11 +15,12 @@ SHORT = dict(epochs=1, max_batches_per_epoch=2, batch_size=8, val_stride=16, eva
 def test_compare_writes_the_whole_report(tiny_dataset_dir, tmp_path, capsys):
     out = tmp_path / "report"
     results = run_demo(out, tiny_dataset_dir, compare=True, **SHORT)
-    assert [r.attention for r in results] == ["star", "vanilla"]
+    assert [r.attention for r in results] == ["star", "vanilla", "bundled"]  # the bundled model: a reference row
     for name in ("report.md", "training_curves.png", "per_joint_error.png", "sequence.gif", "metrics.json"):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "metrics.json").read_text())
-    assert set(summary["models"]) == {"star", "vanilla"}
+    assert set(summary["models"]) == {"star", "vanilla", "bundled"}
+    assert not summary["models"]["bundled"]["trained_by_demo"] and summary["models"]["star"]["trained_by_demo"]
     for model in summary["models"].values():
         assert np.isfinite(model["published"]["Average"]["mpjpe"])
         assert np.isfinite(model["clean"]["Average"]["accel_error"])
@@ -27,11 +28,24 @@ def test_compare_writes_the_whole_report(tiny_dataset_dir, tmp_path, capsys):
         assert len(model["per_joint_mm"]) == 17
     printed = capsys.readouterr().out
     assert "mean-pose baseline" in printed and "| star |" in printed and "| vanilla |" in printed
+    assert "| bundled (reference) |" in printed
     assert "protocol #1:" in printed
     report = (out / "report.md").read_text()
     assert "vanilla attention, clean protocol" in report and "sequence.gif" in report
     assert "with overlapping windows" in report
     assert not list(out.glob(".*")), "temporary files left behind"
+
+
+def test_quick_reports_the_bundled_model_alone(tiny_dataset_dir, tmp_path, capsys):
+    out = tmp_path / "quick"
+    assert main(["demo", "--quick", "--out", str(out), "--data-dir", str(tiny_dataset_dir)]) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    assert list(summary["models"]) == ["bundled"] and not summary["models"]["bundled"]["trained_by_demo"]
+    assert np.isfinite(summary["models"]["bundled"]["published"]["Average"]["mpjpe"])
+    assert not list(out.glob("run-*")) and not (out / "training_curves.png").exists()
+    report = (out / "report.md").read_text()
+    assert "The bundled model" in report and "every 7th test sequence" in report
+    assert "| bundled (reference) |" in capsys.readouterr().out
 
 
 def test_mean_pose_baseline_is_counted_like_the_models(tiny_dataset_dir):
