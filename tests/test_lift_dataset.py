@@ -93,7 +93,7 @@ def test_render_draws_a_15_joint_result(he, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--dataset", "h36m"], "he_run.pt: the model was trained on HumanEva-I, not Human3.6M"),
+    (["--dataset", "h36m"], "he_run.pt: the model was trained on HumanEva-I (humaneva), not Human3.6M (h36m)"),
     (["--out-format", "bvh"], "a BVH file holds the Human3.6M 17-joint skeleton, not the 15 HumanEva-I joints"),
 ])
 def test_mismatches_are_one_line_and_write_nothing(he, tmp_path, capsys, extra, message):

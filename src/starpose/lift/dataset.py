@@ -21,12 +21,12 @@ def recorded_dataset(checkpoint: dict) -> str | None:
 
 def lift_dataset(name: str | None, recorded: str | None, num_joints: int, source) -> Dataset:
     """The dataset of a model of ``num_joints`` joints read from ``source``: ``name`` (the
-    ``--dataset`` given, which must agree with a known ``recorded`` one), else ``recorded``, else
+    dataset asked for, which must agree with a known ``recorded`` one), else ``recorded``, else
     the one of its joint count. :class:`StarposeError` naming ``source`` when none fits."""
     known = recorded if recorded in dataset_names() else None
     if name is not None and known is not None and known != name:
-        raise StarposeError(f"{source}: the model was trained on {get_dataset(known).title}, not "
-                            f"{get_dataset(name).title}; drop --dataset or give --dataset {known}")
+        raise StarposeError(f"{source}: the model was trained on {get_dataset(known).title} "
+                            f"({known}), not {get_dataset(name).title} ({name})")
     dataset = get_dataset(name or known) if (name or known) else dataset_for_joints(num_joints)
     if dataset is None:
         raise StarposeError(f"{source}: the model lifts {num_joints} joints, the layout of no known "
@@ -38,8 +38,8 @@ def lift_dataset(name: str | None, recorded: str | None, num_joints: int, source
 
 
 def result_dataset(result: dict, name: str | None, source) -> Dataset:
-    """The dataset of a lifted result (:func:`starpose.lift.read_result`): ``name`` (the
-    ``--dataset`` given), else the one its joint names or its joint count belong to."""
+    """The dataset of a lifted result (:func:`starpose.lift.read_result`): ``name`` (the dataset
+    asked for), else the one its joint names or its joint count belong to."""
     joints = result["positions_3d"].shape[1]
     if name is not None:
         dataset = get_dataset(name)
