@@ -275,7 +275,7 @@ def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool =
         test = test[::QUICK_STRIDE]
         results = [bundled_result(test, description)]
         if results[0] is None:
-            raise StarposeError(f"demo --quick needs a bundled model of {description.title}'s joints, "
+            raise StarposeError(f"a quick demo needs a bundled model of {description.title}'s joints, "
                                 "which this installation lacks")
         frames = load_model(BUNDLED_NAME).config.num_frames
     else:

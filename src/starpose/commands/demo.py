@@ -10,7 +10,6 @@ from starpose.data.datasets import DEFAULT_DATASET, dataset_names
 EXAMPLES = (
     "starpose demo                      # what `make demo` runs",
     "starpose demo --dataset humaneva   # synthetic HumanEva-I, star-mixste-27-humaneva, Walk/Jog/Box",
-    "starpose demo --compare            # trains both and compares them",
     "starpose demo --quick              # no training: the bundled model's report in under a minute",
 )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, add_device_argument, positive_float,
                                       positive_int)
-from starpose.data.datasets import dataset_names
+from starpose.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
 from starpose.errors import StarposeError
 from starpose.formats import (
     DEFAULT_MIN_CONFIDENCE,
@@ -208,10 +208,10 @@ def _check_outputs(args, outputs: list[Path], renders: list[Path]) -> None:
         check_output_path(target, suffixes=ANIMATION_SUFFIXES, inputs=reads)
 
 
-def _predictor(args, device):
-    """The window predictor of ``--runtime`` and the dataset whose joints it lifts
-    (:func:`starpose.lift.dataset.lift_dataset`)."""
-    from starpose.lift.dataset import lift_dataset, recorded_dataset
+def _load_model(args, device):
+    """The model of ``--runtime`` (a MixSTE, or an ONNX Runtime predictor), the dataset it records
+    (None where it records none) and the file it came from."""
+    from starpose.lift.dataset import recorded_dataset
 
     if args.runtime == "onnx":
         if not args.model:
@@ -221,28 +221,47 @@ def _predictor(args, device):
         except ImportError as err:
             raise StarposeError(f"--runtime onnx is not available in this installation ({err})") from None
         predictor = OnnxPredictor(args.model, flip=not args.no_flip, batch_size=args.batch_size)
-        dataset = lift_dataset(args.dataset, predictor.metadata.get("dataset"), predictor.num_joints,
-                               args.model)
-        if len(predictor.flip_permutation) != predictor.num_joints and predictor.flip:
-            raise StarposeError(f"{args.model}: its flip permutation has {len(predictor.flip_permutation)} "
-                                f"joints for a {predictor.num_joints}-joint model; export it again, "
-                                "or lift with --no-flip")
-        return predictor, dataset
+        return predictor, predictor.metadata.get("dataset"), args.model
     if not args.checkpoint:
         from starpose.models.bundled import BUNDLED, describe
 
         print(f"using the {describe()}", file=sys.stderr)
         args.checkpoint = BUNDLED
-    from starpose.evaluate import check_model_fits
-    from starpose.inference import TorchPredictor
     from starpose.models.checkpoints import model_from_checkpoint, read_checkpoint
 
     checkpoint = read_checkpoint(args.checkpoint)
     model = model_from_checkpoint(checkpoint, args.checkpoint, num_heads=args.num_heads, device=device)
-    dataset = lift_dataset(args.dataset, recorded_dataset(checkpoint), model.num_joints, args.checkpoint)
+    return model, recorded_dataset(checkpoint), args.checkpoint
+
+
+def _open_model(args, device):
+    """``(model, dataset)`` (:func:`_load_model`; the dataset whose joints it lifts,
+    :func:`starpose.lift.dataset.lift_dataset`) and None, or ``(None, --dataset or Human3.6M)`` and
+    the error that made the model unusable: the inputs and outputs are checked first, their
+    problems being the quicker to fix, then the error is raised."""
+    from starpose.lift.dataset import lift_dataset
+
+    try:
+        model, recorded, source = _load_model(args, device)
+    except StarposeError as err:
+        return (None, get_dataset(args.dataset or DEFAULT_DATASET)), err
+    return (model, lift_dataset(args.dataset, recorded, model.num_joints, source)), None
+
+
+def _predictor(args, model, dataset, device):
+    """The window predictor of a model from :func:`_load_model` that lifts ``dataset``'s joints."""
+    if args.runtime == "onnx":
+        if len(model.flip_permutation) != model.num_joints and model.flip:
+            raise StarposeError(f"{args.model}: its flip permutation has {len(model.flip_permutation)} "
+                                f"joints for a {model.num_joints}-joint model; export it again, "
+                                "or lift with --no-flip")
+        return model
+    from starpose.evaluate import check_model_fits
+    from starpose.inference import TorchPredictor
+
     check_model_fits(model, args.checkpoint, dataset)
     return TorchPredictor(model, flip=not args.no_flip, batch_size=args.batch_size, device=device,
-                          skeleton=dataset.skeleton), dataset
+                          skeleton=dataset.skeleton)
 
 
 def _check_bvh(outputs: list[Path], dataset) -> None:
@@ -315,11 +334,14 @@ def run(args: argparse.Namespace) -> int:
     if (args.width is None) != (args.height is None):
         raise StarposeError("give both --width and --height, or neither")
     device = resolve_device(args.device)
-    predictor, dataset = _predictor(args, device)
+    (model, dataset), problem = _open_model(args, device)
     sequences = _read_inputs(args, dataset)
     outputs = plan_outputs(args.out, [kp.name for kp in sequences], args.out_format)
     renders = render_targets(args.render, outputs)
     _check_outputs(args, outputs, renders)
+    if problem is not None:
+        raise problem
+    predictor = _predictor(args, model, dataset, device)
     _check_bvh(outputs, dataset)
     if args.stride is not None and args.stride > predictor.frames:
         raise StarposeError(f"--stride {args.stride} exceeds the model's {predictor.frames} frames")
