@@ -9,6 +9,9 @@ from starpose.data.h36m import load_h36m
 from starpose.demo import DEMO_TRAINING, comparison_table, mean_pose_baseline, run_demo
 
 SHORT = dict(epochs=1, max_batches_per_epoch=2, batch_size=8, val_stride=16, eval_batch_size=64)
+#: The HumanEva-I demo's recipe, shortened further: a narrower model, one test subject.
+SHORT_HUMANEVA = dict(SHORT, model_overrides={"dim": 16, "depth": 1, "num_heads": 2},
+                      subjects_test=("Validate/S2",))
 
 
 @pytest.mark.slow
@@ -46,6 +49,22 @@ def test_quick_reports_the_bundled_model_alone(tiny_dataset_dir, tmp_path, capsy
     report = (out / "report.md").read_text()
     assert "The bundled model" in report and "every 7th test sequence" in report
     assert "| bundled (reference) |" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_humaneva_demo_trains_its_preset_and_evaluates_walk_jog_box(tiny_humaneva_dir, tmp_path, capsys):
+    out = tmp_path / "report"
+    run_demo(out, tiny_humaneva_dir, dataset="humaneva", **SHORT_HUMANEVA)
+    assert "using the synthetic HumanEva-I dataset" in capsys.readouterr().out
+    summary = json.loads((out / "metrics.json").read_text())
+    model = summary["models"]["star"]
+    assert summary["dataset"] == "humaneva" and model["preset"] == "star-mixste-27-humaneva"
+    assert len(model["per_joint_mm"]) == 15
+    assert set(model["published"]) == {"Walking", "Jog", "Box", "Average"}
+    assert np.isfinite(model["clean"]["Average"]["accel_error"]) and summary["baseline_mpjpe"] > 0
+    assert (out / "sequence.gif").stat().st_size > 0
+    report = (out / "report.md").read_text()
+    assert "synthetic HumanEva-I `small` set" in report and "test Validate/S2; actions Walk, Jog, Box" in report
 
 
 def test_mean_pose_baseline_is_counted_like_the_models(tiny_dataset_dir):

@@ -53,6 +53,27 @@ def test_onnx_runtime_matches_pytorch_on_random_and_synthetic_inputs(attention, 
         assert np.abs(got - expected).max() < 1e-4
 
 
+@pytest.mark.parametrize("flip", [False, True], ids=["numpy-flip", "graph-flip"])
+def test_a_humaneva_export_flips_with_its_15_joint_pairs_and_lifts(flip, tmp_path, capsys):
+    from starpose.data.datasets import get_dataset
+
+    skeleton = get_dataset("humaneva").skeleton
+    torch.manual_seed(0)
+    model = MixSTE(num_frames=FRAMES, num_joints=15, dim=32, depth=1, num_heads=4).eval()
+    ckpt = save_checkpoint(tmp_path / "he.pt", model, train_config={"dataset": "humaneva"})
+    path = tmp_path / "he.onnx"
+    assert main(["export", str(ckpt), str(path), "--to", "onnx", *(["--flip"] if flip else [])]) == 0
+    predictor = OnnxPredictor(path)
+    assert predictor.metadata["dataset"] == "humaneva" and predictor.flip_permutation == skeleton.flip_permutation
+    windows = np.random.default_rng(2).normal(size=(3, FRAMES, 15, 2)).astype(np.float32)
+    expected = predict_windows(model, torch.from_numpy(windows), flip=True, skeleton=skeleton).numpy()
+    assert np.abs(predictor(windows) - expected).max() < 1e-4
+    np.save(tmp_path / "k.npy", np.random.default_rng(3).uniform(0, 640, size=(20, 15, 2)))
+    assert main(["lift", str(tmp_path / "k.npy"), "--runtime", "onnx", "--model", str(path),
+                 "--out", str(tmp_path / "k3d.npz"), "--width", "640", "--height", "480"]) == 0
+    assert np.load(tmp_path / "k3d.npz")["positions_3d"].shape == (20, 15, 3)
+
+
 def test_the_file_carries_the_metadata_and_a_dynamic_batch(tmp_path):
     import onnx
 

@@ -1,9 +1,12 @@
 """``starpose demo``: the whole pipeline on synthetic data, on a CPU, in minutes.
 
-Generates the ``small`` synthetic Human3.6M-format dataset (if absent), trains a small
-Star-MixSTE on its noisy 2D keypoints, evaluates it with the published and the clean protocol,
-compares it with a trivial baseline (the mean training pose) and with the bundled model (a
-reference row; ``--quick`` reports the bundled model alone, training nothing), and writes a report folder:
+Generates the ``small`` synthetic copy of a dataset (Human3.6M by default; HumanEva-I with
+``--dataset humaneva``) if absent, trains a small Star-MixSTE on its noisy 2D keypoints (the
+dataset's CPU preset, e.g. ``star-mixste-27-humaneva``, and its train/test subjects), evaluates
+it with the published and the clean protocol (the dataset's evaluated actions: HumanEva-I's Walk,
+Jog, Box), compares it with a trivial baseline (the mean training pose) and with the bundled model
+when it lifts that dataset's joints (a reference row; ``--quick`` reports the bundled model alone,
+training nothing), and writes a report folder:
 ``report.md`` (per-action tables), ``training_curves.png``, ``per_joint_error.png``,
 ``sequence.gif`` (2D input beside the predicted and the true 3D skeletons) and ``metrics.json``.
 """
@@ -19,7 +22,8 @@ import numpy as np
 import torch
 
 from starpose import metrics
-from starpose.data.h36m import FILE_3D, Sequence, file_2d, load_h36m
+from starpose.data.datasets import DEFAULT_DATASET, Dataset, get_dataset
+from starpose.data.h36m import Sequence
 from starpose.data.windows import eval_window_starts
 from starpose.errors import CheckpointError, StarposeError
 from starpose.evaluate import (METRIC_TITLES, action_table, clean_sequence_errors, errors_of_predictions,
@@ -27,6 +31,7 @@ from starpose.evaluate import (METRIC_TITLES, action_table, clean_sequence_error
 from starpose.io import atomic_write_text
 from starpose.models.bundled import BUNDLED as BUNDLED_NAME
 from starpose.models.checkpoints import load_model
+from starpose.models.presets import PRESETS
 from starpose.train import TrainConfig, Trainer
 
 KEYPOINTS = "noisy"
@@ -56,24 +61,34 @@ class DemoResult:
     rows: list | None = None  # training curves (None: not trained by the demo)
 
 
-def ensure_data(data_dir: Path, seed: int) -> None:
+def ensure_data(data_dir: Path, seed: int, dataset: Dataset | None = None) -> None:
+    """The synthetic ``small`` copy of ``dataset`` (default Human3.6M) in ``data_dir``, generated
+    when its files are not there yet."""
+    dataset = dataset or get_dataset(DEFAULT_DATASET)
     if data_dir.exists() and not data_dir.is_dir():
         raise StarposeError(f"{data_dir}: exists and is not a folder (the synthetic dataset goes there)")
-    if (data_dir / FILE_3D).is_file() and (data_dir / file_2d(KEYPOINTS)).is_file():
-        print(f"using the synthetic dataset in {data_dir}")
+    if (data_dir / dataset.file_3d).is_file() and (data_dir / dataset.file_2d_for(KEYPOINTS)).is_file():
+        print(f"using the synthetic {dataset.title} dataset in {data_dir}")
         return
-    from starpose.data.synthetic import generate_dataset
-
-    print(f"generating the 'small' synthetic Human3.6M-format dataset in {data_dir} ...")
+    if dataset.synthesize is None:
+        raise StarposeError(f"no synthetic version of {dataset.title} to run the demo on")
+    print(f"generating the 'small' synthetic {dataset.title} dataset in {data_dir} ...")
     data_dir.mkdir(parents=True, exist_ok=True)
-    generate_dataset(data_dir, preset="small", seed=seed)
+    dataset.synthesize(data_dir, "small", seed)
 
 
-def mean_pose_baseline(train: list[Sequence], test: list[Sequence], frames: int) -> dict[str, float]:
+def demo_preset(base: str, dataset: Dataset) -> str:
+    """``base`` in the dataset's own size when it has one (``star-mixste-27-humaneva``)."""
+    own = f"{base}-{dataset.name}"
+    return own if own in PRESETS else base
+
+
+def mean_pose_baseline(train: list[Sequence], test: list[Sequence], frames: int,
+                       root: int = 0) -> dict[str, float]:
     """Average errors (mm) of predicting the mean training pose (root-relative), counted like the
     models: the published protocol on evaluation windows of ``frames`` frames."""
     mean = np.concatenate([s.positions_3d for s in train]).mean(axis=0).astype(np.float32)
-    mean[0] = 0.0  # joints 1.. of a Sequence are root-relative already; the root is predicted as 0
+    mean[root] = 0.0  # the other joints of a Sequence are root-relative already; the root is predicted as 0
     predictions = [torch.from_numpy(mean).expand(len(eval_window_starts(seq.num_frames, frames)), frames, -1, -1)
                    for seq in test]
     return action_table(errors_of_predictions(test, predictions))["Average"]
@@ -87,41 +102,52 @@ def per_joint_error(sequences: list[Sequence], predictions: list[torch.Tensor]) 
 
 
 def train_and_evaluate(data_dir: Path, out: Path, attention: str, seed: int,
-                       recipe: dict) -> tuple[DemoResult, Trainer]:
+                       recipe: dict, dataset: Dataset | None = None) -> tuple[DemoResult, Trainer]:
+    dataset = dataset or get_dataset(DEFAULT_DATASET)
     begin = time.perf_counter()
     size = recipe["preset"].removeprefix("star-")  # the same size for both attentions
-    recipe = dict(recipe, preset=f"star-{size}" if attention == "star" else size)
+    recipe = dict(recipe, preset=demo_preset(f"star-{size}" if attention == "star" else size, dataset))
     config = TrainConfig(data_dir=str(data_dir), out=str(out / f"run-{attention}"), keypoints=KEYPOINTS,
-                         attention=attention, seed=seed, device="cpu", **recipe)
+                         attention=attention, seed=seed, device="cpu", dataset=dataset.name, **recipe)
     print(f"\ntraining {config.preset} ({attention} attention) on the CPU "
           f"({recipe['epochs']} epochs of {recipe['max_batches_per_epoch']} batches) ...")
     trainer = Trainer(config)
     trainer.fit()
     print("evaluating on the test subjects (published and clean protocols) ...")
-    result = evaluate_checkpoint(trainer.out / "best.pt", attention, trainer.test_sequences)
+    result = evaluate_checkpoint(trainer.out / "best.pt", attention, trainer.test_sequences, dataset.skeleton)
     result.seconds, result.preset, result.rows = time.perf_counter() - begin, config.preset, trainer.rows
     return result, trainer
 
 
-def evaluate_checkpoint(checkpoint: Path | str, label: str, test: list[Sequence]) -> DemoResult:
-    """Published and clean protocol tables (clean: also with overlapping windows) of a checkpoint."""
+def evaluate_checkpoint(checkpoint: Path | str, label: str, test: list[Sequence], skeleton=None) -> DemoResult:
+    """Published and clean protocol tables (clean: also with overlapping windows) of a checkpoint;
+    ``skeleton``: the left/right joints of the flip (default Human3.6M's)."""
     begin = time.perf_counter()
     model = load_model(checkpoint)
-    predictions = predict_all(model, test, batch_size=128)
+    predictions = predict_all(model, test, batch_size=128, skeleton=skeleton)
     tables = {p: action_table(errors_of_predictions(test, predictions, p)) for p in ("published", "clean")}
-    overlap = action_table(clean_sequence_errors(model, test, batch_size=128))
+    overlap = action_table(clean_sequence_errors(model, test, batch_size=128, skeleton=skeleton))
     return DemoResult(label, checkpoint, tables["published"], tables["clean"], per_joint_error(test, predictions),
                       time.perf_counter() - begin, overlap)
 
 
-def bundled_result(test: list[Sequence]) -> DemoResult | None:
-    """The bundled model on the same test sequences (None, said once, when it is unavailable)."""
+def bundled_result(test: list[Sequence], dataset: Dataset | None = None) -> DemoResult | None:
+    """The bundled model on the same test sequences (None, said once, when it is unavailable or
+    lifts another dataset's joints than ``dataset``'s, default Human3.6M)."""
+    from starpose.lift.dataset import recorded_dataset
     from starpose.models.bundled import BUNDLED, read_manifest
+    from starpose.models.checkpoints import read_checkpoint
 
+    dataset = dataset or get_dataset(DEFAULT_DATASET)
     try:
         preset = read_manifest()["preset"]
+        trained_on = recorded_dataset(read_checkpoint(BUNDLED)) or DEFAULT_DATASET
+        if trained_on != dataset.name:
+            print(f"no reference row: the bundled model lifts {get_dataset(trained_on).title}'s joints, "
+                  f"not {dataset.title}'s")
+            return None
         print("evaluating the bundled model (reference) ...")
-        result = evaluate_checkpoint(BUNDLED, "bundled", test)
+        result = evaluate_checkpoint(BUNDLED, "bundled", test, dataset.skeleton)
     except (CheckpointError, KeyError) as err:
         print(f"no reference row for the bundled model: {err}")
         return None
@@ -145,30 +171,33 @@ def plot_curves(out: Path, results: list[DemoResult]) -> None:
                              title=f"{result.preset} ({result.attention} attention)")
 
 
-def animate_test_sequence(out: Path, result: DemoResult, test: list[Sequence]) -> str:
-    """``sequence.gif``: the first camera-0 test sequence; returns its caption."""
+def animate_test_sequence(out: Path, result: DemoResult, test: list[Sequence], dataset: Dataset) -> str:
+    """``sequence.gif``: the first camera-0 test sequence, with ``dataset``'s skeleton; returns its caption."""
     from starpose.inference import predict_sequence
     from starpose.viz.animation import render_animation
 
     seq = next(s for s in test if s.camera_index == 0)
-    pred = predict_sequence(load_model(result.checkpoint), seq.keypoints_2d)
+    pred = predict_sequence(load_model(result.checkpoint), seq.keypoints_2d, skeleton=dataset.skeleton,
+                            zero_root=False)
     truth = seq.positions_3d.copy()
-    truth[:, 0] = 0
+    pred[:, dataset.root] = truth[:, dataset.root] = 0
     frames = render_animation(seq.keypoints_2d, {f"Prediction ({result.attention})": pred, "Ground truth": truth},
-                              out / "sequence.gif", fps=50, azimuth=seq.camera.azimuth, limit=150, downsample=2,
-                              size=3)
+                              out / "sequence.gif", fps=dataset.fps, azimuth=seq.camera.azimuth, limit=150,
+                              downsample=2, size=3, skeleton=dataset.skeleton)
     return f"{frames} frames of {seq.subject} {seq.action}, camera {seq.camera_index}"
 
 
 def write_report(out: Path, results: list[DemoResult], baseline: dict, test: list[Sequence],
-                 subjects: tuple[list[str], list[str]]) -> None:
+                 subjects: tuple[list[str], list[str]], dataset: Dataset | None = None) -> None:
     """report.md, metrics.json and the figures of the trained models and the bundled reference."""
     from starpose.viz.plots import plot_per_joint_error
 
+    dataset = dataset or get_dataset(DEFAULT_DATASET)
     plot_curves(out, results)
-    plot_per_joint_error({label(r): r.per_joint_mm for r in results}, out / "per_joint_error.png")
-    caption = animate_test_sequence(out, results[0], test)
-    lines = ["# starpose demo report", "", introduction(results, subjects), "",
+    plot_per_joint_error({label(r): r.per_joint_mm for r in results}, out / "per_joint_error.png",
+                         names=dataset.skeleton.names)
+    caption = animate_test_sequence(out, results[0], test, dataset)
+    lines = ["# starpose demo report", "", introduction(results, subjects, dataset), "",
              comparison_table(results, baseline), "",
              f"Trivial baseline (mean training pose), protocol #1: **{baseline['mpjpe']:.2f} mm**", ""]
     for r in results:
@@ -182,7 +211,7 @@ def write_report(out: Path, results: list[DemoResult], baseline: dict, test: lis
     lines += [f"![training curves, {r.attention}]({curves_name(i, r)})" for i, r in enumerate(trained(results))]
     lines += ["", "![per-joint error](per_joint_error.png)", "", f"![test sequence](sequence.gif) ({caption})", ""]
     atomic_write_text(out / "report.md", "\n".join(lines))
-    summary = {"baseline_mpjpe": baseline["mpjpe"],
+    summary = {"dataset": dataset.name, "baseline_mpjpe": baseline["mpjpe"],
                "models": {r.attention: {"preset": r.preset, "trained_by_demo": r.rows is not None,
                                         "published": r.published, "clean": r.clean,
                                         "clean_overlap": r.clean_overlap,
@@ -195,13 +224,16 @@ def label(result: DemoResult) -> str:
     return "bundled model" if result.rows is None else f"{result.attention} attention"
 
 
-def introduction(results: list[DemoResult], subjects: tuple[list[str], list[str]]) -> str:
+def introduction(results: list[DemoResult], subjects: tuple[list[str], list[str]],
+                 dataset: Dataset | None = None) -> str:
+    dataset = dataset or get_dataset(DEFAULT_DATASET)
     train, test = subjects
+    actions = f"; actions {', '.join(dataset.actions_evaluated)}" if dataset.actions_evaluated else ""
     text = []
     if trained(results):
         models = ", ".join(f"`{r.preset}`" for r in trained(results))
-        text.append(f"{models} trained on the synthetic `small` set's `{KEYPOINTS}` 2D keypoints "
-                    f"(train {', '.join(train)}; test {', '.join(test)}).")
+        text.append(f"{models} trained on the synthetic {dataset.title} `small` set's `{KEYPOINTS}` 2D "
+                    f"keypoints (train {', '.join(train)}; test {', '.join(test)}{actions}).")
     if any(r.rows is None for r in results):
         which = "the same test sequences" if trained(results) else f"every {QUICK_STRIDE}th test sequence (--quick)"
         text.append("The bundled model (the one `starpose lift` uses without `--checkpoint`; "
@@ -224,8 +256,10 @@ def comparison_table(results: list[DemoResult], baseline: dict) -> str:
 
 
 def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool = False, seed: int = 0,
-             epochs: int | None = None, quick: bool = False, **recipe_overrides) -> list[DemoResult]:
-    """Everything ``starpose demo`` does; ``recipe_overrides`` replace entries of :data:`DEMO_TRAINING`.
+             epochs: int | None = None, quick: bool = False, dataset: str = DEFAULT_DATASET,
+             **recipe_overrides) -> list[DemoResult]:
+    """Everything ``starpose demo`` does on ``dataset`` (a name of :mod:`starpose.data.datasets`);
+    ``recipe_overrides`` replace entries of :data:`DEMO_TRAINING`.
 
     ``quick``: train nothing, report the bundled model alone."""
     recipe = dict(DEMO_TRAINING, **recipe_overrides)
@@ -233,24 +267,26 @@ def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool =
         recipe["epochs"] = epochs
     if out.exists() and not out.is_dir():
         raise StarposeError(f"{out}: exists and is not a folder")
-    ensure_data(data_dir, seed)
+    description = get_dataset(dataset)
+    ensure_data(data_dir, seed, description)
     out.mkdir(parents=True, exist_ok=True)
     if quick:
-        train, test = split_sequences(data_dir)
+        train, test = split_sequences(data_dir, description)
         test = test[::QUICK_STRIDE]
-        results = [bundled_result(test)]
+        results = [bundled_result(test, description)]
         if results[0] is None:
-            raise StarposeError("demo --quick needs the bundled model, which this installation lacks")
+            raise StarposeError(f"a quick demo needs a bundled model of {description.title}'s joints, "
+                                "which this installation lacks")
         frames = load_model(BUNDLED_NAME).config.num_frames
     else:
         results, trainers = train_models(out, data_dir, ["star", "vanilla"] if compare else [attention],
-                                         seed, recipe)
+                                         seed, recipe, description)
         train, test = trainers[0].train_sequences, trainers[0].test_sequences
-        results += [r for r in [bundled_result(test)] if r is not None]
+        results += [r for r in [bundled_result(test, description)] if r is not None]
         frames = trainers[0].config.model_config().num_frames
-    baseline = mean_pose_baseline(train, test, frames)
+    baseline = mean_pose_baseline(train, test, frames, description.root)
     subjects = (sorted({s.subject for s in train}), sorted({s.subject for s in test}))
-    write_report(out, results, baseline, test, subjects)
+    write_report(out, results, baseline, test, subjects, description)
     print()
     print(format_table(results[0].published, f"{label(results[0])}, published protocol"))
     print()
@@ -263,22 +299,22 @@ def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool =
 
 
 def train_models(out: Path, data_dir: Path, attentions: list[str], seed: int,
-                 recipe: dict) -> tuple[list[DemoResult], list[Trainer]]:
+                 recipe: dict, dataset: Dataset | None = None) -> tuple[list[DemoResult], list[Trainer]]:
     results, trainers = [], []
     for att in attentions:
         if (out / f"run-{att}").exists():
             shutil.rmtree(out / f"run-{att}")  # the demo always starts afresh
-        result, trainer = train_and_evaluate(data_dir, out, att, seed, recipe)
+        result, trainer = train_and_evaluate(data_dir, out, att, seed, recipe, dataset)
         results.append(result)
         trainers.append(trainer)
     return results, trainers
 
 
-def split_sequences(data_dir: Path) -> tuple[list[Sequence], list[Sequence]]:
-    """The default training and test subjects' sequences of the synthetic set (noisy 2D)."""
-    from starpose.data.datasets import get_dataset
-
-    dataset = get_dataset("h36m")
-    sequences = load_h36m(data_dir, KEYPOINTS)
-    return (dataset.select(sequences, subjects=dataset.subjects_train),
-            dataset.select(sequences, subjects=dataset.subjects_test))
+def split_sequences(data_dir: Path, dataset: Dataset | None = None) -> tuple[list[Sequence], list[Sequence]]:
+    """The default training and test subjects' sequences of the synthetic set (noisy 2D; the
+    dataset's evaluated actions)."""
+    dataset = dataset or get_dataset(DEFAULT_DATASET)
+    sequences = dataset.load(data_dir, KEYPOINTS, None)
+    actions = dataset.actions_evaluated or None
+    return (dataset.select(sequences, subjects=dataset.subjects_train, actions=actions),
+            dataset.select(sequences, subjects=dataset.subjects_test, actions=actions))

@@ -136,10 +136,10 @@ def window_weights(starts: np.ndarray, index: int, frames: int, stride: int) -> 
 
 
 def stream_sequence(predictor, keypoints_2d, *, stride: int | None = None, chunk_windows: int = 64,
-                    progress=None, zero_root: bool = True):
+                    progress=None, zero_root: bool = True, root: int = 0):
     """Lift ``keypoints_2d (T, J, 2)`` (normalised) in chunks; yields ``(first_frame, poses)``
-    blocks ``(n, J, 3)`` float32 in frame order (root joint set to 0 with ``zero_root``), together
-    covering ``0 .. T-1``.
+    blocks ``(n, J, 3)`` float32 in frame order (the root joint, index ``root``, set to 0 with
+    ``zero_root``), together covering ``0 .. T-1``.
 
     ``stride`` defaults to ``F // 2`` (see the module docstring). Memory holds ``chunk_windows``
     windows and one window's overlap, whatever T; ``keypoints_2d`` may be any array-like that
@@ -165,7 +165,7 @@ def stream_sequence(predictor, keypoints_2d, *, stride: int | None = None, chunk
         nxt = length if first + chunk_windows >= len(starts) else int(starts[first + chunk_windows])
         block = (acc[: nxt - done] / wsum[: nxt - done, None, None]).astype(np.float32)
         if zero_root:
-            block[:, 0] = 0.0
+            block[:, root] = 0.0
         yield done, block
         acc, wsum, done = acc[nxt - done:], wsum[nxt - done:], nxt
         if progress is not None:

@@ -5,11 +5,11 @@ import argparse
 from pathlib import Path
 
 from starpose.commands.common import add_command_parser, non_negative_int, positive_int
+from starpose.data.datasets import DEFAULT_DATASET, dataset_names
 
 EXAMPLES = (
     "starpose demo                      # what `make demo` runs",
-    "starpose demo --attention vanilla  # the MixSTE baseline",
-    "starpose demo --compare            # trains both and compares them",
+    "starpose demo --dataset humaneva   # synthetic HumanEva-I, star-mixste-27-humaneva, Walk/Jog/Box",
     "starpose demo --quick              # no training: the bundled model's report in under a minute",
 )
 
@@ -24,8 +24,12 @@ def add_parser(subparsers) -> None:
         examples=EXAMPLES,
     )
     p.add_argument("--out", type=Path, default="demo_output", help="report folder")
+    p.add_argument("--dataset", choices=dataset_names(), default=DEFAULT_DATASET,
+                   help="benchmark to imitate: its synthetic 'small' copy, CPU preset, subjects "
+                   "and evaluated actions (default: h36m)")
     p.add_argument("--data-dir", type=Path, default="data/synthetic/small",
-                   help="synthetic dataset folder (created if absent)")
+                   help="synthetic dataset folder (created if absent; each dataset's files have "
+                   "their own names)")
     p.add_argument("--attention", choices=("star", "vanilla"), default="star", help="attention to train")
     p.add_argument("--compare", action="store_true", help="train star and vanilla and compare them")
     p.add_argument("--epochs", type=positive_int, help="training epochs (default: the demo recipe's)")
@@ -38,5 +42,6 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from starpose.demo import run_demo
 
-    run_demo(args.out, args.data_dir, args.attention, args.compare, args.seed, args.epochs, quick=args.quick)
+    run_demo(args.out, args.data_dir, args.attention, args.compare, args.seed, args.epochs, quick=args.quick,
+             dataset=args.dataset)
     return 0

@@ -9,7 +9,6 @@ from starpose.commands.common import add_command_parser, positive_int
 
 EXAMPLES = (
     "starpose export runs/paper/best.pt star_mixste_243.bin --to mixste",
-    "starpose export published.bin model.pt --to starpose --num-heads 8",
     "starpose export best.pt model.onnx --to onnx --flip --opset 17",
     "starpose export runs/bundled/last.pt src/starpose/weights --to bundled --numbers eval.json",
 )
@@ -104,7 +103,9 @@ def _export_onnx(args: argparse.Namespace) -> int:
         raise StarposeError("ONNX export needs the onnx package: pip install 'starpose[onnx]'") from None
     data = read_checkpoint(args.checkpoint)
     model = model_from_checkpoint(data, args.checkpoint, num_heads=args.num_heads)
-    dataset = data.get("dataset") if isinstance(data.get("dataset"), str) else None
+    from starpose.lift.dataset import recorded_dataset
+
+    dataset = data.get("dataset") if isinstance(data.get("dataset"), str) else recorded_dataset(data)
     try:
         out = export_onnx(model, args.out, frames=args.frames, opset=args.opset, flip=args.flip,
                           metadata={"dataset": dataset or "unknown"})

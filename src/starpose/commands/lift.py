@@ -14,13 +14,15 @@ from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, add_device_argument, positive_float,
                                       positive_int)
+from starpose.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
 from starpose.errors import StarposeError
 from starpose.formats import (
     DEFAULT_MIN_CONFIDENCE,
-    FORMAT_TITLES,
     FORMATS,
+    H36M_NAMES,
     Keypoints2D,
     NoKeypointsError,
+    format_title,
     load_keypoints,
 )
 from starpose.lift.render import ANIMATION_SUFFIXES
@@ -39,12 +41,14 @@ def add_parser(subparsers) -> None:
             'starpose lift detections.json --checkpoint best.pt --out walk3d.npz --render walk.mp4',
             'starpose lift openpose_clip/ --checkpoint best.pt --out walk3d.json --width 1920 --height 1080',
             'starpose lift clips/*.json --checkpoint best.pt --out results/ --out-format csv',
+            'starpose lift walk15.npy --checkpoint he27/best.pt --out walk3d.npz --width 640 --height 480',
         ),
         help="lift 2D keypoint files (COCO, MediaPipe, OpenPose, VideoPose3D, npy) to 3D",
-        description="Read 2D keypoints, convert them to the Human3.6M 17-joint layout, fill "
-        "missing or unsure joints by interpolation, and lift them to root-relative 3D joints "
-        "(camera coordinates, metres) with a MixSTE checkpoint. OUT's extension picks the "
-        "format (.npz, .json, .csv); with several sequences OUT is a folder.",
+        description="Read 2D keypoints, convert them to the model's joint layout (the "
+        "Human3.6M 17 joints; HumanEva-I's 15 for a HumanEva-I model), fill missing or unsure "
+        "joints by interpolation, and lift them to root-relative 3D joints (camera coordinates, "
+        "metres) with a MixSTE checkpoint. OUT's extension picks the format (.npz, .json, .csv); "
+        "with several sequences OUT is a folder.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="keypoint file(s), or OpenPose folder(s)")
@@ -80,6 +84,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
                         help="torch: --checkpoint with PyTorch; onnx: --model with ONNX Runtime")
     parser.add_argument("--model", metavar="FILE.onnx", help="ONNX export (--runtime onnx)")
+    parser.add_argument("--dataset", choices=dataset_names(), default=None,
+                        help="the joints the model lifts (default: the dataset the checkpoint was "
+                        "trained on; for a checkpoint that records none, the one of its joint "
+                        "count: 17 h36m, 15 humaneva); arrays are read in its joint order")
     add_device_argument(parser)
     parser.set_defaults(func=run)
 
@@ -143,19 +151,20 @@ def _note(message: str) -> None:
     print(f"starpose: {message}", file=sys.stderr)
 
 
-def _read_inputs(args) -> list[Keypoints2D]:
-    """Read, convert and fill every input; raises before anything is written."""
+def _read_inputs(args, dataset) -> list[Keypoints2D]:
+    """Read, convert to ``dataset``'s joints and fill every input; raises before anything is
+    written."""
     if not 0.0 <= args.min_confidence <= 1.0:
         raise StarposeError(f"--min-confidence must be within [0, 1], got {args.min_confidence}")
     sequences = []
     for path in args.inputs:
         try:
             found = load_keypoints(path, args.fmt, width=args.width, height=args.height,
-                                   fps=args.fps, min_confidence=args.min_confidence)
+                                   fps=args.fps, min_confidence=args.min_confidence, dataset=dataset)
         except NoKeypointsError as err:
             raise StarposeError(f"{err}{_option_hint(err)}") from None
         how = "detected" if args.fmt == "auto" else "read"
-        title = FORMAT_TITLES[found[0].source_format]
+        title = format_title(found[0].source_format, dataset)
         frames = ", ".join(f"{kp.name}: {kp.num_frames:,} frames" for kp in found)
         size = f"{found[0].width:g}x{found[0].height:g} px"
         print(f"{path}: {how} {title} ({frames}; {size})")
@@ -199,8 +208,11 @@ def _check_outputs(args, outputs: list[Path], renders: list[Path]) -> None:
         check_output_path(target, suffixes=ANIMATION_SUFFIXES, inputs=reads)
 
 
-def _predictor(args, device):
-    """The window predictor of ``--runtime``."""
+def _load_model(args, device):
+    """The model of ``--runtime`` (a MixSTE, or an ONNX Runtime predictor), the dataset it records
+    (None where it records none) and the file it came from."""
+    from starpose.lift.dataset import recorded_dataset
+
     if args.runtime == "onnx":
         if not args.model:
             raise StarposeError("--runtime onnx needs --model FILE.onnx")
@@ -208,35 +220,74 @@ def _predictor(args, device):
             from starpose.onnx_runtime import OnnxPredictor
         except ImportError as err:
             raise StarposeError(f"--runtime onnx is not available in this installation ({err})") from None
-        return OnnxPredictor(args.model, flip=not args.no_flip, batch_size=args.batch_size)
+        predictor = OnnxPredictor(args.model, flip=not args.no_flip, batch_size=args.batch_size)
+        return predictor, predictor.metadata.get("dataset"), args.model
     if not args.checkpoint:
         from starpose.models.bundled import BUNDLED, describe
 
         print(f"using the {describe()}", file=sys.stderr)
         args.checkpoint = BUNDLED
+    from starpose.models.checkpoints import model_from_checkpoint, read_checkpoint
+
+    checkpoint = read_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(checkpoint, args.checkpoint, num_heads=args.num_heads, device=device)
+    return model, recorded_dataset(checkpoint), args.checkpoint
+
+
+def _open_model(args, device):
+    """``(model, dataset)`` (:func:`_load_model`; the dataset whose joints it lifts,
+    :func:`starpose.lift.dataset.lift_dataset`) and None, or ``(None, --dataset or Human3.6M)`` and
+    the error that made the model unusable: the inputs and outputs are checked first, their
+    problems being the quicker to fix, then the error is raised."""
+    from starpose.lift.dataset import lift_dataset
+
+    try:
+        model, recorded, source = _load_model(args, device)
+    except StarposeError as err:
+        return (None, get_dataset(args.dataset or DEFAULT_DATASET)), err
+    return (model, lift_dataset(args.dataset, recorded, model.num_joints, source)), None
+
+
+def _predictor(args, model, dataset, device):
+    """The window predictor of a model from :func:`_load_model` that lifts ``dataset``'s joints."""
+    if args.runtime == "onnx":
+        if len(model.flip_permutation) != model.num_joints and model.flip:
+            raise StarposeError(f"{args.model}: its flip permutation has {len(model.flip_permutation)} "
+                                f"joints for a {model.num_joints}-joint model; export it again, "
+                                "or lift with --no-flip")
+        return model
     from starpose.evaluate import check_model_fits
     from starpose.inference import TorchPredictor
-    from starpose.models.checkpoints import load_model
 
-    model = load_model(args.checkpoint, num_heads=args.num_heads, device=device)
-    check_model_fits(model, args.checkpoint)
-    return TorchPredictor(model, flip=not args.no_flip, batch_size=args.batch_size, device=device)
+    check_model_fits(model, args.checkpoint, dataset)
+    return TorchPredictor(model, flip=not args.no_flip, batch_size=args.batch_size, device=device,
+                          skeleton=dataset.skeleton)
 
 
-def _lift_into(predictor, kp: Keypoints2D, path: Path, stride, keep: bool):
-    """Stream one sequence's poses into the result file ``path``; returns them when ``keep``."""
+def _check_bvh(outputs: list[Path], dataset) -> None:
+    """BVH files carry the Human3.6M 17-joint rig (:mod:`starpose.mocap`); refuse other joints."""
+    for out in outputs:
+        if out.suffix.lower() == ".bvh" and tuple(dataset.skeleton.names) != H36M_NAMES:
+            raise StarposeError(f"{out}: a BVH file holds the Human3.6M 17-joint skeleton, not the "
+                                f"{dataset.num_joints} {dataset.title} joints this model lifts; "
+                                "write .npz, .json or .csv")
+
+
+def _lift_into(predictor, kp: Keypoints2D, path: Path, stride, keep: bool, root: int = 0):
+    """Stream one sequence's poses into the result file ``path`` (joint ``root`` at the origin);
+    returns them when ``keep``."""
     import numpy as np
     from tqdm import tqdm
 
     from starpose.lift.lifting import result_meta, stream_keypoints
     from starpose.lift.stream import ResultWriter
 
-    writer, kept = ResultWriter(path, result_meta(kp), kp.num_frames), []
+    writer, kept = ResultWriter(path, result_meta(kp), kp.num_frames, kp.xy.shape[1]), []
     # frames/s and the time left; a plain line every few seconds when stderr is not a terminal
     bar = tqdm(total=kp.num_frames, desc=kp.name, unit="frame", unit_scale=True,
                mininterval=0.5 if sys.stderr.isatty() else 10.0)
     try:
-        for _, block in stream_keypoints(predictor, kp, stride=stride,
+        for _, block in stream_keypoints(predictor, kp, stride=stride, root=root,
                                          chunk_windows=_chunk_windows(predictor)):
             writer.write(block)
             bar.update(len(block))
@@ -283,11 +334,15 @@ def run(args: argparse.Namespace) -> int:
     if (args.width is None) != (args.height is None):
         raise StarposeError("give both --width and --height, or neither")
     device = resolve_device(args.device)
-    sequences = _read_inputs(args)
+    (model, dataset), problem = _open_model(args, device)
+    sequences = _read_inputs(args, dataset)
     outputs = plan_outputs(args.out, [kp.name for kp in sequences], args.out_format)
     renders = render_targets(args.render, outputs)
     _check_outputs(args, outputs, renders)
-    predictor = _predictor(args, device)
+    if problem is not None:
+        raise problem
+    predictor = _predictor(args, model, dataset, device)
+    _check_bvh(outputs, dataset)
     if args.stride is not None and args.stride > predictor.frames:
         raise StarposeError(f"--stride {args.stride} exceeds the model's {predictor.frames} frames")
     with _out_folder_lock(args.out, outputs), atomic_files() as stage:
@@ -295,9 +350,11 @@ def run(args: argparse.Namespace) -> int:
             if out.suffix.lower() == ".bvh":
                 poses = _lift_to_bvh(predictor, kp, stage(out), args.stride)
             else:
-                poses = _lift_into(predictor, kp, stage(out), args.stride, keep=i < len(renders))
+                poses = _lift_into(predictor, kp, stage(out), args.stride, keep=i < len(renders),
+                                   root=dataset.root)
             if i < len(renders):
-                render_result({"positions_3d": poses, **result_meta(kp)}, stage(renders[i]))
+                render_result({"positions_3d": poses, **result_meta(kp)}, stage(renders[i]),
+                              skeleton=dataset.skeleton)
     for out, kp in zip(outputs, sequences):
         print(f"wrote {out} ({kp.num_frames:,} frames)")
     for target in renders:

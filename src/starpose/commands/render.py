@@ -3,6 +3,8 @@
 Re-renders a result of ``starpose lift`` (2D input beside the 3D skeleton, optionally a ground
 truth) as ``.mp4``/``.gif`` with :func:`starpose.lift.render_result`, plots joint trajectories
 and per-joint errors; every output goes through one :func:`starpose.io.atomic_files` transaction.
+The skeleton (bones, left/right colours, joint names) is that of ``--dataset``, else of the
+result's joint names or joint count (:func:`starpose.lift.dataset.result_dataset`).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, positive_float,
                                       positive_int)
+from starpose.data.datasets import dataset_names
 from starpose.errors import StarposeError
 from starpose.lift.render import ANIMATION_SUFFIXES, DEFAULT_RENDER_FPS
 
@@ -47,7 +50,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--plot", metavar="OUT.png",
                         help="also plot root-relative trajectories of wrists and ankles")
     parser.add_argument("--ground-truth", metavar="GT.npz",
-                        help="3D poses (T, 17, 3) to show beside the result ('positions_3d')")
+                        help="3D poses (T, J, 3) to show beside the result ('positions_3d'), "
+                        "in the result's joints")
     parser.add_argument("--error-plot", metavar="OUT.png",
                         help="with --ground-truth: bar chart of each joint's error (mm, root-relative)")
     parser.add_argument("--azimuth", type=float, default=70.0, help="3D view azimuth (default 70)")
@@ -58,6 +62,9 @@ def add_parser(subparsers) -> None:
                         help="inches per panel at 100 dpi (default 3) or WxH pixels")
     parser.add_argument("--fps", type=positive_float,
                         help=f"playback rate (default: the stored fps, else {DEFAULT_RENDER_FPS:g})")
+    parser.add_argument("--dataset", choices=dataset_names(), default=None,
+                        help="skeleton to draw (default: the one of the result's joint names, "
+                        "else of its joint count: 17 h36m, 15 humaneva)")
     parser.set_defaults(func=run)
 
 
@@ -66,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     from starpose.io import atomic_files
     from starpose.lift import read_ground_truth, read_result, render_result
+    from starpose.lift.dataset import result_dataset
     from starpose.viz.plots import plot_per_joint_error, plot_trajectories
 
     if args.out is None and args.plot is None and args.error_plot is None:
@@ -84,22 +92,25 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             check_output_path(value, inputs=reads)
     result = read_result(args.input)
+    skeleton = (dataset := result_dataset(result, args.dataset, args.input)).skeleton
     truth = None
     if args.ground_truth:
-        truth = read_ground_truth(args.ground_truth, len(result["positions_3d"]))
+        truth = read_ground_truth(args.ground_truth, len(result["positions_3d"]),
+                                  dataset.num_joints, dataset.root)
     with atomic_files() as stage:
         if args.out is not None:
             frames = render_result(result, stage(Path(args.out)), ground_truth=truth, fps=args.fps,
                                    azimuth=args.azimuth, limit=args.limit,
-                                   downsample=args.downsample, size=args.size)
+                                   downsample=args.downsample, size=args.size, skeleton=skeleton)
         if args.plot is not None:
             series = {"lifted": result["positions_3d"]}
             if truth is not None:
                 series["ground truth"] = truth
-            plot_trajectories(series, stage(Path(args.plot)), fps=args.fps or result["fps"])
+            plot_trajectories(series, stage(Path(args.plot)), fps=args.fps or result["fps"],
+                              skeleton=skeleton, root=dataset.root)
         if args.error_plot is not None:
             errors_mm = 1000 * np.linalg.norm(result["positions_3d"] - truth, axis=-1).mean(axis=0)
-            plot_per_joint_error({"lifted": errors_mm}, stage(Path(args.error_plot)),
+            plot_per_joint_error({"lifted": errors_mm}, stage(Path(args.error_plot)), names=skeleton.names,
                                  title=f"Per-joint error vs {Path(args.ground_truth).name}")
     if args.out is not None:
         print(f"wrote {args.out} ({frames:,} frames)")

@@ -18,7 +18,6 @@ from starpose.recipes import RECIPES
 
 EXAMPLES = (
     "starpose train --data-dir data/synthetic/small --keypoints noisy --preset star-mixste-27 --out runs/s27",
-    "starpose train --resume runs/s27 --epochs 60   # a finished run: raise the target",
     "starpose train --recipe bundled --data-dir data/synthetic/small --out runs/bundled   # the shipped model",
     "starpose train --dataset humaneva --data-dir data/humaneva --preset star-mixste-27-humaneva --out runs/he27",
 )

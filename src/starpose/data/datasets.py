@@ -58,6 +58,11 @@ class Dataset:
     published action tables of ``starpose evaluate``, ``validation_metric`` the protocol #1
     MPJPE that training validates with, ``synthesize`` writes a synthetic copy of the dataset
     (presets ``synth_presets``, the first the default).
+
+    For lifting keypoint files: ``h36m_joints`` gives, for each joint of ``skeleton``, the index
+    of the Human3.6M-17 joint standing for it (the layout the COCO, MediaPipe and OpenPose readers
+    map to; None: no such map, those formats are refused), and ``layout_name`` is the
+    ``metadata['layout_name']`` that VideoPose3D-style 2D files give this joint order (empty: none).
     """
 
     name: str
@@ -79,6 +84,8 @@ class Dataset:
     validation_metric: ValidationMetric | None = None
     synthesize: Synthesizer | None = None
     synth_presets: tuple[str, ...] = ()
+    h36m_joints: tuple[int, ...] | None = None
+    layout_name: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -111,8 +118,13 @@ class Dataset:
                              f"{self.num_joints} joints")
         if not 0 <= self.root < self.num_joints:
             raise ValueError(f"{self.name}: root {self.root} outside the skeleton")
+        if self.h36m_joints is not None and (len(self.h36m_joints) != self.num_joints
+                                             or not all(0 <= j < 17 for j in self.h36m_joints)):
+            raise ValueError(f"{self.name}: h36m_joints must give one Human3.6M-17 joint per joint")
 
 
+#: The dataset of ``--dataset``'s default (today's commands, published checkpoints).
+DEFAULT_DATASET = "h36m"
 _REGISTRY: dict[str, Dataset] = {}
 #: Modules that register a dataset when imported, by dataset name (imported on first use so that
 #: the command line's ``--help`` stays fast).
@@ -144,3 +156,22 @@ def get_dataset(name: str) -> Dataset:
         return _REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(_PROVIDERS)}") from None
+
+
+def all_datasets() -> tuple[Dataset, ...]:
+    """Every dataset, in the order of :func:`dataset_names` (imports their modules)."""
+    return tuple(get_dataset(name) for name in _PROVIDERS)
+
+
+def dataset_with_layout(layout_name: str) -> Dataset | None:
+    """The dataset whose joint order 2D files call ``layout_name`` (e.g. ``humaneva15``), if any."""
+    return next((d for d in all_datasets() if d.layout_name and d.layout_name == layout_name), None)
+
+
+def dataset_for_joints(num_joints: int, names: "Seq[str]" = ()) -> Dataset | None:
+    """The dataset of a pose layout: the one whose joint names are ``names``, else the first
+    (in :func:`dataset_names` order, so Human3.6M before MPI-INF-3DHP) with ``num_joints`` joints."""
+    datasets = all_datasets()
+    named = [d for d in datasets if names and tuple(d.skeleton.names) == tuple(names)]
+    counted = [d for d in datasets if d.num_joints == num_joints]
+    return (named or counted or [None])[0]

@@ -256,7 +256,8 @@ def _h36m_dataset():
         name="h36m", title="Human3.6M", skeleton=H36M_17, root=0, fps=H36M_FPS,
         image_sizes=sizes, subjects_train=SUBJECTS_TRAIN, subjects_test=SUBJECTS_TEST,
         loss_joint_weights=H36M_JOINT_WEIGHTS, file_3d=FILE_3D, file_2d="data_2d_h36m_{name}.npz",
-        load=_load, synthesize=_synthesize, synth_presets=("small", "tiny", "h36m-size")))
+        load=_load, synthesize=_synthesize, synth_presets=("small", "tiny", "h36m-size"),
+        h36m_joints=tuple(range(17)), layout_name="h36m"))
 
 
 #: The Human3.6M description read by the pipelines (see :mod:`starpose.data.datasets`).

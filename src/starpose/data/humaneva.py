@@ -56,6 +56,10 @@ def _skeleton() -> Skeleton:
 
 #: The 15-joint lifting layout of HumanEva-I (root 0, the pelvis).
 HUMANEVA_15 = _skeleton()
+#: HumanEva's 15 joints as indices of the Human3.6M 17-joint layout (pelvis = Hip, thorax =
+#: Thorax, head = Head, the limbs one to one): how the synthetic set reduces Human3.6M's bodies,
+#: and how keypoints that detectors give in Human3.6M's layout are read for a HumanEva-I model.
+JOINTS_FROM_H36M_17 = (0, 8, 11, 12, 13, 14, 15, 16, 4, 5, 6, 1, 2, 3, 10)
 
 
 def split_subject(name: str) -> tuple[str, str]:
@@ -207,7 +211,8 @@ def _humaneva_dataset():
         loss_joint_weights=tuple(float(w) for w in meta["mixste_loss_joint_weights_15"]),
         file_3d=FILE_3D, file_2d=FILE_2D, load=load_humaneva,
         actions_evaluated=tuple(protocol["actions_evaluated"]), action_filter=name_prefix,
-        synthesize=_synthesize, synth_presets=("small", "tiny", "full")))
+        synthesize=_synthesize, synth_presets=("small", "tiny", "full"),
+        h36m_joints=JOINTS_FROM_H36M_17, layout_name=LAYOUT_NAME))
 
 
 #: The HumanEva-I description read by the pipelines (see :mod:`starpose.data.datasets`).

@@ -22,7 +22,8 @@ import numpy as np
 
 from starpose.data.anthropometry import stream_key, subject_body, subject_style
 from starpose.data.detector_noise import detector_noise
-from starpose.data.humaneva import FILE_2D, FILE_3D, LAYOUT_NAME, NUM_JOINTS, humaneva_cameras, humaneva_metadata
+from starpose.data.humaneva import (FILE_2D, FILE_3D, JOINTS_FROM_H36M_17, LAYOUT_NAME, NUM_JOINTS,
+                                    humaneva_cameras, humaneva_metadata)
 from starpose.data.motion import take_motion
 from starpose.data.skeleton import H36M_FPS, JOINTS_KEPT_FOR_17
 from starpose.data.synthetic import check_out_dir, write_pose_files
@@ -36,8 +37,6 @@ PRESETS = {"tiny": (160, 240), "small": (900, 1400), "full": (2400, 3600)}
 _MOTION = {"Walking": ("Walking", 1.0, 1.0), "Jog": ("Walking", 1.9, 1.25),
            "Box": ("Discussion", 1.0, 1.0), "Gestures": ("Directions", 1.0, 1.0),
            "ThrowCatch": ("Greeting", 1.0, 1.0)}
-#: HumanEva's 15 joints as indices of the Human3.6M 17-joint layout.
-JOINTS_FROM_H36M_17 = (0, 8, 11, 12, 13, 14, 15, 16, 4, 5, 6, 1, 2, 3, 10)
 TRAIN_FRACTION = 0.6
 _CHUNK_GAP = 6  # frames lost between the two training chunks
 

@@ -1,11 +1,13 @@
-"""Input 2D keypoint formats, converted to the Human3.6M 17-joint layout the lifter expects.
+"""Input 2D keypoint formats, converted to the joint layout the lifting model expects.
 
 One module per idea: a reader per format (:mod:`.coco`, :mod:`.mediapipe`, :mod:`.openpose`,
 :mod:`.videopose3d`, :mod:`.array` for ``h36m``), :mod:`.detect` (``auto``), :mod:`.joint_map`
-(layouts to H36M-17), :mod:`.json_io` (safe JSON), :mod:`.track` (one person per frame),
+(layouts to H36M-17), :mod:`.layout` (H36M-17 or an array to the model's dataset's joints, e.g.
+HumanEva-I's 15), :mod:`.json_io` (safe JSON), :mod:`.track` (one person per frame),
 :mod:`.frames` (frame order and numbers), :mod:`.checks` (sanity checks: no keypoints, a
 wrong image size), :mod:`.fill` (gap filling), :mod:`.keypoints` (:class:`Keypoints2D`, typed
-:class:`Note`) and :mod:`.load` (:func:`load_keypoints`: detect, read, check the image size, fill).
+:class:`Note`) and :mod:`.load` (:func:`load_keypoints`: detect, read, lay out, check the image
+size, fill).
 
 Readers keep missing or unsure joints as they are (NaN / low confidence); :func:`fill_missing`
 then fills them by interpolation over time.
@@ -35,7 +37,9 @@ from starpose.formats.keypoints import (
     Keypoints2D,
     Note,
     NoteKind,
+    format_title,
 )
+from starpose.formats.layout import to_layout
 from starpose.formats.load import READERS, load_keypoints, read_format
 from starpose.formats.mediapipe import read_mediapipe
 from starpose.formats.openpose import read_openpose
@@ -47,5 +51,5 @@ __all__ = [
     "OPENPOSE_NAMES", "READERS",
     "coco_to_h36m", "convert_to_h36m", "detect_format", "fill_missing", "load_keypoints",
     "mediapipe_to_h36m", "openpose_to_h36m", "read_coco_json", "read_format", "read_h36m_array",
-    "read_json", "read_mediapipe", "read_openpose", "read_videopose3d",
+    "read_json", "read_mediapipe", "read_openpose", "read_videopose3d", "format_title", "to_layout",
 ]

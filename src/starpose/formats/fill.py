@@ -10,13 +10,7 @@ from dataclasses import replace
 import numpy as np
 
 from starpose.errors import DataError
-from starpose.formats.keypoints import (
-    DEFAULT_MIN_CONFIDENCE,
-    H36M_NAMES,
-    Keypoints2D,
-    Note,
-    NoteKind,
-)
+from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, Keypoints2D, Note, NoteKind
 
 
 def fill_missing(kp: Keypoints2D, min_confidence=DEFAULT_MIN_CONFIDENCE) -> Keypoints2D:
@@ -30,7 +24,8 @@ def fill_missing(kp: Keypoints2D, min_confidence=DEFAULT_MIN_CONFIDENCE) -> Keyp
     if kp.num_frames == 0:
         raise DataError(f"{where}: no frames with keypoints")
     valid = (kp.confidence >= min_confidence) & np.isfinite(kp.xy).all(axis=-1)
-    never = [H36M_NAMES[j] for j in np.flatnonzero(~valid.any(axis=0))]
+    names = kp.joint_names or tuple(f"joint {j}" for j in range(kp.xy.shape[1]))
+    never = [names[j] for j in np.flatnonzero(~valid.any(axis=0))]
     if never:
         raise DataError(
             f"{where}: joint(s) {', '.join(never)} missing or below confidence "
@@ -38,7 +33,7 @@ def fill_missing(kp: Keypoints2D, min_confidence=DEFAULT_MIN_CONFIDENCE) -> Keyp
         )
     xy = kp.xy.astype(np.float32).copy()
     frames = np.arange(kp.num_frames)
-    for j in range(17):
+    for j in range(xy.shape[1]):
         ok = valid[:, j]
         for axis in range(2):
             xy[:, j, axis] = np.interp(frames, frames[ok], xy[ok, j, axis])

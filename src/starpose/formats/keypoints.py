@@ -1,6 +1,7 @@
-"""The value every reader returns: a 2D keypoint sequence in H36M order, with typed notes.
+"""The value every reader returns: a 2D keypoint sequence with its joint names, with typed notes.
 
-:class:`Keypoints2D` holds ``(T, 17, 2)`` pixels and ``(T, 17)`` confidences; :class:`Note` is a
+:class:`Keypoints2D` holds ``(T, J, 2)`` pixels and ``(T, J)`` confidences (the detector formats
+give the Human3.6M 17 joints; arrays come in the lifting model's own order); :class:`Note` is a
 message for the user whose :class:`NoteKind` says what happened (callers decide by the kind,
 never by the wording). Also the registry of format names and titles.
 """
@@ -23,6 +24,15 @@ FORMAT_TITLES = {
 }
 DEFAULT_MIN_CONFIDENCE = 0.3
 H36M_NAMES = tuple(H36M_17.names)
+#: The format of plain arrays, read in the joint order of the lifting model's dataset.
+ARRAY_FORMAT = "h36m"
+
+
+def format_title(fmt: str, dataset=None) -> str:
+    """The title of format ``fmt``; a plain array is named after the dataset whose order it is in."""
+    if fmt == ARRAY_FORMAT and dataset is not None:
+        return f"{dataset.title}-ordered keypoint array"
+    return FORMAT_TITLES[fmt]
 
 
 class NoteKind(enum.Enum):
@@ -57,14 +67,16 @@ class Note:
 
 @dataclass
 class Keypoints2D:
-    """A 2D keypoint sequence in the Human3.6M 17-joint order.
+    """A 2D keypoint sequence of ``J`` joints (the Human3.6M 17 from the detector formats).
 
-    ``xy`` is ``(T, 17, 2)`` float32 pixels (NaN where a reader found nothing), ``confidence``
-    ``(T, 17)`` in [0, 1], ``filled`` ``(T, 17)`` bool marks positions filled by
+    ``xy`` is ``(T, J, 2)`` float32 pixels (NaN where a reader found nothing), ``confidence``
+    ``(T, J)`` in [0, 1], ``filled`` ``(T, J)`` bool marks positions filled by
     :func:`starpose.formats.fill.fill_missing`. ``notes`` collects :class:`Note` values for the
     user (people picked, joints filled). ``frame_index`` ``(T,)`` int64 numbers each frame as
     the input does (COCO ``image_id``, a CSV ``frame`` column, an OpenPose file's number;
     ``0..T-1`` where the input has no numbers); None means ``0..T-1``.
+    ``joint_names`` names the joints; empty when they are in the order of the lifting model's
+    dataset (a plain array), which :func:`starpose.formats.layout.to_layout` then checks and names.
     """
 
     xy: np.ndarray
@@ -78,6 +90,7 @@ class Keypoints2D:
     filled: np.ndarray | None = None
     notes: list[Note] = field(default_factory=list)
     frame_index: np.ndarray | None = None
+    joint_names: tuple[str, ...] = ()
 
     @property
     def num_frames(self) -> int:
@@ -92,9 +105,10 @@ class Keypoints2D:
 
 
 def make_sequence(xy, conf, source_format, name, path, size=(None, None), fps=None, notes=(),
-                  frame_index=None):
-    """A :class:`Keypoints2D` from ``(T, 17, 2)`` pixels and ``(T, 17)`` confidences (as float32);
-    ``frame_index`` ``(T,)``: the input's frame numbers (default ``0..T-1``)."""
+                  frame_index=None, joint_names=H36M_NAMES):
+    """A :class:`Keypoints2D` from ``(T, J, 2)`` pixels and ``(T, J)`` confidences (as float32),
+    by default the Human3.6M 17 joints the detector formats are mapped to; ``frame_index``
+    ``(T,)``: the input's frame numbers (default ``0..T-1``)."""
     frames = len(xy)
     frame_index = np.arange(frames) if frame_index is None else np.asarray(frame_index)
     if frame_index.shape != (frames,):
@@ -110,4 +124,5 @@ def make_sequence(xy, conf, source_format, name, path, size=(None, None), fps=No
         path=str(path),
         notes=list(notes),
         frame_index=frame_index.astype(np.int64),
+        joint_names=tuple(joint_names),
     )

@@ -1,4 +1,5 @@
-"""Reading any keypoint file in one call: detect, read, check the image size, fill the gaps.
+"""Reading any keypoint file in one call: detect, read, put in the model's joint layout, check
+the image size, fill the gaps.
 
 :data:`READERS` maps each name of :data:`FORMATS` to its reader; :func:`load_keypoints` is the
 entry point ``starpose lift`` and library users call.
@@ -19,7 +20,8 @@ from starpose.formats.checks import (
 from starpose.formats.coco import read_coco_json
 from starpose.formats.detect import detect_format
 from starpose.formats.fill import fill_missing
-from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, FORMAT_TITLES, FORMATS, Keypoints2D
+from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, FORMATS, Keypoints2D, format_title
+from starpose.formats.layout import to_layout
 from starpose.formats.mediapipe import read_mediapipe
 from starpose.formats.openpose import read_openpose
 from starpose.formats.videopose3d import read_videopose3d
@@ -45,21 +47,27 @@ def read_format(path, fmt: str, width=None, height=None,
 
 
 def load_keypoints(path, fmt="auto", *, width=None, height=None, fps=None,
-                   min_confidence=DEFAULT_MIN_CONFIDENCE) -> list[Keypoints2D]:
-    """Detect (if ``fmt == "auto"``), read, check the image size and fill gaps.
+                   min_confidence=DEFAULT_MIN_CONFIDENCE, dataset=None) -> list[Keypoints2D]:
+    """Detect (if ``fmt == "auto"``), read, put in ``dataset``'s joints, check the image size and
+    fill gaps.
 
-    ``width``/``height``/``fps`` given here override what the file says. Returns one
-    :class:`Keypoints2D` per sequence (a VideoPose3D file may hold several videos), each with
-    every joint filled and ``width``/``height`` set; raises :class:`StarposeError` otherwise
-    (:class:`NoKeypointsError` when a sequence has no usable keypoint, saying which format the
-    file looks like when ``fmt`` was named and does not fit). Most keypoints outside the image
-    add a warning note.
+    ``width``/``height``/``fps`` given here override what the file says. ``dataset``: the
+    :class:`starpose.data.datasets.Dataset` whose joints the model lifts (default Human3.6M);
+    see :func:`starpose.formats.layout.to_layout`. Returns one :class:`Keypoints2D` per sequence
+    (a VideoPose3D file may hold several videos), each with every joint filled and
+    ``width``/``height`` set; raises :class:`StarposeError` otherwise (:class:`NoKeypointsError`
+    when a sequence has no usable keypoint, saying which format the file looks like when ``fmt``
+    was named and does not fit). Most keypoints outside the image add a warning note.
     """
     if (width is None) != (height is None):
         raise StarposeError("give both the image width and height, or neither")
     if width is not None and (width <= 0 or height <= 0):
         raise StarposeError(f"image size must be positive, got {width} x {height}")
     forced = fmt != "auto"
+    if dataset is None:
+        from starpose.data.datasets import DEFAULT_DATASET, get_dataset
+
+        dataset = get_dataset(DEFAULT_DATASET)
     fmt = detect_format(path) if fmt == "auto" else fmt
     try:
         sequences = read_format(path, fmt, width, height, min_confidence)
@@ -74,15 +82,19 @@ def load_keypoints(path, fmt="auto", *, width=None, height=None, fps=None,
         raise DataError(f"{path}: no keypoint sequences found")
     for kp in sequences:
         check_found(kp, fmt, forced, min_confidence)
-    return [_finish(kp, width, height, fps, min_confidence) for kp in sequences]
+    return [_finish(to_layout(kp, dataset), width, height, fps, min_confidence, dataset)
+            for kp in sequences]
 
 
-def _finish(kp: Keypoints2D, width, height, fps, min_confidence) -> Keypoints2D:
+def _finish(kp: Keypoints2D, width, height, fps, min_confidence, dataset) -> Keypoints2D:
     w, h = width or kp.width, height or kp.height
     if not w or not h:
+        sizes = set(dataset.image_sizes.values())
+        hint = f" ({dataset.title}'s cameras: {'x'.join(map(str, sizes.pop()))})" if len(sizes) == 1 else ""
         raise DataError(
-            f"{kp.path}: the image size is not stored in this {FORMAT_TITLES[kp.source_format]}; "
-            "give the image width and height (in pixels)"
+            f"{kp.path}: the image size is not stored in this "
+            f"{format_title(kp.source_format, dataset)}; give the image width and height "
+            f"(in pixels){hint}"
         )
     kp = replace(kp, width=float(w), height=float(h), fps=fps or kp.fps)
     kp = replace(kp, notes=kp.notes + outside_image_notes(kp, min_confidence))

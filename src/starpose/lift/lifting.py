@@ -2,29 +2,32 @@
 
 :func:`lift_keypoints` lifts a whole sequence at once; :func:`stream_keypoints` yields the same
 poses in blocks (bounded memory, for long recordings), with any window predictor
-(:class:`starpose.inference.TorchPredictor`, ``starpose.onnx_runtime.OnnxPredictor``).
+(:class:`starpose.inference.TorchPredictor`, ``starpose.onnx_runtime.OnnxPredictor``). The joints
+are those of the model's dataset (:class:`starpose.data.datasets.Dataset`): Human3.6M's 17 by
+default, HumanEva-I's 15 for a HumanEva-I model.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from starpose.errors import StarposeError
-from starpose.formats import H36M_NAMES, Keypoints2D
+from starpose.formats import Keypoints2D, to_layout
 
 
 def result_meta(kp: Keypoints2D) -> dict:
-    """Everything of a result but the poses: ``keypoints_2d`` ``(T, 17, 2)`` pixels,
-    ``confidence`` ``(T, 17)``, ``filled`` ``(T, 17)`` bool, ``joint_names``, ``fps`` (None if
-    unknown), ``image_size`` ``(w, h)``, ``source``, ``source_format``, ``name``,
+    """Everything of a result but the poses: ``keypoints_2d`` ``(T, J, 2)`` pixels,
+    ``confidence`` ``(T, J)``, ``filled`` ``(T, J)`` bool, ``joint_names`` (the model's dataset's),
+    ``fps`` (None if unknown), ``image_size`` ``(w, h)``, ``source``, ``source_format``, ``name``,
     ``frame_index`` ``(T,)`` int64 (each frame's number in the input's own numbering, so that
     the result lines up with the video) and ``time_s`` ``(T,)`` (``frame_index / fps``; None
-    when the frame rate is unknown)."""
+    when the frame rate is unknown). ``kp`` is in the model's joints
+    (:func:`starpose.formats.to_layout`)."""
     frame_index = kp.frame_numbers
     return {
         "keypoints_2d": kp.xy.astype(np.float32),
         "confidence": kp.confidence.astype(np.float32),
         "filled": np.zeros(kp.xy.shape[:2], bool) if kp.filled is None else kp.filled,
-        "joint_names": list(H36M_NAMES),
+        "joint_names": list(kp.joint_names),
         "fps": kp.fps,
         "image_size": (float(kp.width), float(kp.height)),
         "source": kp.path,
@@ -36,37 +39,61 @@ def result_meta(kp: Keypoints2D) -> dict:
 
 
 def normalised_input(kp: Keypoints2D, num_joints: int) -> np.ndarray:
-    """The model's input ``(T, 17, 2)``: pixels scaled to [-1, 1] by the image width."""
+    """The model's input ``(T, J, 2)``: pixels scaled to [-1, 1] by the image width."""
     from starpose.data.cameras import normalize_screen_coordinates
 
+    where = kp.path or kp.name
     if kp.width is None or kp.height is None:
-        raise StarposeError(f"{kp.path or kp.name}: the image size is unknown; cannot normalise")
+        raise StarposeError(f"{where}: the image size is unknown; cannot normalise")
     if not np.isfinite(kp.xy).all():
-        raise StarposeError(f"{kp.path or kp.name}: keypoints have gaps; run fill_missing first")
-    if num_joints != 17:
-        raise StarposeError(f"the model lifts {num_joints} joints; keypoint files give the 17 H36M joints")
+        raise StarposeError(f"{where}: keypoints have gaps; run fill_missing first")
+    if kp.xy.shape[1] != num_joints:
+        raise StarposeError(f"{where}: {kp.xy.shape[1]} joints per frame, but the model lifts {num_joints}")
     return normalize_screen_coordinates(kp.xy.astype(np.float32), kp.width, kp.height).astype(np.float32)
 
 
-def stream_keypoints(predictor, kp: Keypoints2D, *, stride=None, chunk_windows=64, progress=None):
-    """Yield ``(first_frame, poses (n, 17, 3))`` blocks of ``kp`` lifted by ``predictor``."""
+def model_dataset(model, dataset=None):
+    """``dataset``, else the dataset of the model's joint count (Human3.6M for 17 joints)."""
+    from starpose.data.datasets import dataset_for_joints
+
+    if dataset is not None:
+        return dataset
+    joints = int(getattr(model, "num_joints", 17))
+    found = dataset_for_joints(joints)
+    if found is None:
+        raise StarposeError(f"the model lifts {joints} joints, the layout of no known dataset")
+    return found
+
+
+def stream_keypoints(predictor, kp: Keypoints2D, *, stride=None, chunk_windows=64, progress=None,
+                     root: int = 0):
+    """Yield ``(first_frame, poses (n, J, 3))`` blocks of ``kp`` lifted by ``predictor``
+    (``kp`` already in the model's joints; joint ``root`` set to 0)."""
     from starpose.inference import stream_sequence
 
     normalised = normalised_input(kp, predictor.num_joints)
     yield from stream_sequence(predictor, normalised, stride=stride, chunk_windows=chunk_windows,
-                               progress=progress)
+                               progress=progress, root=root)
 
 
-def lift_keypoints(model, kp: Keypoints2D, *, flip=True, batch_size=32, device=None, stride=None) -> dict:
+def lift_keypoints(model, kp: Keypoints2D, *, flip=True, batch_size=32, device=None, stride=None,
+                   dataset=None) -> dict:
     """Lift one filled :class:`Keypoints2D` sequence to root-relative 3D, all at once.
 
-    Returns :func:`result_meta` plus ``positions_3d`` ``(T, 17, 3)`` float32 (camera coordinates,
-    metres, joint 0 at the origin), first. ``model``: a MixSTE model or a window predictor;
+    Returns :func:`result_meta` plus ``positions_3d`` ``(T, J, 3)`` float32 (camera coordinates,
+    metres, the dataset's root joint at the origin), first. ``model``: a MixSTE model or a window
+    predictor; ``dataset``: the :class:`~starpose.data.datasets.Dataset` whose joints the model
+    lifts (default: the one of its joint count, Human3.6M for 17); ``kp`` is put in its joints
+    (:func:`starpose.formats.to_layout`) and flip averaging swaps its left and right joints.
     ``stride``: see :func:`starpose.inference.stream_sequence` (default F/2).
     """
     from starpose.inference import predict_sequence
 
-    normalised = normalised_input(kp, getattr(model, "num_joints", 17))
+    dataset = model_dataset(model, dataset)
+    kp = to_layout(kp, dataset)
+    normalised = normalised_input(kp, int(getattr(model, "num_joints", dataset.num_joints)))
     poses = predict_sequence(model, normalised, flip=flip, batch_size=batch_size, device=device,
-                             stride=stride)
-    return {"positions_3d": np.asarray(poses, dtype=np.float32), **result_meta(kp)}
+                             stride=stride, skeleton=dataset.skeleton, zero_root=False)
+    poses = np.asarray(poses, dtype=np.float32)
+    poses[:, dataset.root] = 0.0
+    return {"positions_3d": poses, **result_meta(kp)}

@@ -10,12 +10,15 @@ DEFAULT_RENDER_FPS = 25.0
 
 
 def render_result(result: dict, out_path, *, ground_truth=None, fps=None, azimuth=70.0,
-                  limit=None, downsample=1, size=3.0) -> int:
-    """Render a result (2D panel when stored, lifted 3D, optional ground truth ``(T, 17, 3)``).
+                  limit=None, downsample=1, size=3.0, skeleton=None) -> int:
+    """Render a result (2D panel when stored, lifted 3D, optional ground truth ``(T, J, 3)``)
+    with the bones and left/right colours of ``skeleton`` (default: Human3.6M's 17 joints).
 
     Returns the number of frames written.
     """
     from starpose.viz.animation import render_animation
+
+    drawn = {} if skeleton is None else {"skeleton": skeleton}
 
     poses = {"Lifted 3D": result["positions_3d"]}
     if ground_truth is not None:
@@ -31,5 +34,6 @@ def render_result(result: dict, out_path, *, ground_truth=None, fps=None, azimut
         downsample=downsample,
         image_size=result.get("image_size"),
         root_relative=True,
+        **drawn,
     )
 

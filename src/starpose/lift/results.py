@@ -1,7 +1,7 @@
 """Result files of ``starpose lift``: the lifted 3D joints as ``.npz``, ``.json`` or ``.csv``.
 
 :func:`write_result` writes a :func:`starpose.lift.lift_keypoints` result in the format its
-extension names; :func:`read_result` reads ``.npz``/``.json`` results (or a bare ``(T, 17, 3)``
+extension names; :func:`read_result` reads ``.npz``/``.json`` results (or a bare ``(T, J, 3)``
 array) back and checks them, for rendering and comparisons.
 """
 from __future__ import annotations
@@ -38,11 +38,13 @@ def write_result(result: dict, path) -> Path:
     return writer.close()
 
 
-def read_result(path) -> dict:
+def read_result(path, num_joints: int | None = None) -> dict:
     """Read a result written by :func:`write_result` (``.npz`` or ``.json``) for rendering.
 
-    Returns at least ``positions_3d`` ``(T, 17, 3)``; ``keypoints_2d``, ``image_size`` and
-    ``fps`` when stored. A bare ``(T, 17, 3)`` array in an ``.npz``/``.npy`` is accepted too.
+    Returns ``positions_3d`` ``(T, J, 3)`` (``J`` must be ``num_joints`` when given, else the
+    joint count of a known dataset: 17 Human3.6M, 15 HumanEva-I), and
+    ``keypoints_2d``, ``image_size``, ``fps`` and ``joint_names`` (None where not stored). A bare
+    ``(T, J, 3)`` array in an ``.npz``/``.npy`` is accepted too.
     """
     path = Path(path)
     if not path.is_file():
@@ -54,7 +56,7 @@ def read_result(path) -> dict:
         raw = _read_npz_result(path)
     else:
         raise DataError(f"{path}: expected a lifted result (.npz or .json)")
-    return _check_result(raw, path)
+    return _check_result(raw, path, num_joints)
 
 
 def _read_json_result(path: Path) -> dict:
@@ -71,13 +73,17 @@ def _read_npz_result(path: Path) -> dict:
     return raw
 
 
-def _check_result(raw: dict, path: Path) -> dict:
+def _check_result(raw: dict, path: Path, num_joints: int | None) -> dict:
     if "positions_3d" not in raw:
         raise DataError(f"{path}: no 'positions_3d' array (not a lifted result)")
     poses = _float_array(raw["positions_3d"], path, "positions_3d")
-    if poses.ndim != 3 or poses.shape[1:] != (17, 3) or len(poses) == 0:
-        raise DataError(f"{path}: positions_3d must have shape (T, 17, 3), got {poses.shape}")
-    result = {"positions_3d": poses, "keypoints_2d": None, "image_size": None, "fps": None}
+    counts = (num_joints,) if num_joints else _known_joint_counts()
+    if poses.ndim != 3 or poses.shape[2] != 3 or len(poses) == 0 or poses.shape[1] not in counts:
+        shapes = " or ".join(f"(T, {n}, 3)" for n in counts)
+        raise DataError(f"{path}: positions_3d must have shape {shapes}, got {poses.shape}")
+    joints = poses.shape[1]
+    result = {"positions_3d": poses, "keypoints_2d": None, "image_size": None, "fps": None,
+              "joint_names": _joint_names(raw.get("joint_names"), joints, path)}
     if raw.get("keypoints_2d") is not None:
         kp2d = _float_array(raw["keypoints_2d"], path, "keypoints_2d")
         if kp2d.shape != poses.shape[:2] + (2,):
@@ -92,6 +98,23 @@ def _check_result(raw: dict, path: Path) -> dict:
     return result
 
 
+def _known_joint_counts() -> tuple[int, ...]:
+    """The joint counts of the known datasets' skeletons, largest first (17, 15)."""
+    from starpose.data.datasets import all_datasets
+
+    return tuple(sorted({d.num_joints for d in all_datasets()}, reverse=True))
+
+
+def _joint_names(value, joints: int, path: Path) -> tuple[str, ...] | None:
+    """The stored joint names (one per joint), or None when the result has none."""
+    if value is None:
+        return None
+    names = np.asarray(value).reshape(-1).tolist()
+    if len(names) != joints or not all(isinstance(n, str) for n in names):
+        raise DataError(f"{path}: joint_names must be {joints} names, one per joint of positions_3d")
+    return tuple(names)
+
+
 def _float_array(value, path: Path, key: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
@@ -102,9 +125,10 @@ def _float_array(value, path: Path, key: str) -> np.ndarray:
     return arr
 
 
-def read_ground_truth(path, num_frames: int) -> np.ndarray:
-    """Root-relative ``(T, 17, 3)`` poses from ``path`` (a result or a bare array) of ``num_frames``."""
-    poses = read_result(path)["positions_3d"]
+def read_ground_truth(path, num_frames: int, num_joints: int = 17, root: int = 0) -> np.ndarray:
+    """Root-relative ``(T, J, 3)`` poses from ``path`` (a result or a bare array) of ``num_frames``
+    frames and ``num_joints`` joints, relative to joint ``root``."""
+    poses = read_result(path, num_joints)["positions_3d"]
     if len(poses) != num_frames:
         raise DataError(f"{path}: {len(poses)} frames, but the lifted result has {num_frames}")
-    return poses - poses[:, :1]
+    return poses - poses[:, root:root + 1]

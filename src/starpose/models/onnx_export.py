@@ -7,8 +7,8 @@ also runs the mirrored input and returns the flip average, as ``predict_windows`
 
 The file carries its metadata as ONNX ``metadata_props`` (all strings): ``starpose_version``,
 ``joints``, ``frames``, ``attention``, ``dataset``, ``flip_in_graph`` and the flip permutation
-(``flip_permutation``, comma-separated), so that a reader can flip in numpy when the graph does
-not. Export traces the model with the ``reference`` attention kernel (plain operators that
+(``flip_permutation``, comma-separated: the left/right pairs of the model's dataset, HumanEva-I's
+for a 15-joint model), so that a reader can flip in numpy when the graph does not. Export traces the model with the ``reference`` attention kernel (plain operators that
 every runtime has) and writes atomically.
 """
 from __future__ import annotations
@@ -23,7 +23,6 @@ from torch import nn
 
 from starpose import __version__
 from starpose.data.flip import flip_pose
-from starpose.data.skeleton import H36M_17
 from starpose.io import atomic_path
 
 INPUT_NAME, OUTPUT_NAME = "keypoints_2d", "joints_3d"
@@ -36,16 +35,28 @@ MAX_OPSET = int(getattr(torch.onnx._constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OP
 
 class FlipAveraged(nn.Module):
     """``0.5 * (model(x) + flip(model(flip(x))))`` in one batched forward: ``(B, F, J, 2)`` ->
-    ``(B, F, J, 3)``."""
+    ``(B, F, J, 3)``, flipping with ``skeleton``'s left/right joints."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, skeleton):
         super().__init__()
-        self.model = model
+        self.model, self.skeleton = model, skeleton
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
-        out = self.model(torch.cat([x, flip_pose(x)]))
-        return 0.5 * (out[:n] + flip_pose(out[n:]))
+        out = self.model(torch.cat([x, flip_pose(x, self.skeleton)]))
+        return 0.5 * (out[:n] + flip_pose(out[n:], self.skeleton))
+
+
+def model_skeleton(model, dataset: str | None = None):
+    """The skeleton whose left/right joints flip ``model``'s poses: that of ``dataset`` when it is
+    a known name, else of the dataset of the model's joint count; ValueError when there is none."""
+    from starpose.data.datasets import dataset_for_joints, dataset_names, get_dataset
+
+    joints = model.config.num_joints
+    found = get_dataset(dataset) if dataset in dataset_names() else dataset_for_joints(joints)
+    if found is None or found.num_joints != joints:
+        raise ValueError(f"no known skeleton of {joints} joints to flip the poses with")
+    return found.skeleton
 
 
 def check_opset(opset: int) -> int:
@@ -63,7 +74,7 @@ def export_metadata(model, flip: bool, dataset: str | None = None) -> dict[str, 
         "producer": "starpose", "starpose_version": __version__, "joints": str(cfg.num_joints),
         "frames": str(cfg.num_frames), "attention": cfg.attention, "dataset": dataset or "unknown",
         "flip_in_graph": "1" if flip else "0",
-        "flip_permutation": ",".join(map(str, H36M_17.flip_permutation)),
+        "flip_permutation": ",".join(map(str, model_skeleton(model, dataset).flip_permutation)),
     }
 
 
@@ -83,7 +94,7 @@ def export_onnx(model, path: str | os.PathLike, frames: int | None = None, opset
     check_opset(opset)
     props = export_metadata(model, flip, (metadata or {}).get("dataset"))
     props.update({k: str(v) for k, v in (metadata or {}).items()})
-    graph = _traced_bytes(model, flip, opset)
+    graph = _traced_bytes(model, flip, opset, model_skeleton(model, props["dataset"]))
     proto = onnx.load_from_string(graph)
     onnx.helper.set_model_props(proto, props)
     with atomic_path(path, suffix=None) as tmp:
@@ -91,7 +102,7 @@ def export_onnx(model, path: str | os.PathLike, frames: int | None = None, opset
     return Path(path)
 
 
-def _traced_bytes(model, flip: bool, opset: int) -> bytes:
+def _traced_bytes(model, flip: bool, opset: int, skeleton) -> bytes:
     """The ONNX graph of ``model`` (optionally flip-averaged), traced with the reference kernel."""
     cfg = model.config
     kernel, was_training = cfg.attention_kernel, model.training
@@ -103,7 +114,7 @@ def _traced_bytes(model, flip: bool, opset: int) -> bytes:
             # The tracer warns about the Python-level shape checks, which hold for every batch.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                FlipAveraged(model) if flip else model, (example,), buffer, dynamo=False,
+                FlipAveraged(model, skeleton) if flip else model, (example,), buffer, dynamo=False,
                 opset_version=opset, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             )
@@ -112,5 +123,5 @@ def _traced_bytes(model, flip: bool, opset: int) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["export_onnx", "export_metadata", "check_opset", "FlipAveraged", "INPUT_NAME", "OUTPUT_NAME",
-           "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]
+__all__ = ["export_onnx", "export_metadata", "check_opset", "model_skeleton", "FlipAveraged", "INPUT_NAME",
+           "OUTPUT_NAME", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]

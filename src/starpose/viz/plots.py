@@ -208,7 +208,9 @@ def _error_series(errors_mm, compare, labels) -> dict[str, np.ndarray]:
 
 # --------------------------------------------------------------------------- trajectories
 
-_DEFAULT_TRAJECTORY_JOINTS = ("LWrist", "RWrist", "LFoot", "RFoot")
+#: The wrists and ankles under the names of each dataset's skeleton (Human3.6M, HumanEva-I, 3DHP).
+_DEFAULT_TRAJECTORY_JOINTS = ("LWrist", "RWrist", "LFoot", "RFoot", "lwrist", "rwrist", "lankle", "rankle",
+                              "left_wrist", "right_wrist", "left_ankle", "right_ankle")
 _AXIS_NAMES = ("x", "y", "z")
 
 
