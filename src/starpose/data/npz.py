@@ -77,8 +77,8 @@ def check_zip_members(archive: zipfile.ZipFile, path: Path) -> None:
             raise DataError(f"{where} uses compression method {info.compress_type} "
                             f"(numpy files use stored or deflated members)")
         if info.header_offset + info.compress_size > size:
-            raise DataError(f"{where} declares {info.compress_size:,} compressed bytes "
-                            f"but the file holds {size:,} bytes")
+            raise DataError(f"{where} declares {info.compress_size:,} compressed bytes from byte "
+                            f"{info.header_offset:,}, past the end of the file ({size:,} bytes)")
         ratio = 1 if info.compress_type == zipfile.ZIP_STORED else DEFLATE_MAX_RATIO
         if info.file_size > ratio * info.compress_size + 64:
             raise DataError(f"{where} declares {info.file_size:,} bytes, more than its "

@@ -227,11 +227,13 @@ def _read_header(fp, path: Path, member: str):
 
 def _check_declared_lengths(payload: bytes, path: Path, member: str) -> None:
     """Walk the pickle's opcodes without building anything: a string or bytes opcode that
-    declares more bytes than the payload holds is refused here, because the unpickler would
-    allocate the declared size first (gigabytes from a corrupt length field of a few bytes)."""
+    declares more bytes than the payload holds is refused here, before the unpickler reads it;
+    so is a frame (protocol 4) longer than the rest of the payload, which the pure-Python
+    unpickler would accept when the bytes it lacks were cut from the middle."""
     try:
-        for _ in pickletools.genops(io.BytesIO(payload)):
-            pass
+        for opcode, arg, pos in pickletools.genops(io.BytesIO(payload)):
+            if opcode.name == "FRAME" and pos + 9 + arg > len(payload):
+                raise ValueError(f"a frame of {arg:,} bytes at byte {pos} runs past the end")
     except ValueError as err:
         raise DataError(f"{path}: entry '{member}' is truncated or corrupt ({err})") from None
 
