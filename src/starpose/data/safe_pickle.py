@@ -4,7 +4,8 @@ The published Human3.6M files (``data_3d_h36m.npz``, ``data_2d_h36m_*.npz``) sto
 as 0-d object arrays, i.e. as pickles. ``np.load(allow_pickle=True)`` runs the stock unpickler,
 which executes whatever a crafted file asks for. Here the archive is read member by member and
 object payloads go through :class:`RestrictedUnpickler`, which can only rebuild numpy arrays,
-numpy scalars and plain Python containers.
+numpy scalars and plain Python containers, and lets numpy allocate no more than the payload can
+fill. Zip members whose declared sizes the file cannot back are refused before they are read.
 """
 from __future__ import annotations
 
