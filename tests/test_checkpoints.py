@@ -170,3 +170,20 @@ def test_cli_errors_are_one_line_with_nonzero_exit_and_nothing_written(tmp_path,
     assert "bad.pt" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [tmp_path / "bad.pt"]
+
+
+def test_garbled_weight_names_and_values_are_one_line(tmp_path):
+    """Fuzz case checkpoint-published 4902: a flipped byte made a key of pickle bytes with a
+    newline, quoted as is in the message."""
+    from starpose.models.checkpoints import load_weights
+
+    model = MixSTE(**SMALL)
+    state = dict(model.state_dict())
+    state["head.weight"] = 3
+    state["bad\n\x0fkey" * 20] = torch.zeros(1)
+    state[7] = torch.zeros(1)
+    with pytest.raises(CheckpointError) as err:
+        load_weights(model, state, tmp_path / "w.pt")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{tmp_path / 'w.pt'}: weights do not fit the model")
+    assert "unexpected: 7, 'bad\\n\\x0fkey" in message and "not a tensor: head.weight" in message

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from starpose.errors import StarposeError
-from starpose.io import atomic_files, atomic_path, atomic_write_text
+from starpose.io import atomic_files, atomic_path, atomic_write_text, temp_beside, temp_target
 
 
 def test_files_replace_their_targets_together_at_the_end(tmp_path):
@@ -75,3 +75,12 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_temp_target_names_the_file_a_temporary_stands_in_for(tmp_path):
+    new = temp_beside(tmp_path / "last.pt", suffix=".new")
+    nested = temp_beside(new, suffix=".tmp")  # save_checkpoint's own temporary for the staged file
+    kept = temp_beside(tmp_path / "best.pt", suffix="")
+    assert [temp_target(p.name) for p in (new, nested, kept)] == ["last.pt", "last.pt", "best.pt"]
+    for name in ("last.pt", ".last.pt", ".last.pt.backup", ".notes.txt", "last.pt.k2j4h1x9.new"):
+        assert temp_target(name) is None, name

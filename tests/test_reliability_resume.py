@@ -60,3 +60,20 @@ def test_more_epochs_continue_the_run_and_its_learning_rate_schedule(finished_ru
     assert [row["epoch"] for row in last["train_state"]["rows"]] == [1, 2]
     assert main(["train", "--resume", str(run), "--epochs", "1"]) == 2
     assert "at least 2" in capsys.readouterr().err
+
+
+def test_a_resume_removes_the_temporary_files_a_killed_checkpoint_write_left(finished_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    stale = [".last.pt.k2j4h1x9.new", "..last.pt.k2j4h1x9.new.a8d7f6g5.tmp", ".last.prev.pt.z0y9x8w7.link"]
+    kept = [".notes.txt", ".last.pt.backup", ".metrics.csv.k2j4h1x9.tmp"]  # not a checkpoint writer's temporary
+    for name in stale + kept:
+        (run / name).write_bytes(b"partial")
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+    err = capsys.readouterr().err
+    assert f"{run}: removed 3 temporary file(s) left by an interrupted write" in err
+    assert not [name for name in stale if (run / name).exists()]
+    assert all((run / name).read_bytes() == b"partial" for name in kept)
+    assert read_checkpoint(run / "last.pt")["epoch"] == 2

@@ -85,6 +85,10 @@ def test_ground_truth_is_made_root_relative_and_must_match_the_frames(tmp_path):
          "NaN or infinite"),
         ("list.json", lambda p: p.write_text("[1, 2]"), "expected a JSON object"),
         ("obj.npz", lambda p: np.savez(p, positions_3d=np.array([{}], dtype=object)), "refused"),
+        # fuzz case result-npz 1581: fps stored as bytes
+        ("fps.npz", lambda p: np.savez(p, positions_3d=np.zeros((2, 17, 3)), fps=np.array(b"")), "fps is not a number"),
+        ("fps.json", lambda p: p.write_text(json.dumps({"positions_3d": [[[0] * 3] * 17], "fps": [1, 2]})),
+         "fps is not a number"),
     ],
 )
 def test_bad_results_raise_data_errors_naming_the_file(tmp_path, name, write, message):

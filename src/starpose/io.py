@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
@@ -39,6 +40,21 @@ def temp_beside(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates the file private (0600)
     return Path(tmp)
+
+
+#: :func:`temp_beside`'s names: a dot, the final name, a dot and mkstemp's 8 random characters,
+#: the suffix (``.last.pt.k2j4h1x9.new``).
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}(?:\.[A-Za-z0-9]+)?")
+
+
+def temp_target(name: str) -> str | None:
+    """The file name that a temporary file of :func:`temp_beside` called ``name`` stands in
+    for, through nested ones (``..last.pt.k2j4h1x9.new.a8d7f6g5.tmp`` -> ``last.pt``); None
+    when ``name`` is not such a name."""
+    match = _TEMP_NAME.fullmatch(name)
+    if match is None:
+        return None
+    return temp_target(match["target"]) or match["target"]
 
 
 @contextlib.contextmanager

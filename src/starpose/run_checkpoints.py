@@ -5,7 +5,8 @@ temporary file and fsynced (:func:`starpose.models.checkpoints.save_checkpoint`)
 rotation: ``last.pt`` is hard-linked to ``last.prev.pt`` and the new file renamed onto
 ``last.pt``, so at every instant ``last.pt`` is a complete checkpoint (or, on file systems without
 hard links, ``last.prev.pt`` is). A resume verifies ``last.pt`` (readable, checksum) and falls back
-to ``last.prev.pt`` with a warning that names the work lost.
+to ``last.prev.pt`` with a warning that names the work lost. A kill during a write leaves its
+temporary files behind; :func:`remove_stale_temporaries` deletes them once the run's lock is held.
 """
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from pathlib import Path
 from typing import Callable
 
 from starpose.errors import CheckpointError
-from starpose.io import fsync_dir, temp_beside, write_error
+from starpose.io import fsync_dir, temp_beside, temp_target, write_error
 from starpose.models.checkpoints import read_checkpoint
 
 LAST, PREV = "last.pt", "last.prev.pt"
+#: The files of a run folder written through temporary files beside them.
+ATOMIC_FILES = frozenset({LAST, PREV, "best.pt", "config.json"})
 
 
 def rotate_in(run_dir: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -77,3 +80,15 @@ def read_resume_checkpoint(run_dir: str | os.PathLike, warn=None) -> tuple[dict,
     warn(f"warning: {problem}\nwarning: resuming from {prev} ({position(data)}); "
          f"the training after that point is lost and will be redone")
     return data, prev
+
+
+def remove_stale_temporaries(run_dir: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that an interrupted write of a run file left in ``run_dir``
+    (``.last.pt.k2j4h1x9.new``, ``.last.prev.pt.a8d7f6g5.link``, ...: :data:`ATOMIC_FILES`
+    through :func:`starpose.io.temp_target`); returns them, sorted. Only call it while holding
+    the run folder's lock: then no other process is writing them."""
+    run_dir = Path(run_dir)
+    stale = sorted(p for p in run_dir.iterdir() if temp_target(p.name) in ATOMIC_FILES and p.is_file())
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

@@ -46,7 +46,7 @@ from starpose.io import atomic_write_text
 from starpose.loss import mixste_loss
 from starpose.models.checkpoints import load_weights, save_checkpoint
 from starpose.models.mixste import MixSTE
-from starpose.run_checkpoints import read_resume_checkpoint, rotate_in
+from starpose.run_checkpoints import read_resume_checkpoint, remove_stale_temporaries, rotate_in
 from starpose.runlock import folder_lock
 from starpose.train_log import StepLog
 
@@ -180,6 +180,7 @@ class Trainer:
             return self._fit()
         _make_run_folder(self.out)
         with folder_lock(self.out, "training run"), signals_interrupt():
+            _note_stale_temporaries(self.out)
             return self._fit()
 
     def _fit(self) -> list[dict]:
@@ -350,3 +351,12 @@ def _make_run_folder(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise StarposeError(f"{out}: cannot create the run folder ({err.strerror or err})") from None
+
+
+def _note_stale_temporaries(out: Path) -> None:
+    """Remove what a kill during a checkpoint write left behind (the lock is held), in one line."""
+    stale = remove_stale_temporaries(out)
+    if stale:
+        names = ", ".join(p.name for p in stale[:3]) + (", ..." if len(stale) > 3 else "")
+        print(f"note: {out}: removed {len(stale)} temporary file(s) left by an interrupted write ({names})",
+              file=sys.stderr)

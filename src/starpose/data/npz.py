@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -30,6 +31,9 @@ def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
             with open(path, "rb") as fh:
                 check_declared_size(fh, path.stat().st_size, path, "the array")
         data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.ndarray):
+            with _closing_on_error(data):
+                check_zip_members(data.zip, path)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except DataError:
@@ -43,6 +47,42 @@ def _opened(path: Path) -> Iterator[np.ndarray | np.lib.npyio.NpzFile]:
         return
     with data:
         yield data
+
+
+@contextlib.contextmanager
+def _closing_on_error(data):
+    try:
+        yield
+    except BaseException:
+        data.close()
+        raise
+
+
+#: Deflate expands its input at most about 1032 times; a member that declares more is corrupt.
+DEFLATE_MAX_RATIO = 1032
+
+
+def check_zip_members(archive: zipfile.ZipFile, path: Path) -> None:
+    """Refuse a member whose declared sizes the file cannot back, before it is read.
+
+    ``zipfile`` reads a member's declared compressed size in one request, so a flipped bit in
+    that field of the zip directory asks for gigabytes (2 GiB for a 4 KB file); and the declared
+    uncompressed size is what :func:`check_declared_size` measures an array against. numpy
+    writes stored and deflated members only.
+    """
+    size = path.stat().st_size
+    for info in archive.infolist():
+        where = f"{path}: member '{info.filename}'"
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise DataError(f"{where} uses compression method {info.compress_type} "
+                            f"(numpy files use stored or deflated members)")
+        if info.header_offset + info.compress_size > size:
+            raise DataError(f"{where} declares {info.compress_size:,} compressed bytes from byte "
+                            f"{info.header_offset:,}, past the end of the file ({size:,} bytes)")
+        ratio = 1 if info.compress_type == zipfile.ZIP_STORED else DEFLATE_MAX_RATIO
+        if info.file_size > ratio * info.compress_size + 64:
+            raise DataError(f"{where} declares {info.file_size:,} bytes, more than its "
+                            f"{info.compress_size:,} stored bytes can hold")
 
 
 def check_declared_size(fh, available: int, path: Path, what: str) -> None:

@@ -92,9 +92,7 @@ def _check_result(raw: dict, path: Path, num_joints: int | None) -> dict:
     if raw.get("image_size") is not None:
         size = _float_array(raw["image_size"], path, "image_size")
         result["image_size"] = tuple(int(round(v)) for v in size)
-    fps = raw.get("fps")
-    if fps is not None and np.isfinite(float(fps)) and float(fps) > 0:
-        result["fps"] = float(fps)
+    result["fps"] = _frame_rate(raw.get("fps"), path)
     return result
 
 
@@ -113,6 +111,17 @@ def _joint_names(value, joints: int, path: Path) -> tuple[str, ...] | None:
     if len(names) != joints or not all(isinstance(n, str) for n in names):
         raise DataError(f"{path}: joint_names must be {joints} names, one per joint of positions_3d")
     return tuple(names)
+
+
+def _frame_rate(value, path: Path) -> float | None:
+    """The stored ``fps``; None when absent or unknown (stored as NaN or null)."""
+    if value is None:
+        return None
+    try:
+        fps = float(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: fps is not a number") from None
+    return fps if np.isfinite(fps) and fps > 0 else None
 
 
 def _float_array(value, path: Path, key: str) -> np.ndarray:

@@ -266,19 +266,27 @@ def load_weights(model: MixSTE, state: dict, path: str | os.PathLike) -> None:
     """``load_state_dict`` with one clear error listing missing, unexpected or misshapen tensors."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
+    unexpected = [_key_text(k) for k in sorted(set(state) - set(own), key=str)]  # a corrupt file's keys
+    not_tensors = [k for k in own if k in state and not isinstance(state[k], torch.Tensor)]
     misshapen = [
         f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+        for k in own if k in state and k not in not_tensors and tuple(state[k].shape) != tuple(own[k].shape)
     ]
     problems = [
         (label, items) for label, items in
-        (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshapen)) if items
+        (("missing", missing), ("unexpected", unexpected), ("not a tensor", not_tensors),
+         ("wrong shape", misshapen)) if items
     ]
     if problems:
         text = "; ".join(f"{label}: {', '.join(items[:4])}{' ...' if len(items) > 4 else ''}" for label, items in problems)
         raise CheckpointError(f"{path}: weights do not fit the model ({text})")
     model.load_state_dict(state)
+
+
+def _key_text(key) -> str:
+    """A weight name from a file, for a one-line message: printable, at most 60 characters."""
+    text = key if isinstance(key, str) and key.isprintable() else repr(key)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def save_checkpoint(path: str | os.PathLike, model: MixSTE, **extra) -> Path:
