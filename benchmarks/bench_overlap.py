@@ -2,7 +2,7 @@
 acceleration error and MPJPE (mm), and time, stride F (non-overlapping) against stride F/2.
 
     python benchmarks/bench_overlap.py                       # window-error model on a synthetic motion
-    python benchmarks/bench_overlap.py --checkpoint best.pt --data-dir h36m/ [--keypoints gt]
+    python benchmarks/bench_overlap.py --checkpoint best.pt --data-dir h36m/ [--keypoints gt] [--every 4]
 
 Without a checkpoint the predictor is :func:`starpose.overlap_stats.window_biased_predictor`
 (true poses plus a per-window offset and edge drift: the error profile of a window model). With
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--keypoints", default="gt")
     parser.add_argument("--frames", type=int, default=27, help="window of the error model")
+    parser.add_argument("--every", type=int, default=1, help="with --checkpoint: every k-th test sequence")
     args = parser.parse_args()
     if args.checkpoint:
         from starpose.data.h36m import load_h36m
@@ -43,7 +44,7 @@ def main() -> None:
 
         model = load_model(args.checkpoint)
         frames = model.config.num_frames
-        sequences = load_h36m(args.data_dir, args.keypoints, subjects=["S9", "S11"])
+        sequences = load_h36m(args.data_dir, args.keypoints, subjects=["S9", "S11"])[::args.every]
         inputs = [s.keypoints_2d for s in sequences]
         truths = [s.positions_3d - s.positions_3d[:, :1] for s in sequences]
         make = lambda: TorchPredictor(model, batch_size=64)  # noqa: E731
