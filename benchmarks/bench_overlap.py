@@ -30,6 +30,14 @@ def _row(label, preds, truths, frames, seconds):
           f"{1000 * true_step:8.2f} {1000 * acc:9.2f} {1000 * err:8.2f} {seconds:8.2f}")
 
 
+def root_relative(positions_3d: np.ndarray) -> np.ndarray:
+    """A Sequence's 3D poses as the model predicts them: joints 1.. are relative to the root
+    already (see ``starpose.data.h36m``); the root itself (its trajectory) becomes 0."""
+    truth = np.array(positions_3d, dtype=np.float32)
+    truth[:, 0] = 0.0
+    return truth
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint")
@@ -46,7 +54,7 @@ def main() -> None:
         frames = model.config.num_frames
         sequences = load_h36m(args.data_dir, args.keypoints, subjects=["S9", "S11"])[::args.every]
         inputs = [s.keypoints_2d for s in sequences]
-        truths = [s.positions_3d - s.positions_3d[:, :1] for s in sequences]
+        truths = [root_relative(s.positions_3d) for s in sequences]
         make = lambda: TorchPredictor(model, batch_size=64)  # noqa: E731
     else:
         frames, length = args.frames, 5000
