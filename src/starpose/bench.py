@@ -367,19 +367,44 @@ def pure_model_seconds(model, sequences, batch: int, amp: str | None, device: to
 
 def run_bench(configs: list[BenchConfig], device: torch.device, amp: str | None = None,
               compile_: bool = False, memory: bool | dict = True, assembly: bool = True,
-              evaluation: dict | None = None, quick: bool = False, log=print) -> dict:
-    """Everything; ``evaluation``: keyword arguments of :func:`evaluation_time` or None to skip."""
-    result = {"machine": machine_info(device), "configs": configs,
-              "rows": run_models(configs, device, amp, compile_, memory, log)}
+              evaluation: dict | None = None, quick: bool = False, log=print,
+              inference: dict | None = None) -> dict:
+    """Everything; ``evaluation``: keyword arguments of :func:`evaluation_time` or None to skip;
+    no ``configs``: no training rows. ``inference``: keyword arguments of :func:`run_inference_part`
+    or None to skip."""
+    result = {"machine": machine_info(device)}
+    if configs:
+        result["configs"] = configs
+        result["rows"] = run_models(configs, device, amp, compile_, memory, log)
     if assembly:
         log("[bench] batch assembly ...")
         result["batch_assembly"] = batch_assembly(quick)
     if evaluation is not None:
         result["evaluation"] = evaluation_time(device, log=log, **evaluation)
+    if inference is not None:
+        result.update(run_inference_part(log=log, **inference))
     return result
+
+
+def run_inference_part(configs, names, compile_mode: str | None = None, lift_frames: int | None = 10_000,
+                       rss_minutes: tuple | None = (10, 60), log=print) -> dict:
+    """The inference rows (:mod:`starpose.bench_inference`), lift end to end on ``lift_frames``
+    frames (None: skipped) and the peak memory of lifting ``rss_minutes`` (None: skipped)."""
+    from starpose import bench_inference
+
+    out = {"inference_configs": list(configs),
+           "inference": bench_inference.run_inference(configs, names=names, compile_mode=compile_mode, log=log)}
+    if lift_frames:
+        log(f"[bench] lift end to end, {lift_frames} frames ...")
+        out["lift"] = bench_inference.lift_throughput(bench_inference.INFER_CONFIGS["small"], lift_frames)
+    if rss_minutes:
+        out["lift_rss"] = bench_inference.lift_peak_rss(rss_minutes, log=log)
+    return out
 
 
 def to_json(result: dict) -> dict:
     out = dict(result)
-    out["configs"] = [asdict(c) for c in result["configs"]]
+    for key in ("configs", "inference_configs"):
+        if key in out:
+            out[key] = [asdict(c) for c in result[key]]
     return out

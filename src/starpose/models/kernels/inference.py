@@ -36,13 +36,20 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor |
         raise RuntimeError("the inference attention kernel has no backward; run it under torch.no_grad()")
     B, h, N, d = q.shape
     q_, k_, v_ = torch.stack((q, k, v)).view(3, B * h, N, d).unbind(0)
+    return attend_heads(q_, k_, v_, wa, scale=scale).view(B, h, N, d)
+
+
+def attend_heads(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor | None = None, *,
+                 scale: float) -> torch.Tensor:
+    """The kernel on contiguous head-major q, k, v ``(G, N, d)`` (G = batch x heads) -> ``(G, N, d)``."""
+    G, N, _ = q.shape
     half_wa_t = None if wa is None else (0.5 * wa.to(q.dtype)).t()
-    out = torch.empty_like(q_)
+    out = torch.empty_like(q)
     step = max(1, CHUNK_BYTES // (N * N * q.element_size()))
-    for start in range(0, B * h, step):
+    for start in range(0, G, step):
         part = slice(start, start + step)
-        torch.bmm(_probs(q_[part], k_[part], half_wa_t, scale), v_[part], out=out[part])
-    return out.view(B, h, N, d)
+        torch.bmm(_probs(q[part], k[part], half_wa_t, scale), v[part], out=out[part])
+    return out
 
 
 def _probs(q: torch.Tensor, k: torch.Tensor, half_wa_t: torch.Tensor | None, scale: float) -> torch.Tensor:
@@ -68,4 +75,4 @@ def keys_major_logits(q: torch.Tensor, k: torch.Tensor, half_wa_t: torch.Tensor 
     return star.baddbmm_(k, q.transpose(1, 2), alpha=0.5 * scale)
 
 
-__all__ = ["attend", "keys_major_logits", "CHUNK_BYTES"]
+__all__ = ["attend", "attend_heads", "keys_major_logits", "CHUNK_BYTES"]

@@ -1,0 +1,131 @@
+"""The CPU inference path of MixSTE: the same function as ``MixSTE.forward``, fewer memory passes.
+
+Taken by :meth:`MixSTE.forward <starpose.models.mixste.MixSTE.forward>` when :func:`applies`
+(eval mode, grad disabled, CPU, fp32/fp64, no autocast, kernel setting ``auto`` or
+``inference``, not under tracing or ``torch.compile``). It reads the model's parameters as they
+are (nothing is cached, so changed weights are seen at the next call) and differs from the
+module forward only in how the work is laid out:
+
+* the tokens stay in one ``(B, F, J, C)`` layout for the whole pass. Per-token layers
+  (LayerNorm, the linear layers, GELU) do not care about the order; the spatial and temporal
+  attention read their sequences (joints of a frame, frames of a joint) out of it in the one
+  head-split copy they need anyway, and write back into it in the head-merge copy. The two
+  regrouping copies per stage of the module forward disappear;
+* q, k, v come out of that one copy as head-major ``(G, N, d)`` blocks (no ``stack``/``cat``);
+* where oneDNN's fused linear is available (:data:`FUSED_LINEAR`, fp32), ``fc1`` runs with its
+  GELU and ``proj``, ``fc2`` with the residual addition in one call each (no separate pass
+  over the activations);
+* attention over up to :data:`~starpose.models.kernels.SMALL_SEQ_MAX` tokens runs through
+  :func:`starpose.models.kernels.inference.attend_heads` (star logits keys-major, one flat
+  matmul for the star term); longer sequences (243 frames) go to SDPA's CPU flash kernel, which
+  never materialises the ``(N, N)`` logits.
+
+Outputs equal the module forward's with the ``reference`` kernel to 1e-5 relative
+(``tests/test_inference_path.py``).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from starpose.models.kernels import SMALL_SEQ_MAX, sdpa
+from starpose.models.kernels.inference import attend_heads
+
+#: The kernel settings under which the model takes this path.
+KERNEL_SETTINGS = ("auto", "inference")
+
+
+def _has_fused_linear() -> bool:
+    """Whether oneDNN's fused linear (``torch.ops.mkldnn._linear_pointwise``) runs here."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        x, w = torch.ones(2, 4), torch.ones(3, 4)
+        out = torch.ops.mkldnn._linear_pointwise.binary(x, torch.zeros(2, 3), w, None, "add")
+        gelu = torch.ops.mkldnn._linear_pointwise(x, w, None, "gelu", [], "none")
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+    return bool((out == 4).all()) and bool(torch.allclose(gelu, F.gelu(out)))
+
+
+#: oneDNN's fused linear + GELU / + residual is used (fp32 only).
+FUSED_LINEAR = _has_fused_linear()
+
+
+def applies(model, x: torch.Tensor) -> bool:
+    """Whether ``model(x)`` takes this path (see the module docstring)."""
+    return (not model.training and not torch.is_grad_enabled() and x.device.type == "cpu"
+            and x.dtype in (torch.float32, torch.float64)
+            and model.config.attention_kernel in KERNEL_SETTINGS
+            and model.config.attn_drop_rate == 0.0
+            and not torch.is_autocast_enabled("cpu")
+            and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
+
+
+def forward(model, x: torch.Tensor) -> torch.Tensor:
+    """``(B, F, J, in_chans)`` -> ``(B, F, J, 3)``, as ``model.forward`` in eval mode."""
+    B, Fr, J, C_in = x.shape
+    dim = model.config.dim
+    tokens = F.linear(x.reshape(-1, C_in), model.joint_embed.weight, model.joint_embed.bias)
+    tokens = (tokens.view(B, Fr, J, dim) + model.spatial_pos_embed).view(-1, dim)
+    shape = (B, Fr, J)
+    for stage, (spatial, temporal) in enumerate(zip(model.spatial_blocks, model.temporal_blocks)):
+        tokens = _layer_norm(_block(spatial, tokens, shape, "joints"), model.spatial_norm)
+        if stage == 0:
+            tokens = (tokens.view(B, Fr, J, dim) + model.temporal_pos_embed.view(1, Fr, 1, dim)).view(-1, dim)
+        tokens = _layer_norm(_block(temporal, tokens, shape, "frames"), model.temporal_norm)
+    out = F.linear(_layer_norm(tokens, model.head_norm), model.head.weight, model.head.bias)
+    return out.view(B, Fr, J, 3)
+
+
+def _layer_norm(x: torch.Tensor, norm) -> torch.Tensor:
+    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+
+def _block(block, x: torch.Tensor, shape: tuple[int, int, int], over: str) -> torch.Tensor:
+    """One pre-norm block on tokens ``(B*F*J, C)`` in ``(B, F, J)`` order, attention ``over``
+    ``"joints"`` (spatial) or ``"frames"`` (temporal)."""
+    attn = block.attn
+    qkv = F.linear(_layer_norm(x, block.norm1), attn.qkv.weight, attn.qkv.bias)
+    mixed = _attention(qkv, shape, over, attn)
+    x = _linear_add(mixed, attn.proj, x)
+    hidden = _linear_gelu(_layer_norm(x, block.norm2), block.mlp.fc1)
+    return _linear_add(hidden, block.mlp.fc2, x)
+
+
+def _linear_add(x: torch.Tensor, linear, residual: torch.Tensor) -> torch.Tensor:
+    """``residual + linear(x)``."""
+    if FUSED_LINEAR and x.dtype == torch.float32:
+        return torch.ops.mkldnn._linear_pointwise.binary(x, residual, linear.weight, linear.bias, "add")
+    return torch.addmm(linear.bias, x, linear.weight.t()).add_(residual)
+
+
+def _linear_gelu(x: torch.Tensor, linear) -> torch.Tensor:
+    """``gelu(linear(x))`` (exact, erf GELU)."""
+    if FUSED_LINEAR and x.dtype == torch.float32:
+        return torch.ops.mkldnn._linear_pointwise(x, linear.weight, linear.bias, "gelu", [], "none")
+    return F.gelu(F.linear(x, linear.weight, linear.bias))
+
+
+def _attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, attn) -> torch.Tensor:
+    """Multi-head attention of tokens ``qkv`` ``(B*F*J, 3C)`` (``(B, F, J)`` order) over the
+    joints of each frame or the frames of each joint -> ``(B*F*J, C)`` in the same order."""
+    B, Fr, J = shape
+    h, d = attn.num_heads, attn.head_dim
+    view = qkv.view(B, Fr, J, 3, h, d)
+    if over == "joints":  # sequences (B, F), positions J: (3, B, F, h, J, d)
+        heads_first, N = view.permute(3, 0, 1, 4, 2, 5), J
+    else:  # sequences (B, J), positions F: (3, B, J, h, F, d)
+        heads_first, N = view.permute(3, 0, 2, 4, 1, 5), Fr
+    q, k, v = heads_first.reshape(3, -1, N, d).unbind(0)  # the one copy
+    wa = attn.star_weight(N)
+    if N <= SMALL_SEQ_MAX:
+        out = attend_heads(q, k, v, wa, scale=attn.scale)
+    else:
+        out = sdpa.attend(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), wa, scale=attn.scale)[0]
+    out = out.view(B, -1, h, N, d)
+    merged = out.permute(0, 1, 3, 2, 4) if over == "joints" else out.permute(0, 3, 1, 2, 4)
+    return merged.reshape(-1, h * d)
+
+
+__all__ = ["FUSED_LINEAR", "KERNEL_SETTINGS", "applies", "forward"]
