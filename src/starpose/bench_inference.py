@@ -241,7 +241,7 @@ def lift_throughput(config: InferConfig, frames: int = 10_000, attention: str = 
 
 #: The 243-frame model of the memory measurement: the paper's window, a small width (the peak
 #: memory of the model's activations grows with the width, not with the recording's length).
-RSS_CONFIG = InferConfig("rss", 243, 64, 2, 4, batch=32, rounds=1)
+RSS_CONFIG = InferConfig("rss", 243, 64, 1, 4, batch=32, rounds=1)
 
 
 def lift_rss_probe(spec: dict) -> dict:

@@ -87,8 +87,7 @@ def _block(block, x: torch.Tensor, shape: tuple[int, int, int], over: str) -> to
     """One pre-norm block on tokens ``(B*F*J, C)`` in ``(B, F, J)`` order, attention ``over``
     ``"joints"`` (spatial) or ``"frames"`` (temporal)."""
     attn = block.attn
-    qkv = _linear(_layer_norm(x, block.norm1), attn.qkv)
-    mixed = _attention(qkv, shape, over, attn)
+    mixed = _attention(_linear(_layer_norm(x, block.norm1), attn.qkv), shape, over, attn)
     x = _linear_add(mixed, attn.proj, x)
     hidden = _linear_gelu(_layer_norm(x, block.norm2), block.mlp.fc1)
     return _linear_add(hidden, block.mlp.fc2, x)
@@ -126,6 +125,7 @@ def _attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, attn) 
     else:  # sequences (B, J), positions F: q, k, v (3, B, J, h, F, d)
         heads_first, N = qkv.view(B, Fr, J, 3, h, d).permute(3, 0, 2, 4, 1, 5), Fr
     q, k, v = heads_first.reshape(3, -1, N, d).unbind(0)  # the one copy
+    del qkv, heads_first  # freed now: the peak holds one copy of q, k, v, not two
     wa = attn.star_weight(N)
     if wa is None and N > SMALL_SEQ_MAX:
         out = sdpa.attend(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), None, scale=attn.scale)[0]
