@@ -25,9 +25,11 @@ the fastest kernel per call, see :mod:`starpose.models.kernels`; on CUDA also bf
   every path (the fused path does the same useful work); on CUDA also its fraction of the
   device's dense bf16 peak (:data:`starpose.bench_report.PEAK_BF16`; unknown devices: not reported).
 
-Besides: batch-assembly throughput of :class:`TrainWindows` (``benchmark_batch_assembly``) and
+Besides: batch-assembly throughput of :class:`TrainWindows` (``benchmark_batch_assembly``),
 the end-to-end evaluation time of the synthetic ``h36m-size`` test split (S9, S11; ``small``
-preset with ``quick=True``), generated once into a cache folder.
+preset with ``quick=True``), generated once into a cache folder, and the CPU inference part
+(:func:`run_inference_part`, :mod:`starpose.bench_inference`): the published forward against
+starpose's eager, compiled and ONNX Runtime inference, lift end to end and its peak memory.
 """
 from __future__ import annotations
 
