@@ -91,3 +91,21 @@ def test_bench_refuses_inference_only_with_no_inference(capsys):
 
     assert main(["bench", "--inference-only", "--no-inference"]) == 2
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_bench_options_choose_the_inference_rows():
+    from starpose.cli import build_parser
+    from starpose.commands.bench import inference_part
+
+    def part(*argv):
+        args = build_parser().parse_args(["bench", *argv])
+        return inference_part(args, args.quick)
+
+    quick = part("--quick", "--amp", "none")
+    assert quick["names"] == ["published", "reference", "auto", "onnxruntime"]
+    assert quick["rss_minutes"] == (2, 12) and [c.batch for c in quick["configs"]] == [16, 1]
+    full = part("--amp", "bf16", "--configs", "paper", "--rss-minutes", "0")
+    assert full["names"][-2:] == ["onnxruntime", "auto+bf16"] and "compiled" in full["names"]
+    assert full["rss_minutes"] is None and [c.name for c in full["configs"]] == ["paper"]
+    assert "compiled" not in part("--no-compile", "--rss-minutes", "5,30")["names"]
+    assert part("--no-inference") is None
