@@ -59,12 +59,14 @@ def test_the_path_is_taken_only_in_eval_without_grad_on_the_cpu(monkeypatch):
         model.set_attention_kernel("auto")
         with torch.autocast("cpu", dtype=torch.bfloat16):
             model(x)
+        with torch.autocast("cpu", dtype=torch.float16):
+            model(x)
     with torch.no_grad():
         model.set_attention_kernel("inference")(x)
     model.set_attention_kernel("auto")(x)  # grad enabled
     with torch.no_grad():
         model.train()(x)
-    assert len(calls) == 2  # auto under inference_mode, inference under no_grad
+    assert len(calls) == 3  # auto under inference_mode (fp32, bf16 autocast), inference under no_grad
 
 
 def test_changed_weights_are_seen_at_the_next_call():
@@ -77,3 +79,17 @@ def test_changed_weights_are_seen_at_the_next_call():
     with torch.inference_mode():
         after = model(x)
     assert torch.allclose(after, before + 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("frames", [9, 130])
+def test_bf16_autocast_runs_the_path_with_bf16_matmuls_and_fp32_outputs(frames):
+    model = _model("star", frames)
+    x = torch.randn(2, frames, 17, 2, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        fp32 = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fast = model(x)
+            module = model.set_attention_kernel("sdpa")(x)  # the module forward under autocast
+    assert fast.dtype == torch.float32
+    assert 1e-5 < _rel_err(fast, fp32) < 5e-2  # bf16 precision, not fp32's
+    assert _rel_err(fast, fp32) < 2 * _rel_err(module.float(), fp32) + 1e-2
