@@ -130,7 +130,7 @@ def format_inference(result: dict) -> list[str]:
         cells = ["-" if row.get(key) is None else fmt.format(row[key]) for _, key, fmt in _INFER_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "inference: CPU, fp32 (auto+bf16: bf16 autocast), model.eval() under "
-              "torch.inference_mode(), rounds interleaved; error: max |out - reference kernel| / max |reference|"]
+              "torch.inference_mode(), rounds interleaved, fastest round; error: max |out - reference kernel| / max |reference|"]
     if result.get("lift"):
         lift = result["lift"]
         lines.append(f"lift end to end (COCO JSON of {lift['frames']:,} frames -> .npz, flip averaging, "
