@@ -98,9 +98,10 @@ def _onnxruntime(model: MixSTE, x: torch.Tensor, folder: Path):
 
     path = export_onnx(model, folder / f"{model.config.attention}.onnx")
     # No spinning: ORT's idle threads would otherwise busy-wait through the next variant's turn.
-    predictor = OnnxPredictor(path, threads=torch.get_num_threads(), spinning=False)
+    predictor = OnnxPredictor(path, flip=False, batch_size=len(x), threads=torch.get_num_threads(),
+                              spinning=False)
     windows = x.numpy()
-    return lambda: torch.from_numpy(predictor._run(windows))
+    return lambda: torch.from_numpy(predictor(windows))
 
 
 def _bf16(model: MixSTE, x: torch.Tensor):
