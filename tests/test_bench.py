@@ -50,7 +50,7 @@ def test_inference_rows_compare_every_variant_with_the_published_forward():
     rows = bench_inference.inference_rows(bench_inference.TINY_INFER, "star", names, log=lambda _: None)
     assert [r["variant"] for r in rows] == list(names)
     for row in rows:
-        assert row["frames_per_s"] > 0 and row["vs_published"] > 0
+        assert row["frames_per_s"] > 0 and row["vs_published"] > 0 and row["cpu_vs_published"] > 0
         assert row["max_rel_error"] < 1e-5  # fp32 everywhere: the reference kernel's output
     assert rows[0]["vs_published"] == 1.0 and rows[1]["max_rel_error"] == 0.0
 
@@ -67,7 +67,7 @@ def test_the_inference_table_and_lift_lines_are_printed():
                   {"minutes": 10, "frames": 30000, "seconds": 3.0, "peak_rss_bytes": 300 * 2**20}]}}
     text = bench_report.format_table(result)
     assert "| config | attention | variant |" in text and text.count("| tiny | vanilla |") == 2
-    assert "cpu: bf16 " in text and "train fr/s" not in text
+    assert "cpu: bf16 " in text and "load average at the start" in text and "train fr/s" not in text
     assert "10,000 frames" in text and "5000 frames/s" in text and "10 min (30,000 frames, 3 s): 300 MB" in text
 
 

@@ -185,7 +185,7 @@ def flops_per_frame(config: BenchConfig, attention: str) -> tuple[float, float]:
     return forward / config.frames, counter.get_total_flops() / config.frames
 
 
-def _rss_bytes(field: str) -> int | None:
+def rss_bytes(field: str) -> int | None:
     """``VmRSS`` / ``VmHWM`` of this process in bytes (Linux), or None."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -206,7 +206,7 @@ def memory_probe(spec: dict) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
     else:
-        base = _rss_bytes("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        base = rss_bytes("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     model, optimizer, forward = build(config, variant, device)
     step = train_step_fn(forward, optimizer, x, y, variant.amp)
     step()
@@ -215,7 +215,7 @@ def memory_probe(spec: dict) -> dict:
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device)
     else:
-        peak = _rss_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peak = rss_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     params = sum(p.numel() for p in model.parameters())
     return {"peak_bytes": max(peak - base, 1), "params": params}
 

@@ -9,13 +9,15 @@ to end, and the peak memory of lifting a long recording.
   ONNX Runtime on its ONNX export, and optionally bf16 autocast. Rounds interleave the variants
   (one call of each per round) so that load on a shared machine hits them alike; a row gives
   the frames/s of the fastest round (the median too, in the JSON), the ratio to
-  ``published`` and the largest difference of its output from the ``reference`` kernel's,
-  relative to that output's largest magnitude;
+  ``published``, the same ratio in process CPU time (with one thread, unaffected by other
+  jobs on a shared machine) and the largest difference of its output from the ``reference``
+  kernel's, relative to that output's largest magnitude;
 * :func:`lift_throughput`: ``starpose lift`` in this process on a generated COCO JSON file
   (``frames`` frames, one person) to an ``.npz`` result, with a checkpoint of the given size;
 * :func:`lift_peak_rss`: peak resident memory of ``starpose lift`` on a recording of ``minutes``
-  at ``fps`` (17 joints, an ``.npy`` input), each length in a fresh subprocess
-  (``ru_maxrss``), so that lengths can be compared.
+  at ``fps`` (17 joints, an ``.npy`` input), each length in a fresh subprocess (its ``VmHWM``;
+  ``ru_maxrss`` where ``/proc`` is missing, which after a fork from a large process reports
+  at least that process's peak), so that lengths can be compared.
 """
 from __future__ import annotations
 
@@ -147,15 +149,18 @@ def inference_rows(config: InferConfig, attention: str, names=VARIANTS, compile_
             outputs[name] = fn().float()
             setup[name] = time.perf_counter() - begin
         times = {name: [] for name in fns}
+        cpu = {name: [] for name in fns}
         for _ in range(config.rounds):
             for name, fn in fns.items():
-                begin = time.perf_counter()
+                begin, begin_cpu = time.perf_counter(), time.process_time()
                 fn()
                 times[name].append(time.perf_counter() - begin)
+                cpu[name].append(time.process_time() - begin_cpu)
     reference = outputs.get("reference")
     frames = config.batch * config.frames
     # The fastest round: on a shared machine other jobs only ever add time.
     rate = {name: frames / min(ts) for name, ts in times.items()}
+    cpu_rate = {name: frames / max(min(ts), 1e-9) for name, ts in cpu.items()}
     rows = []
     for name in fns:
         error = None
@@ -167,6 +172,8 @@ def inference_rows(config: InferConfig, attention: str, names=VARIANTS, compile_
             "frames_per_s": rate[name], "median_frames_per_s": frames / statistics.median(times[name]),
             "first_call_s": setup[name], "rounds": config.rounds,
             "vs_published": rate[name] / rate["published"] if "published" in rate else None,
+            "cpu_frames_per_s": cpu_rate[name],
+            "cpu_vs_published": cpu_rate[name] / cpu_rate["published"] if "published" in rate else None,
             "max_rel_error": error,
         })
     return rows
@@ -250,6 +257,8 @@ RSS_CONFIG = InferConfig("rss", 243, 64, 1, 4, batch=32, rounds=1)
 
 def lift_rss_probe(spec: dict) -> dict:
     """Run in a fresh process: ``starpose lift`` of a generated ``.npy`` recording; peak RSS."""
+    from starpose.bench import rss_bytes
+
     torch.set_num_threads(spec["threads"])
     frames, folder = int(spec["minutes"] * 60 * spec["fps"]), Path(spec["folder"])
     source = folder / f"rec{spec['minutes']}.npy"
@@ -262,7 +271,7 @@ def lift_rss_probe(spec: dict) -> dict:
     _quiet_cli(["lift", str(source), "--checkpoint", spec["checkpoint"], "--out", str(out),
                 "--width", "1920", "--height", "1080", "--fps", str(spec["fps"]), "--device", "cpu"])
     seconds = time.perf_counter() - begin
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+    peak = rss_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"minutes": spec["minutes"], "frames": frames, "seconds": seconds, "peak_rss_bytes": peak}
 
 
