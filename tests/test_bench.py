@@ -41,3 +41,71 @@ def test_evaluation_timing_reports_the_model_alone_beside_the_whole_evaluation(t
     assert result["evaluate_over_model"] == pytest.approx(result["evaluate_s"] / result["model_s"])
     assert "the model alone" in bench_report.format_table({"machine": bench_report.machine_info(CPU), "rows": [],
                                                     "evaluation": result})
+
+
+def test_inference_rows_compare_every_variant_with_the_published_forward():
+    from starpose import bench_inference
+
+    names = ("published", "reference", "auto", "onnxruntime")
+    rows = bench_inference.inference_rows(bench_inference.TINY_INFER, "star", names, log=lambda _: None)
+    assert [r["variant"] for r in rows] == list(names)
+    for row in rows:
+        assert row["frames_per_s"] > 0 and row["vs_published"] > 0 and row["cpu_vs_published"] > 0
+        assert row["max_rel_error"] < 1e-5  # fp32 everywhere: the reference kernel's output
+    assert rows[0]["vs_published"] == 1.0 and rows[1]["max_rel_error"] == 0.0
+
+
+def test_the_inference_table_and_lift_lines_are_printed():
+    from starpose import bench_inference
+
+    rows = bench_inference.inference_rows(bench_inference.TINY_INFER, "vanilla", ("published", "auto"),
+                                          log=lambda _: None)
+    result = {"machine": bench_report.machine_info(CPU), "inference": rows,
+              "inference_configs": [bench_inference.TINY_INFER],
+              "lift": {"frames": 10000, "model": "m", "attention": "star", "seconds": 2.0, "frames_per_s": 5000.0},
+              "lift_rss": {"fps": 50, "model": "m", "probes": [
+                  {"minutes": 10, "frames": 30000, "seconds": 3.0, "peak_rss_bytes": 300 * 2**20}]}}
+    text = bench_report.format_table(result)
+    assert "| config | attention | variant |" in text and text.count("| tiny | vanilla |") == 2
+    assert "cpu: bf16 " in text and "load average at the start" in text and "train fr/s" not in text
+    assert "10,000 frames" in text and "5000 frames/s" in text and "10 min (30,000 frames, 3 s): 300 MB" in text
+
+
+def test_lift_end_to_end_reads_a_coco_file_and_writes_every_frame():
+    from starpose import bench_inference
+
+    result = bench_inference.lift_throughput(bench_inference.TINY_INFER, frames=120)
+    assert result["frames"] == 120 and result["frames_per_s"] > 0
+
+
+def test_the_peak_memory_probe_lifts_a_recording_in_a_subprocess():
+    from starpose import bench_inference
+
+    result = bench_inference.lift_peak_rss((0.05,), config=bench_inference.TINY_INFER, log=lambda _: None)
+    (probe,) = result["probes"]
+    assert probe["frames"] == 150 and probe["peak_rss_bytes"] > 50 * 2**20
+
+
+def test_bench_refuses_inference_only_with_no_inference(capsys):
+    from starpose.cli import main
+
+    assert main(["bench", "--inference-only", "--no-inference"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+
+
+def test_bench_options_choose_the_inference_rows():
+    from starpose.cli import build_parser
+    from starpose.commands.bench import inference_part
+
+    def part(*argv):
+        args = build_parser().parse_args(["bench", *argv])
+        return inference_part(args, args.quick)
+
+    quick = part("--quick", "--amp", "none")
+    assert quick["names"] == ["published", "reference", "auto", "onnxruntime"]
+    assert quick["rss_minutes"] == (2, 12) and [c.batch for c in quick["configs"]] == [16, 1]
+    full = part("--amp", "bf16", "--configs", "paper", "--rss-minutes", "0")
+    assert full["names"][-2:] == ["onnxruntime", "auto+bf16"] and "compiled" in full["names"]
+    assert full["rss_minutes"] is None and [c.name for c in full["configs"]] == ["paper"]
+    assert "compiled" not in part("--no-compile", "--rss-minutes", "5,30")["names"]
+    assert part("--no-inference") is None

@@ -7,7 +7,7 @@ import torch
 from starpose.models import PRESETS, MixSTE, Recipe, build_model, count_parameters, get_preset
 from starpose.models.kernels import INFERENCE_ONLY, KERNELS
 from starpose.models.checkpoints import starpose_to_published
-from tests.reference_mixste import reference_forward
+from starpose.models.published_forward import reference_forward
 
 
 def test_parameter_counts_match_the_published_code():

@@ -25,9 +25,11 @@ the fastest kernel per call, see :mod:`starpose.models.kernels`; on CUDA also bf
   every path (the fused path does the same useful work); on CUDA also its fraction of the
   device's dense bf16 peak (:data:`starpose.bench_report.PEAK_BF16`; unknown devices: not reported).
 
-Besides: batch-assembly throughput of :class:`TrainWindows` (``benchmark_batch_assembly``) and
+Besides: batch-assembly throughput of :class:`TrainWindows` (``benchmark_batch_assembly``),
 the end-to-end evaluation time of the synthetic ``h36m-size`` test split (S9, S11; ``small``
-preset with ``quick=True``), generated once into a cache folder.
+preset with ``quick=True``), generated once into a cache folder, and the CPU inference part
+(:func:`run_inference_part`, :mod:`starpose.bench_inference`): the published forward against
+starpose's eager, compiled and ONNX Runtime inference, lift end to end and its peak memory.
 """
 from __future__ import annotations
 
@@ -183,7 +185,7 @@ def flops_per_frame(config: BenchConfig, attention: str) -> tuple[float, float]:
     return forward / config.frames, counter.get_total_flops() / config.frames
 
 
-def _rss_bytes(field: str) -> int | None:
+def rss_bytes(field: str) -> int | None:
     """``VmRSS`` / ``VmHWM`` of this process in bytes (Linux), or None."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -204,7 +206,7 @@ def memory_probe(spec: dict) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
     else:
-        base = _rss_bytes("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        base = rss_bytes("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     model, optimizer, forward = build(config, variant, device)
     step = train_step_fn(forward, optimizer, x, y, variant.amp)
     step()
@@ -213,7 +215,7 @@ def memory_probe(spec: dict) -> dict:
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device)
     else:
-        peak = _rss_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peak = rss_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     params = sum(p.numel() for p in model.parameters())
     return {"peak_bytes": max(peak - base, 1), "params": params}
 
@@ -367,19 +369,44 @@ def pure_model_seconds(model, sequences, batch: int, amp: str | None, device: to
 
 def run_bench(configs: list[BenchConfig], device: torch.device, amp: str | None = None,
               compile_: bool = False, memory: bool | dict = True, assembly: bool = True,
-              evaluation: dict | None = None, quick: bool = False, log=print) -> dict:
-    """Everything; ``evaluation``: keyword arguments of :func:`evaluation_time` or None to skip."""
-    result = {"machine": machine_info(device), "configs": configs,
-              "rows": run_models(configs, device, amp, compile_, memory, log)}
+              evaluation: dict | None = None, quick: bool = False, log=print,
+              inference: dict | None = None) -> dict:
+    """Everything; ``evaluation``: keyword arguments of :func:`evaluation_time` or None to skip;
+    no ``configs``: no training rows. ``inference``: keyword arguments of :func:`run_inference_part`
+    or None to skip."""
+    result = {"machine": machine_info(device)}
+    if configs:
+        result["configs"] = configs
+        result["rows"] = run_models(configs, device, amp, compile_, memory, log)
     if assembly:
         log("[bench] batch assembly ...")
         result["batch_assembly"] = batch_assembly(quick)
     if evaluation is not None:
         result["evaluation"] = evaluation_time(device, log=log, **evaluation)
+    if inference is not None:
+        result.update(run_inference_part(log=log, **inference))
     return result
+
+
+def run_inference_part(configs, names, compile_mode: str | None = None, lift_frames: int | None = 10_000,
+                       rss_minutes: tuple | None = (10, 60), log=print) -> dict:
+    """The inference rows (:mod:`starpose.bench_inference`), lift end to end on ``lift_frames``
+    frames (None: skipped) and the peak memory of lifting ``rss_minutes`` (None: skipped)."""
+    from starpose import bench_inference
+
+    out = {"inference_configs": list(configs),
+           "inference": bench_inference.run_inference(configs, names=names, compile_mode=compile_mode, log=log)}
+    if lift_frames:
+        log(f"[bench] lift end to end, {lift_frames} frames ...")
+        out["lift"] = bench_inference.lift_throughput(bench_inference.INFER_CONFIGS["small"], lift_frames)
+    if rss_minutes:
+        out["lift_rss"] = bench_inference.lift_peak_rss(rss_minutes, log=log)
+    return out
 
 
 def to_json(result: dict) -> dict:
     out = dict(result)
-    out["configs"] = [asdict(c) for c in result["configs"]]
+    for key in ("configs", "inference_configs"):
+        if key in out:
+            out[key] = [asdict(c) for c in result[key]]
     return out

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from starpose.cpu_features import bf16_support
+
 CPU_CAPACITY = 24 * 2**30
 #: Dense bf16 peak FLOP/s by GPU name (first substring match wins).
 PEAK_BF16 = (("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("GH200", 989e12),
@@ -38,14 +40,24 @@ def peak_bf16(device: torch.device) -> float | None:
 def machine_info(device: torch.device) -> dict:
     info = {"date": datetime.date.today().isoformat(), "python": platform.python_version(),
             "torch": torch.__version__, "numpy": np.__version__, "device": str(device),
-            "cpu": _cpu_model(), "cpu_cores": os.cpu_count(), "threads": torch.get_num_threads()}
+            "cpu": cpu_model(), "cpu_cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "cpu_bf16": bf16_support().describe(), "load_average": _load_average()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["gpu_peak_bf16_tflops"] = (peak_bf16(device) or 0) / 1e12 or None
     return info
 
 
-def _cpu_model() -> str:
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15-minute load averages at the start (other jobs slow a benchmark down)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -66,12 +78,28 @@ _COLUMNS = (
 
 
 def format_table(result: dict) -> str:
-    """The whole result as printed: machine line, model table (Markdown), pipeline lines."""
-    m = result["machine"]
+    """The whole result as printed: machine line, model table (Markdown), pipeline lines, then the
+    inference table and lines where measured."""
+    lines = _machine_lines(result["machine"])
+    if result.get("rows") is not None:
+        lines += _training_lines(result)
+    if result.get("inference"):
+        lines += [""] + format_inference(result)
+    return "\n".join(lines)
+
+
+def _machine_lines(m: dict) -> list[str]:
     lines = [f"starpose bench, {m['date']}: {m['device']} ({m.get('gpu') or m['cpu']}, "
-             f"{m['cpu_cores']} cores, {m['threads']} threads), torch {m['torch']}, numpy {m['numpy']}",
-             ""]
-    lines += [c.describe() for c in result["configs"]] if "configs" in result else []
+             f"{m['cpu_cores']} cores, {m['threads']} threads), torch {m['torch']}, numpy {m['numpy']}"]
+    lines += [f"cpu: {m['cpu_bf16']}"] if m.get("cpu_bf16") else []
+    if m.get("load_average"):
+        lines.append("load average at the start: " + ", ".join(f"{v:.2f}" for v in m["load_average"]))
+    return lines
+
+
+def _training_lines(result: dict) -> list[str]:
+    m = result["machine"]
+    lines = [""] + ([c.describe() for c in result["configs"]] if "configs" in result else [])
     header = "| " + " | ".join(title for title, _, _ in _COLUMNS) + " |"
     rule = "|" + "|".join("---" if i < 3 else "---:" for i in range(len(_COLUMNS))) + "|"
     lines += ["", header, rule]
@@ -91,4 +119,37 @@ def format_table(result: dict) -> str:
                      f"{e['frames']} frames, {e['model']}, {e['path']}): load {e['load_s']:.1f} s, "
                      f"evaluate {e['evaluate_s']:.1f} s (the model alone {e['model_s']:.1f} s: "
                      f"{e['evaluate_over_model']:.2f}x), total {e['total_s']:.1f} s")
-    return "\n".join(lines)
+    return lines
+
+
+_INFER_COLUMNS = (
+    ("config", "config", "{}"), ("attention", "attention", "{}"), ("variant", "variant", "{}"),
+    ("batch", "batch", "{}"), ("infer fr/s", "frames_per_s", "{:.0f}"),
+    ("vs published", "vs_published", "{:.2f}x"), ("CPU-time vs published", "cpu_vs_published", "{:.2f}x"),
+    ("max rel. error", "max_rel_error", "{:.1e}"),
+    ("first call s", "first_call_s", "{:.1f}"),
+)
+
+
+def format_inference(result: dict) -> list[str]:
+    """The inference table (Markdown) and the lift lines of a result."""
+    lines = [c.describe() for c in result.get("inference_configs", [])]
+    header = "| " + " | ".join(title for title, _, _ in _INFER_COLUMNS) + " |"
+    rule = "|" + "|".join("---" if i < 3 else "---:" for i in range(len(_INFER_COLUMNS))) + "|"
+    lines += ["", header, rule]
+    for row in result["inference"]:
+        cells = ["-" if row.get(key) is None else fmt.format(row[key]) for _, key, fmt in _INFER_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "inference: CPU, fp32 (auto+bf16: bf16 autocast), model.eval() under "
+              "torch.inference_mode(), rounds interleaved, fastest round; error: max |out - reference kernel| / max |reference|"]
+    if result.get("lift"):
+        lift = result["lift"]
+        lines.append(f"lift end to end (COCO JSON of {lift['frames']:,} frames -> .npz, flip averaging, "
+                     f"{lift['model']}, {lift['attention']}): {lift['seconds']:.1f} s, "
+                     f"{lift['frames_per_s']:.0f} frames/s")
+    if result.get("lift_rss"):
+        rss = result["lift_rss"]
+        probes = ", ".join(f"{p['minutes']:g} min ({p['frames']:,} frames, {p['seconds']:.0f} s): "
+                           f"{p['peak_rss_bytes'] / 2**20:.0f} MB" for p in rss["probes"])
+        lines.append(f"lift peak RSS at {rss['fps']:g} fps, {rss['model']}: {probes}")
+    return lines

@@ -48,11 +48,18 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 
 
 def autocast(device: torch.device, amp: str | None):
-    """bf16 autocast on the given device when ``amp == "bf16"``; a no-op context otherwise."""
+    """bf16 autocast on the given device when ``amp == "bf16"``; a no-op context otherwise.
+
+    On a CPU without native bf16 (:mod:`starpose.cpu_features`) it warns once that bf16 is
+    emulated there."""
     if amp in (None, "none", "fp32"):
         return contextlib.nullcontext()
     if amp != "bf16":
         raise ValueError(f"unsupported amp mode {amp!r} (use 'bf16')")
+    if device.type == "cpu":
+        from starpose.cpu_features import warn_if_emulated
+
+        warn_if_emulated()  # never emulate silently
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 

@@ -13,6 +13,14 @@ def describe_device() -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def describe_cpu() -> str:
+    """The CPU model and its bf16 support (:mod:`starpose.cpu_features`)."""
+    from starpose.bench_report import cpu_model
+    from starpose.cpu_features import bf16_support
+
+    return f"{cpu_model()}; {bf16_support().describe()}"
+
+
 def info_lines() -> list[str]:
     import torch
 
@@ -26,6 +34,7 @@ def info_lines() -> list[str]:
         f"python   {platform.python_version()}",
         f"torch    {torch.__version__}",
         f"device   {describe_device()}",
+        f"cpu      {describe_cpu()}",
         "",
         f"{'preset':<18} {'attention':<9} {'frames':>6} {'dim':>4} {'depth':>5} {'heads':>5} {'parameters':>12}"
         "  attention kernel (joints / frames)",

@@ -34,10 +34,11 @@ class OnnxPredictor:
     """A starpose ONNX export under ONNX Runtime (CPU), with the interface of
     :class:`starpose.inference.TorchPredictor`. ``flip``: average with the mirrored input (a graph
     exported with the flip inside always does); ``batch_size``: windows per run;
-    ``threads``: intra-op threads (0: ORT's default)."""
+    ``threads``: intra-op threads (0: ORT's default); ``spinning``: whether idle ORT threads
+    busy-wait for the next work (ORT's default; off where other work shares the cores)."""
 
     def __init__(self, path: str | os.PathLike, *, flip: bool = True, batch_size: int = 32,
-                 threads: int = 0):
+                 threads: int = 0, spinning: bool = True):
         self.flip, self.batch_size = flip, batch_size
         ort = import_onnxruntime()
         self.path = str(path)
@@ -45,6 +46,8 @@ class OnnxPredictor:
             raise DataError(f"{self.path}: no such ONNX file")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
         except Exception as err:  # ORT raises its own exception types for unreadable files

@@ -15,6 +15,7 @@ EXAMPLES = (
     "starpose bench --quick --configs small --no-eval   # the small model only, fewer repetitions",
     "starpose bench --json bench.json                    # everything, also as JSON",
     "starpose bench --device cuda:0 --amp none           # a GPU, without the bf16 rows",
+    "starpose bench --inference-only --quick             # the inference rows only, in minutes",
 )
 
 
@@ -22,7 +23,9 @@ def add_parser(subparsers) -> None:
     parser = add_command_parser(
         subparsers, "bench", help="benchmark training/inference throughput, memory, FLOPs, data pipeline",
         description="Measure explicit vs fused attention, vanilla vs star, at the small and "
-        "paper configurations; prints one table (takes minutes).",
+        "paper configurations (training and inference), then CPU inference against the published "
+        "code (eager, compiled, ONNX Runtime), lift end to end and its peak memory on long "
+        "recordings; prints the tables (takes minutes).",
         examples=EXAMPLES,
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
@@ -34,12 +37,54 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--amp", choices=("none", "bf16"), default=None,
                         help="add fused bf16-autocast rows (default: bf16 on CUDA, none on CPU)")
     parser.add_argument("--compile", action="store_true", default=None,
-                        help="add torch.compile rows (default: on CUDA)")
+                        help="add torch.compile training rows (default: on CUDA) and the compiled "
+                        "inference row (default: unless --quick)")
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="no torch.compile rows at all")
+    parser.add_argument("--compile-mode", default=None,
+                        help="torch.compile mode of the compiled inference row (default: torch's "
+                        "default; e.g. max-autotune-no-cudagraphs)")
+    parser.add_argument("--inference-only", action="store_true",
+                        help="only the inference rows, lift end to end and its peak memory")
+    parser.add_argument("--no-inference", action="store_true", help="skip the inference part")
+    parser.add_argument("--rss-minutes", type=_minutes, default=None, metavar="LIST",
+                        help="recording lengths (minutes, 50 fps) whose lift peak memory is "
+                        "measured; 0 skips it (default: 10,60; with --quick: 2,12)")
     parser.add_argument("--data-dir", type=Path, help="synthetic data cache for the evaluation "
                         "(default: ~/.cache/starpose/synthetic-<preset>)")
     parser.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation timing")
     parser.set_defaults(func=run)
+
+
+def _minutes(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated minutes, got {text!r}") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"minutes must not be negative, got {text!r}")
+    return tuple(v for v in values if v > 0)
+
+
+def inference_part(args, quick: bool) -> dict | None:
+    """Keyword arguments of :func:`starpose.bench.run_inference_part` from the options."""
+    from starpose.bench_inference import INFER_CONFIGS
+    from starpose.cpu_features import bf16_support
+
+    if args.no_inference:
+        return None
+    configs = [INFER_CONFIGS[name] for name in args.configs]
+    if quick:
+        configs = [replace(c, rounds=3 if c.name == "small" else 2, batch=c.batch if c.name == "small" else 1)
+                   for c in configs]
+    names = ["published", "reference", "auto"]
+    names += ["compiled"] if (args.compile if args.compile is not None else not quick) else []
+    names.append("onnxruntime")
+    names += ["auto+bf16"] if args.amp == "bf16" or (args.amp is None and bf16_support().native) else []
+    rss = args.rss_minutes if args.rss_minutes is not None else ((2, 12) if quick else (10, 60))
+    return {"configs": configs, "names": names, "compile_mode": args.compile_mode,
+            "rss_minutes": rss or None}
 
 
 def bench_configs(names: tuple[str, ...], quick: bool) -> list:
@@ -70,14 +115,19 @@ def run(args: argparse.Namespace) -> int:
     amp = args.amp if args.amp is not None else ("bf16" if device.type == "cuda" else None)
     amp = None if amp == "none" else amp
     compile_ = args.compile if args.compile is not None else device.type == "cuda"
-    configs = bench_configs(args.configs, args.quick)
+    if args.inference_only and args.no_inference:
+        raise StarposeError("--inference-only and --no-inference exclude each other")
+    configs = bench_configs(args.configs, args.quick)  # checks the names
+    configs = [] if args.inference_only else configs
     memory = {"paper": not args.quick} if args.quick else True
+    inference = inference_part(args, args.quick)
     evaluation = None
-    if not args.no_eval:
+    if not args.no_eval and not args.inference_only:
         eval_config = CONFIGS["paper"] if device.type == "cuda" else CONFIGS["small"]
         evaluation = {"preset": "small" if args.quick else "h36m-size", "data_dir": args.data_dir,
                       "config": eval_config, "amp": amp}
-    result = run_bench(configs, device, amp, compile_, memory, True, evaluation, args.quick, _log)
+    result = run_bench(configs, device, amp, compile_, memory, not args.inference_only, evaluation,
+                       args.quick, _log, inference)
     print(format_table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from dataclasses import asdict, replace
 import torch
 from torch import nn
 
+from starpose.models import inference_path
 from starpose.models.attention import Attention
 from starpose.models.blocks import Block
 from starpose.models.config import MixSTEConfig
@@ -94,6 +95,8 @@ class MixSTE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, F, J, in_chans)`` -> ``(B, F, J, 3)``."""
         self._check_input(x)
+        if inference_path.applies(self, x):
+            return inference_path.forward(self, x)
         B, F, J, C = x.shape
         dim = self.config.dim
         x = self.pos_drop(self.joint_embed(x.reshape(B * F, J, C)) + self.spatial_pos_embed)

@@ -1,0 +1,168 @@
+"""The CPU inference path of MixSTE: the same function as ``MixSTE.forward``, fewer memory passes.
+
+Taken by :meth:`MixSTE.forward <starpose.models.mixste.MixSTE.forward>` when :func:`applies`
+(eval mode, grad disabled, CPU, fp32/fp64 without autocast or fp32 under bf16 autocast,
+kernel setting ``auto`` or ``inference``, not under tracing or ``torch.compile``). It reads the
+model's parameters as they are (nothing is cached, so changed weights are seen at the next
+call) and differs from the module forward only in how the work is laid out:
+
+* the tokens stay in one ``(B, F, J, C)`` layout for the whole pass. Per-token layers
+  (LayerNorm, the linear layers, GELU) do not care about the order; the spatial and temporal
+  attention read their sequences (joints of a frame, frames of a joint) out of it in the one
+  head-split copy they need anyway, and write back into it in the head-merge copy. The two
+  regrouping copies per stage of the module forward disappear;
+* q, k, v come out of that one copy as head-major ``(G, N, d)`` blocks (no ``stack``/``cat``);
+* where oneDNN's fused linear is available (:data:`FUSED_LINEAR`, fp32), ``fc1`` runs with its
+  GELU and ``proj``, ``fc2`` with the residual addition in one call each (no separate pass
+  over the activations);
+* attention runs through :func:`starpose.models.kernels.inference.attend_heads` (logits in
+  L2-sized chunks of sequences, the star term as one matmul), except vanilla attention over
+  more than :data:`~starpose.models.kernels.SMALL_SEQ_MAX` tokens, where SDPA's CPU flash
+  kernel is faster (paper size, 243 frames, one core: vanilla 33 vs 37 ms, star 52 ms chunked
+  vs 70 ms through SDPA with the doubled head dim, per layer and window, measured).
+
+Under bf16 autocast the matrix products run in bf16 (weights cast per call) and the residual
+stream, the LayerNorms, the embeddings and the head in fp32. On CPUs with native bf16
+(:mod:`starpose.cpu_features`) that doubles the speed of the linear layers; the outputs then
+differ from fp32 by ~1e-2 relative, as under autocast through the module forward.
+
+Outputs equal the module forward's with the ``reference`` kernel to 1e-5 relative in fp32
+(``tests/test_inference_path.py``).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from starpose.models.kernels import SMALL_SEQ_MAX, sdpa
+from starpose.models.kernels.inference import attend_heads
+
+#: The kernel settings under which the model takes this path.
+KERNEL_SETTINGS = ("auto", "inference")
+
+
+def _has_fused_linear() -> bool:
+    """Whether oneDNN's fused linear (``torch.ops.mkldnn._linear_pointwise``) runs here."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        x, w = torch.ones(2, 4), torch.ones(3, 4)
+        out = torch.ops.mkldnn._linear_pointwise.binary(x, torch.zeros(2, 3), w, None, "add")
+        gelu = torch.ops.mkldnn._linear_pointwise(x, w, None, "gelu", [], "none")
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+    return bool((out == 4).all()) and bool(torch.allclose(gelu, F.gelu(out)))
+
+
+#: oneDNN's fused linear + GELU / + residual is used (fp32 only).
+FUSED_LINEAR = _has_fused_linear()
+
+
+def applies(model, x: torch.Tensor) -> bool:
+    """Whether ``model(x)`` takes this path (see the module docstring)."""
+    autocast = torch.is_autocast_enabled("cpu")
+    return (not model.training and not torch.is_grad_enabled() and x.device.type == "cpu"
+            and (x.dtype in (torch.float32, torch.float64) and not autocast
+                 or x.dtype == torch.float32 and autocast and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+            and model.config.attention_kernel in KERNEL_SETTINGS
+            and model.config.attn_drop_rate == 0.0
+            and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
+
+
+def forward(model, x: torch.Tensor) -> torch.Tensor:
+    """``(B, F, J, in_chans)`` -> ``(B, F, J, 3)``, as ``model.forward`` in eval mode.
+
+    Under bf16 autocast the matrix products (linear layers, attention) run in bf16 and the
+    residual stream, LayerNorms, embeddings and head in fp32.
+    """
+    low = torch.bfloat16 if torch.is_autocast_enabled("cpu") else x.dtype
+    with torch.autocast("cpu", enabled=False):  # every dtype below is chosen explicitly
+        return _forward(model, x, low)
+
+
+def _forward(model, x: torch.Tensor, low: torch.dtype) -> torch.Tensor:
+    B, Fr, J, C_in = x.shape
+    dim = model.config.dim
+    tokens = F.linear(x.reshape(-1, C_in), model.joint_embed.weight, model.joint_embed.bias)
+    tokens = (tokens.view(B, Fr, J, dim) + model.spatial_pos_embed).view(-1, dim)
+    shape = (B, Fr, J)
+    for stage, (spatial, temporal) in enumerate(zip(model.spatial_blocks, model.temporal_blocks)):
+        tokens = _layer_norm(_block(spatial, tokens, shape, "joints", low), model.spatial_norm)
+        if stage == 0:
+            tokens = (tokens.view(B, Fr, J, dim) + model.temporal_pos_embed.view(1, Fr, 1, dim)).view(-1, dim)
+        tokens = _layer_norm(_block(temporal, tokens, shape, "frames", low), model.temporal_norm)
+    out = F.linear(_layer_norm(tokens, model.head_norm), model.head.weight, model.head.bias)
+    return out.view(B, Fr, J, 3)
+
+
+def _layer_norm(x: torch.Tensor, norm, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """LayerNorm in ``x``'s precision, the result in ``dtype`` (default: ``x``'s)."""
+    out = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+    return out if dtype in (None, out.dtype) else out.to(dtype)
+
+
+def _block(block, x: torch.Tensor, shape: tuple[int, int, int], over: str, low: torch.dtype) -> torch.Tensor:
+    """One pre-norm block on tokens ``(B*F*J, C)`` in ``(B, F, J)`` order, attention ``over``
+    ``"joints"`` (spatial) or ``"frames"`` (temporal); matrix products in ``low``."""
+    attn = block.attn
+    mixed = _attention(_linear(_layer_norm(x, block.norm1, low), attn.qkv), shape, over, attn)
+    x = _linear_add(mixed, attn.proj, x)
+    hidden = _linear_gelu(_layer_norm(x, block.norm2, low), block.mlp.fc1)
+    return _linear_add(hidden, block.mlp.fc2, x)
+
+
+def _onednn(x: torch.Tensor) -> bool:
+    return FUSED_LINEAR and x.dtype in (torch.float32, torch.bfloat16)
+
+
+def _params(linear, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weight and bias of ``linear`` in ``dtype`` (cast per call: nothing is cached)."""
+    return linear.weight.to(dtype), linear.bias.to(dtype)
+
+
+def _linear(x: torch.Tensor, linear) -> torch.Tensor:
+    """``linear(x)`` in ``x``'s precision; through oneDNN where available (faster than the
+    default BLAS here: 101 vs 91 GFLOP/s for the paper's ``qkv``, one core, measured)."""
+    if _onednn(x):
+        return torch.ops.mkldnn._linear_pointwise(x, *_params(linear, x.dtype), "none", [], "")
+    return F.linear(x, *_params(linear, x.dtype))
+
+
+def _linear_add(x: torch.Tensor, linear, residual: torch.Tensor) -> torch.Tensor:
+    """``residual + linear(x)`` in ``residual``'s precision (``linear`` in ``x``'s)."""
+    if _onednn(x) and x.dtype == residual.dtype:
+        return torch.ops.mkldnn._linear_pointwise.binary(x, residual, linear.weight, linear.bias, "add")
+    if x.dtype == residual.dtype:
+        return torch.addmm(linear.bias, x, linear.weight.t()).add_(residual)
+    return residual + _linear(x, linear)
+
+
+def _linear_gelu(x: torch.Tensor, linear) -> torch.Tensor:
+    """``gelu(linear(x))`` (exact, erf GELU) in ``x``'s precision."""
+    if _onednn(x):
+        return torch.ops.mkldnn._linear_pointwise(x, *_params(linear, x.dtype), "gelu", [], "none")
+    return F.gelu(F.linear(x, *_params(linear, x.dtype)))
+
+
+def _attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, attn) -> torch.Tensor:
+    """Multi-head attention of tokens ``qkv`` ``(B*F*J, 3C)`` (``(B, F, J)`` order) over the
+    joints of each frame or the frames of each joint -> ``(B*F*J, C)`` in the same order."""
+    B, Fr, J = shape
+    h, d = attn.num_heads, attn.head_dim
+    if over == "joints":  # sequences (B, F), positions J: q, k, v (3, h, B*F, J, d)
+        heads_first, N = qkv.view(-1, 3 * h, d).transpose(0, 1), J
+    else:  # sequences (B, J), positions F: q, k, v (3, B, J, h, F, d)
+        heads_first, N = qkv.view(B, Fr, J, 3, h, d).permute(3, 0, 2, 4, 1, 5), Fr
+    q, k, v = heads_first.reshape(3, -1, N, d).unbind(0)  # the one copy
+    del qkv, heads_first  # freed now: the peak holds one copy of q, k, v, not two
+    wa = attn.star_weight(N)
+    if wa is None and N > SMALL_SEQ_MAX:
+        out = sdpa.attend(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), None, scale=attn.scale)[0]
+    else:
+        out = attend_heads(q, k, v, wa, scale=attn.scale)
+    if over == "joints":  # (h, B*F*J, d) -> (B*F*J, h, d)
+        return out.view(h, -1, d).transpose(0, 1).reshape(-1, h * d)
+    return out.view(B, J, h, Fr, d).permute(0, 3, 1, 2, 4).reshape(-1, h * d)
+
+
+__all__ = ["FUSED_LINEAR", "KERNEL_SETTINGS", "applies", "forward"]

@@ -1,0 +1,95 @@
+"""The CPU inference path of MixSTE: same outputs as the module forward with the reference kernel,
+taken exactly where it applies."""
+import pytest
+import torch
+
+from starpose.models import MixSTE
+from starpose.models import inference_path
+
+
+def _model(attention, frames, dtype=torch.float32):
+    torch.manual_seed(0)
+    model = MixSTE(frames, 17, 2, 32, 2, 4, attention=attention).to(dtype).eval()
+    with torch.no_grad():  # weights well away from the zero-initialised embeddings
+        for p in model.parameters():
+            p.normal_(0, 0.2)
+    return model
+
+
+def _rel_err(a, b):
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def _outputs(model, x):
+    with torch.inference_mode():
+        reference = model.set_attention_kernel("reference")(x)
+        fast = model.set_attention_kernel("auto")(x)
+    return fast, reference
+
+
+@pytest.mark.parametrize("attention", ["star", "vanilla"])
+@pytest.mark.parametrize("frames", [9, 130])  # attention kernel / SDPA for the frames
+def test_the_inference_path_matches_the_reference_kernel(attention, frames):
+    model = _model(attention, frames)
+    x = torch.randn(2, frames, 17, 2, generator=torch.Generator().manual_seed(1))
+    fast, reference = _outputs(model, x)
+    assert fast.shape == (2, frames, 17, 3)
+    assert _rel_err(fast, reference) < 1e-5
+
+
+def test_the_unfused_fallback_and_float64_match_too(monkeypatch):
+    monkeypatch.setattr(inference_path, "FUSED_LINEAR", False)
+    model = _model("star", 9)
+    x = torch.randn(3, 9, 17, 2, generator=torch.Generator().manual_seed(2))
+    fast, reference = _outputs(model, x)
+    assert _rel_err(fast, reference) < 1e-5
+    fast64, reference64 = _outputs(model.double(), x.double())
+    assert fast64.dtype == torch.float64 and _rel_err(fast64, reference64) < 1e-12
+
+
+def test_the_path_is_taken_only_in_eval_without_grad_on_the_cpu(monkeypatch):
+    model = _model("star", 9)
+    x = torch.randn(1, 9, 17, 2)
+    calls = []
+    original = inference_path.forward
+    monkeypatch.setattr(inference_path, "forward", lambda m, t: calls.append(1) or original(m, t))
+    with torch.inference_mode():
+        model(x)
+        model.set_attention_kernel("reference")(x)
+        model.set_attention_kernel("auto")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            model(x)
+        with torch.autocast("cpu", dtype=torch.float16):
+            model(x)
+    with torch.no_grad():
+        model.set_attention_kernel("inference")(x)
+    model.set_attention_kernel("auto")(x)  # grad enabled
+    with torch.no_grad():
+        model.train()(x)
+    assert len(calls) == 3  # auto under inference_mode (fp32, bf16 autocast), inference under no_grad
+
+
+def test_changed_weights_are_seen_at_the_next_call():
+    model = _model("vanilla", 9)
+    x = torch.randn(1, 9, 17, 2)
+    with torch.inference_mode():
+        before = model(x)
+    with torch.no_grad():
+        model.head.bias.add_(1.0)
+    with torch.inference_mode():
+        after = model(x)
+    assert torch.allclose(after, before + 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("frames", [9, 130])
+def test_bf16_autocast_runs_the_path_with_bf16_matmuls_and_fp32_outputs(frames):
+    model = _model("star", frames)
+    x = torch.randn(2, frames, 17, 2, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        fp32 = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fast = model(x)
+            module = model.set_attention_kernel("sdpa")(x)  # the module forward under autocast
+    assert fast.dtype == torch.float32
+    assert 1e-5 < _rel_err(fast, fp32) < 5e-2  # bf16 precision, not fp32's
+    assert _rel_err(fast, fp32) < 2 * _rel_err(module.float(), fp32) + 1e-2
