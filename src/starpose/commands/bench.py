@@ -14,7 +14,6 @@ from starpose.errors import StarposeError
 EXAMPLES = (
     "starpose bench --quick --configs small --no-eval   # the small model only, fewer repetitions",
     "starpose bench --json bench.json                    # everything, also as JSON",
-    "starpose bench --device cuda:0 --amp none           # a GPU, without the bf16 rows",
     "starpose bench --inference-only --quick             # the inference rows only, in minutes",
 )
 
