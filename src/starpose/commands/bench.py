@@ -12,9 +12,9 @@ from starpose.commands.common import add_command_parser, add_device_argument, co
 from starpose.errors import StarposeError
 
 EXAMPLES = (
-    "starpose bench --quick --configs small --no-eval   # the small model only, fewer repetitions",
     "starpose bench --json bench.json                    # everything, also as JSON",
-    "starpose bench --inference-only --quick             # the inference rows only, in minutes",
+    "starpose bench --quick --configs small --no-eval   # the small model only, fewer repetitions",
+    "starpose bench --inference-only --quick             # the inference part only, in minutes",
 )
 
 
