@@ -69,6 +69,18 @@ def test_the_path_is_taken_only_in_eval_without_grad_on_the_cpu(monkeypatch):
     assert len(calls) == 3  # auto under inference_mode (fp32, bf16 autocast), inference under no_grad
 
 
+def test_dropout_settings_do_not_matter_in_eval_mode():
+    torch.manual_seed(0)
+    model = MixSTE(9, 17, 2, 32, 1, 4, drop_rate=0.2, attn_drop_rate=0.3, drop_path_rate=0.1).eval()
+    x = torch.randn(2, 9, 17, 2)
+    assert inference_path.applies(model, x) is False  # grad enabled
+    with torch.inference_mode():
+        assert inference_path.applies(model, x)
+        fast = model(x)
+        reference = model.set_attention_kernel("reference")(x)
+    assert _rel_err(fast, reference) < 1e-5
+
+
 def test_changed_weights_are_seen_at_the_next_call():
     model = _model("vanilla", 9)
     x = torch.randn(1, 9, 17, 2)

@@ -57,9 +57,11 @@ class InferConfig:
         return MixSTE(num_frames=self.frames, dim=self.dim, depth=self.depth, num_heads=self.heads,
                       attention=attention).eval()
 
+    def describe_model(self) -> str:
+        return f"{self.frames} frames, dim {self.dim}, depth {self.depth}, {self.heads} heads"
+
     def describe(self) -> str:
-        return (f"{self.name}: {self.frames} frames, dim {self.dim}, depth {self.depth}, "
-                f"{self.heads} heads, batch {self.batch} windows")
+        return f"{self.name}: {self.describe_model()}, batch {self.batch} windows"
 
 
 #: The configurations of the inference goals: the small one of the first measurement and the
@@ -244,7 +246,7 @@ def lift_throughput(config: InferConfig, frames: int = 10_000, attention: str = 
         with np.load(out) as result:
             if result["positions_3d"].shape != (frames, 17, 3):
                 raise StarposeError(f"lift wrote {result['positions_3d'].shape}, expected ({frames}, 17, 3)")
-    return {"model": config.describe(), "attention": attention, "frames": frames,
+    return {"model": config.describe_model(), "attention": attention, "frames": frames,
             "seconds": seconds, "frames_per_s": frames / seconds}
 
 
@@ -295,7 +297,7 @@ def lift_peak_rss(minutes=(10, 60), fps: float = 50.0, config: InferConfig = RSS
             if done.returncode != 0:
                 raise StarposeError(f"peak-memory probe failed: {done.stderr.strip()[-500:]}")
             probes.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return {"model": config.describe() + " (star)", "fps": fps, "probes": probes}
+    return {"model": config.describe_model() + ", star", "fps": fps, "probes": probes}
 
 
 __all__ = ["INFER_CONFIGS", "InferConfig", "RSS_CONFIG", "TINY_INFER", "VARIANTS", "inference_rows",

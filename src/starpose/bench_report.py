@@ -145,11 +145,11 @@ def format_inference(result: dict) -> list[str]:
     if result.get("lift"):
         lift = result["lift"]
         lines.append(f"lift end to end (COCO JSON of {lift['frames']:,} frames -> .npz, flip averaging, "
-                     f"{lift['model']}, {lift['attention']}): {lift['seconds']:.1f} s, "
+                     f"batch 32, model: {lift['model']}, {lift['attention']}): {lift['seconds']:.1f} s, "
                      f"{lift['frames_per_s']:.0f} frames/s")
     if result.get("lift_rss"):
         rss = result["lift_rss"]
         probes = ", ".join(f"{p['minutes']:g} min ({p['frames']:,} frames, {p['seconds']:.0f} s): "
                            f"{p['peak_rss_bytes'] / 2**20:.0f} MB" for p in rss["probes"])
-        lines.append(f"lift peak RSS at {rss['fps']:g} fps, {rss['model']}: {probes}")
+        lines.append(f"lift peak RSS at {rss['fps']:g} fps (batch 32, flip averaging; model: {rss['model']}): {probes}")
     return lines

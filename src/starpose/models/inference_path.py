@@ -65,7 +65,6 @@ def applies(model, x: torch.Tensor) -> bool:
             and (x.dtype in (torch.float32, torch.float64) and not autocast
                  or x.dtype == torch.float32 and autocast and torch.get_autocast_dtype("cpu") == torch.bfloat16)
             and model.config.attention_kernel in KERNEL_SETTINGS
-            and model.config.attn_drop_rate == 0.0
             and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
 
 
