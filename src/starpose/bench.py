@@ -46,41 +46,11 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from starpose.bench_config import BenchConfig
 from starpose.bench_report import device_capacity, machine_info, peak_bf16
 from starpose.errors import StarposeError
 from starpose.inference import autocast, predict_windows
 from starpose.loss import mixste_loss
-from starpose.models.mixste import MixSTE
-from starpose.models.presets import get_preset
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    """A model size and the batch (windows) it is measured at."""
-
-    name: str
-    frames: int
-    dim: int
-    depth: int
-    heads: int
-    batch: int
-    warmup: int = 2
-    reps: int = 5
-
-    @classmethod
-    def of_preset(cls, name: str, preset: str, **timing) -> "BenchConfig":
-        """The size of model ``preset`` at its recipe's batch size."""
-        model, recipe = get_preset(preset).model, get_preset(preset).recipe
-        return cls(name, model.num_frames, model.dim, model.depth, model.num_heads,
-                   batch=recipe.batch_size, **timing)
-
-    def model(self, attention: str, kernel: str) -> MixSTE:
-        return MixSTE(num_frames=self.frames, dim=self.dim, depth=self.depth, num_heads=self.heads,
-                      attention=attention, attention_kernel=kernel)
-
-    def describe(self) -> str:
-        return (f"{self.name}: {self.frames} frames, dim {self.dim}, depth {self.depth}, "
-                f"{self.heads} heads, batch {self.batch} windows")
 
 
 CONFIGS = {

@@ -31,37 +31,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from starpose.bench_config import InferConfig
 from starpose.errors import StarposeError
 from starpose.models.mixste import MixSTE
-
-
-@dataclass(frozen=True)
-class InferConfig:
-    """A model size and the batch (windows per forward) its inference is timed at."""
-
-    name: str
-    frames: int
-    dim: int
-    depth: int
-    heads: int
-    batch: int
-    rounds: int = 5
-
-    def model(self, attention: str) -> MixSTE:
-        return MixSTE(num_frames=self.frames, dim=self.dim, depth=self.depth, num_heads=self.heads,
-                      attention=attention).eval()
-
-    def describe_model(self) -> str:
-        return f"{self.frames} frames, dim {self.dim}, depth {self.depth}, {self.heads} heads"
-
-    def describe(self) -> str:
-        return f"{self.name}: {self.describe_model()}, batch {self.batch} windows"
 
 
 #: The configurations of the inference goals: the small one of the first measurement and the
