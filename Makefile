@@ -5,6 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.starpose-installed
 # The CPU build of PyTorch: an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
+# Blender as a Python module, for the test that opens exported BVH files in Blender. It pins
+# numpy < 2, so it lives in its own environment (the same pin as the `blender` extra).
+BLENDER_VENV ?= .venv-blender
+BPY_PIN ?= bpy==4.5.4
+BLENDER_STAMP := $(BLENDER_VENV)/.bpy-installed
 
 .PHONY: demo test install bench clean faults
 
@@ -17,19 +22,24 @@ $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e '.[dev,onnx]'
 	touch $(STAMP)
 
+$(BLENDER_STAMP): $(PY)
+	$(PY) -m venv $(BLENDER_VENV)
+	$(BLENDER_VENV)/bin/python -m pip install -q '$(BPY_PIN)'
+	touch $(BLENDER_STAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/starpose demo
 
-test: $(STAMP)
-	$(PY) -m pytest -q -n 2
+test: $(STAMP) $(BLENDER_STAMP)
+	STARPOSE_BLENDER_PYTHON=$(BLENDER_VENV)/bin/python $(PY) -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(VENV)/bin/starpose bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(BLENDER_VENV) build *.egg-info src/*.egg-info
 
 # The long fault campaign (not part of `make test`): 20 random kill points, 5000 fuzz cases per reader.
 faults: $(STAMP)

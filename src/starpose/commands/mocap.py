@@ -57,6 +57,14 @@ def add_parser(subparsers) -> None:
     exp.add_argument("--fps", type=positive_float,
                      help="frame rate (default: the result's, else 50)")
     exp.add_argument("--unit", choices=("m", "cm"), default="m", help="BVH units")
+    exp.add_argument("--names", choices=("starpose", "mixamo"), default="starpose",
+                     help="bone names: starpose's joints or Mixamo's rig (docs/mocap.md)")
+    exp.add_argument("--timeline", choices=("video", "clip"), default="video",
+                     help="'video': BVH frame n is input frame n (leading frames hold the first "
+                     "pose); 'clip': start at the first lifted frame")
+    exp.add_argument("--no-trajectory", action="store_true",
+                     help="write the root-relative positions_3d even where the result has "
+                     "joints_world (walk on the spot)")
     exp.set_defaults(func=run_export)
 
 
@@ -78,8 +86,11 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from starpose.mocap.export import export_result
+    from starpose.mocap.result_to_bvh import export_result
 
-    path = export_result(args.result, args.out, fps=args.fps, unit=args.unit)
-    print(f"wrote {path}")
+    done = export_result(args.result, args.out, fps=args.fps, unit=args.unit, naming=args.names,
+                         timeline=args.timeline, trajectory=not args.no_trajectory)
+    motion = "with its trajectory" if done.trajectory else "root-relative, on the spot"
+    print(f"wrote {done.path}: {done.frames} frames at {done.fps:g} fps from frame "
+          f"{done.first_frame} ({done.lifted_frames} lifted), {args.names} names, {motion}")
     return 0

@@ -93,7 +93,32 @@ def _check_result(raw: dict, path: Path, num_joints: int | None) -> dict:
         size = _float_array(raw["image_size"], path, "image_size")
         result["image_size"] = tuple(int(round(v)) for v in size)
     result["fps"] = _frame_rate(raw.get("fps"), path)
+    result.update(_world_fields(raw, path, poses.shape[0], joints))
     return result
+
+
+def _world_fields(raw: dict, path: Path, frames: int, joints: int) -> dict:
+    """The optional per-frame fields of a result, checked: ``frame_index`` ``(T,)``, and the
+    world motion of :mod:`starpose.world` (``joints_cam``, ``joints_world`` ``(T, J, 3)``,
+    ``root_cam`` ``(T, 3)``, ``contacts`` ``(T, 2)``, ``intrinsics`` ``(4,)``); None where absent."""
+    shapes = {"frame_index": (frames,), "joints_cam": (frames, joints, 3),
+              "joints_world": (frames, joints, 3), "root_cam": (frames, 3),
+              "contacts": (frames, 2), "intrinsics": (4,)}
+    out = {}
+    for key, shape in shapes.items():
+        value = raw.get(key)
+        if value is None:
+            out[key] = None
+            continue
+        arr = _float_array(value, path, key)
+        if arr.shape != shape:
+            raise DataError(f"{path}: {key} has shape {arr.shape}, expected {shape}")
+        out[key] = arr
+    if out["frame_index"] is not None:
+        out["frame_index"] = out["frame_index"].astype(np.int64)
+    if out["contacts"] is not None:
+        out["contacts"] = out["contacts"] > 0.5
+    return out
 
 
 def _known_joint_counts() -> tuple[int, ...]:

@@ -6,10 +6,14 @@
 * :mod:`~starpose.mocap.normalize`: units, axes, floor, capture volume, frame rate, 32 joints;
 * :mod:`~starpose.mocap.rig`: the Human3.6M cameras or a ring of virtual cameras;
 * :mod:`~starpose.mocap.dataset`: the import pipeline (:func:`import_clips`);
-* :mod:`~starpose.mocap.export`: positions to a BVH animation (:func:`write_bvh`).
+* :mod:`~starpose.mocap.rig_bones`: the exported skeleton (zero-length joints, T-pose, names);
+* :mod:`~starpose.mocap.bone_rotations`: the rotation of every exported bone over time;
+* :mod:`~starpose.mocap.export`: positions to a BVH animation (:func:`write_bvh`);
+* :mod:`~starpose.mocap.result_to_bvh`: a lift result to a BVH file (:func:`export_result`).
 """
 from starpose.mocap.bvh import BvhClip, read_bvh
 from starpose.mocap.dataset import import_clips
-from starpose.mocap.export import export_result, write_bvh
+from starpose.mocap.export import write_bvh
+from starpose.mocap.result_to_bvh import export_result
 
 __all__ = ["BvhClip", "export_result", "import_clips", "read_bvh", "write_bvh"]

@@ -4,23 +4,19 @@ Conventions of the written file:
 
 * world: y up, metres (or centimetres with ``unit="cm"``); camera coordinates (x right, y down,
   z forward) are turned by 180 degrees about x, so (x, y, z) -> (x, -y, -z): the camera looks
-  along -z and a person facing it faces +z;
-* skeleton: the 17 Human3.6M joints with their parents (``Neck/Nose`` is written ``Neck_Nose``),
-  End Sites after the feet, wrists and head; bone lengths are the medians over the frames,
-  left and right averaged;
-* rest pose: the first frame's bone directions (all rotations of frame 0 are zero);
-* channels: the root ``Xposition Yposition Zposition`` and three rotations, every other joint
-  three rotations, in the Euler order (per joint) whose middle angle stays furthest from the
-  gimbal lock at 90 degrees over the clip (``ZXY`` when several tie); angles unwrapped over
-  time.
+  along -z and a person facing it faces +z. A result's ``joints_world`` (gravity-aligned,
+  feet on y = 0) is written as it is;
+* skeleton: :mod:`starpose.mocap.rig_bones` (the 17 joints plus zero-length hip, lower back,
+  neck and collar joints, so every bone has its own rotation), named after starpose's joints or
+  Mixamo's bones; End Sites after the feet (pointing forward), wrists and head;
+* rest pose: a T-pose with the skeleton's median bone lengths, left and right averaged;
+* channels: the root ``Xposition Yposition Zposition`` (joint 0's trajectory) and three
+  rotations, every other joint three rotations (:mod:`starpose.mocap.bone_rotations`), in the
+  Euler order (per joint) whose middle angle stays furthest from the gimbal lock at 90 degrees
+  over the clip (``ZXY`` when several tie); angles unwrapped over time.
 
-Rotations: each joint's world rotation maps its first-frame frame onto its current frame, a
-frame being built from the bone to the primary child and a twist reference: the pelvis from the
-hip line and the spine, the chest from the shoulder line and the neck, the spine and neck from
-the shoulder line, the limbs from the plane of upper and lower limb (falling back on the
-parent's turned rest plane when the limb is straight). Each bone to a primary child is
-reproduced exactly; the other children of the pelvis and the chest are exact when those
-triangles keep their shape.
+Every bone's direction is exact at every frame; a joint's position is exact when the bone
+lengths are constant (otherwise off by the length changes along its chain).
 """
 from __future__ import annotations
 
@@ -32,18 +28,13 @@ import numpy as np
 from starpose.data.skeleton import H36M_17
 from starpose.errors import DataError
 from starpose.io import atomic_path
+from starpose.mocap.bone_rotations import local_rotations, world_rotations
 from starpose.mocap.kinematics import matrix_to_euler, unwrap_degrees
+from starpose.mocap.rig_bones import BONES, END_SITES, T_POSE, bone_names, joint_rows
 
 PARENTS = H36M_17.parents
-BVH_NAMES = tuple(name.replace("/", "_") for name in H36M_17.names)
 _SCALE = {"m": 1.0, "cm": 100.0}
-_LEAVES = (3, 6, 10, 13, 16)
-#: joint -> (primary child vector (a, b): p[b] - p[a], twist reference)
-_HINGE_LIMBS = {1: (2, 3), 2: (2, 3), 4: (5, 6), 5: (5, 6), 11: (12, 13), 12: (12, 13),
-                14: (15, 16), 15: (15, 16)}
-_FRAMES = {0: ((1, 4), (0, 7)), 7: ((7, 8), (14, 11)), 8: ((14, 11), (8, 9)),
-           9: ((9, 10), (14, 11))}
-_HINGE_WEIGHT = 0.1
+NAMINGS = ("starpose", "mixamo")
 
 
 def camera_to_bvh(positions: np.ndarray) -> np.ndarray:
@@ -63,88 +54,43 @@ def bone_lengths(positions: np.ndarray) -> np.ndarray:
     return lengths
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+def rest_offsets(lengths: np.ndarray) -> np.ndarray:
+    """(B, 3) T-pose OFFSET of every row of :data:`BONES` (metres): zero where a row sits at
+    its parent's joint, else the parent's rest bone direction times the bone's length."""
+    offsets = np.zeros((len(BONES), 3))
+    for row, (_, joint, parent, _, _) in enumerate(BONES):
+        if parent >= 0 and BONES[parent][1] != joint:
+            assert BONES[parent][3] == (BONES[parent][1], joint)
+            offsets[row] = np.asarray(T_POSE[BONES[parent][0]][0]) * lengths[joint]
+    return offsets
 
 
-def _frame(primary: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) orthonormal frames, columns: primary, reference orthogonalised, their cross.
-
-    The reference's sign is kept continuous over time (a hinge normal reverses when a limb
-    straightens and bends the other way; flipping it back keeps the twist from jumping 180
-    degrees), by the running product of the signs of consecutive dot products.
-    """
-    e1 = _unit(primary)
-    e2 = _unit(reference - np.sum(reference * e1, -1, keepdims=True) * e1)
-    turns = np.sum(e2[1:] * e2[:-1], axis=-1) < 0
-    sign = np.cumprod(np.where(np.concatenate([[False], turns]), -1.0, 1.0))
-    e2 = e2 * sign[:, None]
-    return np.stack([e1, e2, np.cross(e1, e2)], axis=-1)
+def rest_positions(lengths: np.ndarray) -> np.ndarray:
+    """(17, 3) the T-pose's joint positions (metres, y up) with the root at the origin."""
+    offsets = rest_offsets(lengths)
+    heads = np.zeros((len(BONES), 3))
+    for row, (_, _, parent, _, _) in enumerate(BONES):
+        if parent >= 0:
+            heads[row] = heads[parent] + offsets[row]
+    return heads[list(joint_rows())]
 
 
-def solve_rotations(p: np.ndarray) -> np.ndarray:
-    """World rotations (T, 17, 3, 3) with W(0) = I such that W_j(t) maps frame 0's bone
-    directions at joint j onto frame t's (see the module docstring)."""
-    T = len(p)
-    world = np.empty((T, 17, 3, 3))
-    rest_hinge = {}
-    for j, parent in enumerate(PARENTS):
-        if j in _LEAVES:
-            world[:, j] = world[:, parent]
-            continue
-        if j in _FRAMES:
-            (a, b), (c, d) = _FRAMES[j]
-            frames = _frame(p[:, b] - p[:, a], p[:, d] - p[:, c])
-        else:
-            upper, lower = _HINGE_LIMBS[j]
-            limb = _limb_start(upper)
-            u, w = _unit(p[:, upper] - p[:, limb]), _unit(p[:, lower] - p[:, upper])
-            normal = np.cross(u, w)
-            if upper not in rest_hinge:
-                # The plane's normal at frame 0 (or the parent's side axis if straight there),
-                # carried along by the parent: the fallback when the limb straightens.
-                side = _frame_axis(p, _parent_of_limb(upper))
-                rest_hinge[upper] = normal[0] if np.linalg.norm(normal[0]) > 0.2 else side
-            fallback = np.einsum("tij,j->ti", world[:, _parent_of_limb(upper)], rest_hinge[upper])
-            primary = u if j == limb else w
-            frames = _frame(primary, normal + _HINGE_WEIGHT * fallback)
-        world[:, j] = frames @ frames[0].T
-    return world
-
-
-def _limb_start(upper: int) -> int:
-    return PARENTS[upper]
-
-
-def _parent_of_limb(upper: int) -> int:
-    return PARENTS[_limb_start(upper)]
-
-
-def _frame_axis(p: np.ndarray, joint: int) -> np.ndarray:
-    """Frame 0's side axis at the pelvis or chest (right -> left)."""
-    a, b = (1, 4) if joint == 0 else (14, 11)
-    return _unit(p[0, b] - p[0, a])
-
-
-def bvh_text(positions: np.ndarray, fps: float, unit: str = "m") -> str:
+def bvh_text(positions: np.ndarray, fps: float, unit: str = "m",
+             naming: str = "starpose") -> str:
     """The BVH text for world positions (T, 17, 3) in metres, y up (see the module docstring)."""
     scale = _SCALE[unit]
     lengths = bone_lengths(positions)
-    world = solve_rotations(positions)
-    local = world.copy()
-    for j, parent in enumerate(PARENTS):
-        if parent >= 0:
-            local[:, j] = np.swapaxes(world[:, parent], -1, -2) @ world[:, j]
-    offsets = np.zeros((17, 3))
-    for j, parent in enumerate(PARENTS):
-        if parent >= 0:
-            offsets[j] = lengths[j] * _unit(positions[0, j] - positions[0, parent])
-    orders = [_euler_order(local[:, j]) for j in range(17)]
-    angles = [unwrap_degrees(matrix_to_euler(local[:, j], orders[j])) for j in range(17)]
+    local = local_rotations(world_rotations(positions))
+    orders = [_euler_order(local[:, row]) for row in range(len(BONES))]
+    angles = [unwrap_degrees(matrix_to_euler(local[:, row], orders[row]))
+              for row in range(len(BONES))]
     motion = np.concatenate([positions[:, 0] * scale] + angles, axis=1)
     buffer = io.StringIO()
     np.savetxt(buffer, motion, fmt="%.6f")
-    return (_hierarchy(offsets * scale, lengths * scale, orders)
+    rest = rest_positions(lengths)
+    root = np.array([0.0, -min(rest[3, 1], rest[6, 1]), 0.0])  # the T-pose stands on y = 0
+    return (_hierarchy(rest_offsets(lengths) * scale, root * scale, orders, bone_names(naming),
+                       scale)
             + f"MOTION\nFrames: {len(positions)}\nFrame Time: {1.0 / fps:.8f}\n"
             + buffer.getvalue())
 
@@ -161,29 +107,27 @@ def _euler_order(rot: np.ndarray) -> str:
     return "ZXY" if worst("ZXY") <= worst(best) + 1e-6 else best
 
 
-def _hierarchy(offsets: np.ndarray, lengths: np.ndarray, orders: list[str]) -> str:
+def _hierarchy(offsets, root, orders, names, scale) -> str:
     lines = ["HIERARCHY"]
 
-    def emit(joint: int, depth: int) -> None:
+    def fmt(v) -> str:
+        return " ".join(f"{x:.6f}" for x in v)
+
+    def emit(row: int, depth: int) -> None:
         pad = "  " * depth
-        keyword = "ROOT" if joint == 0 else "JOINT"
-        lines.append(f"{pad}{keyword} {BVH_NAMES[joint]}")
+        lines.append(f"{pad}{'ROOT' if row == 0 else 'JOINT'} {names[row]}")
         lines.append(pad + "{")
-        lines.append(f"{pad}  OFFSET {' '.join(f'{v:.6f}' for v in offsets[joint])}")
-        channels = " ".join(f"{axis}rotation" for axis in orders[joint])
-        if joint == 0:
-            channels = "6 Xposition Yposition Zposition " + channels
-        else:
-            channels = "3 " + channels
+        lines.append(f"{pad}  OFFSET {fmt(root if row == 0 else offsets[row])}")
+        channels = " ".join(f"{axis}rotation" for axis in orders[row])
+        channels = ("6 Xposition Yposition Zposition " if row == 0 else "3 ") + channels
         lines.append(f"{pad}  CHANNELS {channels}")
-        children = [c for c, p in enumerate(PARENTS) if p == joint]
+        children = [c for c, bone in enumerate(BONES) if bone[2] == row]
         for child in children:
             emit(child, depth + 1)
         if not children:
-            # The End Site continues the bone into the joint by a fifth of its length.
-            tip = offsets[joint] * 0.2 if lengths[joint] > 0 else np.array([0, 0.01, 0])
-            lines.extend([f"{pad}  End Site", pad + "  {",
-                          f"{pad}    OFFSET {' '.join(f'{v:.6f}' for v in tip)}", pad + "  }"])
+            tip = np.asarray(END_SITES[BONES[row][0]]) * scale
+            lines.extend([f"{pad}  End Site", pad + "  {", f"{pad}    OFFSET {fmt(tip)}",
+                          pad + "  }"])
         lines.append(pad + "}")
 
     emit(0, 0)
@@ -191,13 +135,14 @@ def _hierarchy(offsets: np.ndarray, lengths: np.ndarray, orders: list[str]) -> s
 
 
 def write_bvh(path, positions, fps: float, *, camera_coordinates: bool = True,
-              unit: str = "m", stand_on_floor: bool = True) -> Path:
+              unit: str = "m", stand_on_floor: bool = True, naming: str = "starpose") -> Path:
     """Write ``positions`` (T, 17, 3) metres as a BVH animation at ``fps``; returns the path.
 
     ``camera_coordinates``: the positions are in camera coordinates (y down, as ``starpose
-    lift`` writes them) and are turned into the y-up BVH world; else they already are y up.
-    ``stand_on_floor``: a root-relative result (joint 0 at the origin in every frame) is
-    lifted so that its lowest foot touches y = 0. Written atomically.
+    lift`` writes ``positions_3d``) and are turned into the y-up BVH world; else they already
+    are y up (``joints_world``). ``stand_on_floor``: a root-relative result (joint 0 at the
+    origin in every frame) is lifted so that its lowest foot touches y = 0. ``naming``:
+    ``"starpose"`` or ``"mixamo"`` bone names. Written atomically.
     """
     positions = np.asarray(positions, dtype=np.float64)
     if positions.ndim != 3 or positions.shape[1:] != (17, 3) or len(positions) == 0:
@@ -208,23 +153,14 @@ def write_bvh(path, positions, fps: float, *, camera_coordinates: bool = True,
         raise ValueError(f"fps must be positive, got {fps}")
     if unit not in _SCALE:
         raise ValueError(f"unit must be one of {', '.join(_SCALE)}, got {unit!r}")
+    bone_names(naming)
     world = camera_to_bvh(positions) if camera_coordinates else positions.copy()
     if stand_on_floor and not np.any(positions[:, 0]):
         world[:, :, 1] -= world[:, (3, 6), 1].min()
     path = Path(path)
-    text = bvh_text(world, fps, unit)
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: exists and is not a regular file")
+    text = bvh_text(world, fps, unit, naming)
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
-
-
-def export_result(result_path, out, fps: float | None = None, unit: str = "m") -> Path:
-    """Convert a ``starpose lift`` result (``.npz`` or ``.json``) to a BVH file at ``out``."""
-    from starpose.lift import read_result
-
-    result = read_result(result_path)
-    rate = fps or result.get("fps") or 50.0
-    out = Path(out)
-    if out.exists() and not out.is_file():
-        raise DataError(f"{out}: exists and is not a regular file")
-    return write_bvh(out, result["positions_3d"], rate, unit=unit)

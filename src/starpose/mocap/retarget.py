@@ -9,7 +9,9 @@ naming families (matched case-insensitively, ignoring ``_``, ``.``, ``-`` and sp
   ``LeftForeArm``, ``LeftHand``, ``Head``);
 * ``mixamo``: the same names behind a ``mixamorig:`` prefix;
 * ``humanoid``: ``UpperLeg``/``LowerLeg``/``Foot``, ``UpperArm``/``LowerArm``/``Hand`` with
-  ``Left``/``Right``/``L``/``R`` as prefix or suffix.
+  ``Left``/``Right``/``L``/``R`` as prefix or suffix;
+* ``starpose``: the 17 Human3.6M joint names themselves (``Neck/Nose`` as ``Neck_Nose``), as
+  ``starpose mocap export`` writes them: every joint, derived ones included, is read directly.
 
 Derived joints (the table in docs/mocap.md): Hip = mid(RHip, LHip), Thorax = mid(LShoulder,
 RShoulder), Spine = mid(Hip, Thorax), Neck/Nose = the head bone, Head (top of the head) = the end
@@ -86,6 +88,9 @@ def detect_map(clip: BvhClip) -> JointMap:
     for j, name in enumerate(clip.names):
         if not clip.end_site[j]:
             keys.setdefault(bone_key(name), j)
+    own = [keys.get(bone_key(name)) for name in H36M_NAMES]
+    if None not in own:
+        return JointMap({name: (j,) for name, j in zip(H36M_NAMES, own)}, "starpose")
     prefixed = any(name.lower().startswith("mixamorig") for name in clip.names)
     best, best_missing = None, None
     for family in (("mixamo",) if prefixed else ()) + ("cmu", "humanoid"):
