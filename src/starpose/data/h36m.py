@@ -23,6 +23,7 @@ from starpose.data.camera_file import CAMERAS_FILE, read_cameras_json
 from starpose.data.cameras import Camera, h36m_cameras, world_to_camera
 from starpose.data.safe_pickle import load_npz
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17, h36m_metadata
+from starpose.data.take_cameras import TAKE_CAMERAS_FILE, read_take_cameras
 from starpose.errors import DataError
 
 FILE_3D = "data_3d_h36m.npz"
@@ -97,6 +98,7 @@ def load_h36m(data_dir: str | Path, keypoints: str = "gt",
     _check_metadata(metadata, path_2d)
 
     own_cameras = _own_cameras(data_dir)
+    take_cameras = _take_cameras(data_dir)
     subjects = _resolve_subjects(poses_3d, subjects, path_3d, own_cameras)
     sequences = []
     for subject in subjects:
@@ -109,9 +111,9 @@ def load_h36m(data_dir: str | Path, keypoints: str = "gt",
                             "keypoints")
         for action in sorted(actions):
             world = _check_3d(actions[action], path_3d, subject, action)
-            views = _check_2d(poses_2d[subject], len(world), path_2d, subject, action,
-                              len(cameras))
-            for index, (camera, view) in enumerate(zip(cameras, views)):
+            cams = cameras if take_cameras is None else _take(take_cameras, subject, action, data_dir)
+            views = _check_2d(poses_2d[subject], len(world), path_2d, subject, action, len(cams))
+            for index, (camera, view) in enumerate(zip(cams, views)):
                 sequences.append(Sequence(subject, action, index,
                                           _process_2d(view, len(world), camera),
                                           _process_3d(world, camera), camera))
@@ -168,6 +170,20 @@ def _own_cameras(data_dir: Path) -> dict[str, list[Camera]] | None:
     or None: the shipped Human3.6M calibration."""
     path = data_dir / CAMERAS_FILE
     return read_cameras_json(path) if path.is_file() else None
+
+
+def _take_cameras(data_dir: Path):
+    """The folder's per-take cameras (``starpose synth --cameras varied``), or None."""
+    path = data_dir / TAKE_CAMERAS_FILE
+    return read_take_cameras(path) if path.is_file() else None
+
+
+def _take(take_cameras: dict, subject: str, action: str, data_dir: Path) -> list[Camera]:
+    try:
+        return take_cameras[subject][action]
+    except KeyError:
+        raise DataError(f"{data_dir / TAKE_CAMERAS_FILE}: no cameras for subject {subject}, "
+                        f"take '{action}'") from None
 
 
 def _subject_cameras(subject: str, own_cameras, path_3d: Path) -> list[Camera]:
@@ -239,10 +255,10 @@ def _load(data_dir, keypoints, subjects):
     return load_h36m(data_dir, keypoints, subjects)
 
 
-def _synthesize(out_dir, preset="small", seed=0, progress=None):
+def _synthesize(out_dir, preset="small", seed=0, progress=None, cameras="h36m"):
     from starpose.data.synthetic import generate_dataset
 
-    return generate_dataset(out_dir, preset, seed, progress)
+    return generate_dataset(out_dir, preset, seed, progress, cameras=cameras)
 
 
 def _h36m_dataset():
@@ -257,7 +273,8 @@ def _h36m_dataset():
         image_sizes=sizes, subjects_train=SUBJECTS_TRAIN, subjects_test=SUBJECTS_TEST,
         loss_joint_weights=H36M_JOINT_WEIGHTS, file_3d=FILE_3D, file_2d="data_2d_h36m_{name}.npz",
         load=_load, synthesize=_synthesize, synth_presets=("small", "tiny", "h36m-size"),
-        h36m_joints=tuple(range(17)), layout_name="h36m"))
+        h36m_joints=tuple(range(17)), layout_name="h36m",
+        extra={"synth_cameras": ("h36m", "varied")}))
 
 
 #: The Human3.6M description read by the pipelines (see :mod:`starpose.data.datasets`).

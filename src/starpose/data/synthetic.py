@@ -33,6 +33,8 @@ from starpose.data.kinematics import LIMITS, forward_kinematics
 from starpose.data.motion import ACTION_STYLE, GESTURES, take_motion
 from starpose.data.safe_pickle import check_writable_file, write_npz
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17, SUBJECTS_TEST, SUBJECTS_TRAIN, h36m_metadata
+from starpose.data.synth.varied import root_in_camera, varied_views
+from starpose.data.take_cameras import TAKE_CAMERAS_FILE, take_camera_arrays
 from starpose.errors import DataError
 from starpose.io import atomic_files
 
@@ -50,6 +52,11 @@ ACTIONS = tuple(ACTION_STYLE)
 #: Frames per take (3D, at 50 fps), drawn uniformly in [min, max]. h36m-size: the real training split S1 S5 S6 S7 S8 holds about
 #: 1.56 M 2D frames (390 k poses x 4 cameras); 5 subjects x 30 takes x 4 cameras x 2600 match it.
 PRESETS = {"tiny": (100, 200), "small": (300, 600), "h36m-size": (1400, 3800)}
+#: The camera sets of ``starpose synth --cameras``: h36m, each subject's four calibrated cameras;
+#: varied, per take one of those and three cameras of :mod:`starpose.data.synth.cameras`.
+CAMERA_SETS = {"h36m": "the four Human3.6M cameras of each subject",
+               "varied": "per take one Human3.6M camera and three phone/webcam/action cameras "
+                         "anywhere around the person (480p-4K, 4:3, 16:9, 9:16, 1:1)"}
 
 
 def project_take(world: np.ndarray, subject: str) -> list[np.ndarray]:
@@ -64,14 +71,18 @@ def take_names(action: str) -> tuple[str, str]:
 
 
 def generate_arrays(preset: str = "tiny", seed: int = 0, progress: bool | None = None,
-                    subjects: tuple[str, ...] = SUBJECTS) -> dict:
+                    subjects: tuple[str, ...] = SUBJECTS, cameras: str = "h36m") -> dict:
     """The three files' contents: {'3d': positions_3d, 'gt': positions_2d, 'noisy': positions_2d}.
 
     Each take has its own random stream, so a subset of ``subjects`` gives the same takes as the
     full set. ``progress`` shows a progress bar (default: only for the h36m-size preset).
+    ``cameras``: a name of :data:`CAMERA_SETS`; ``"varied"`` adds a ``'cameras'`` entry, the
+    per-take cameras of :mod:`starpose.data.take_cameras`.
     """
     if preset not in PRESETS:  # a programmer error: the command line offers only these
         raise ValueError(f"unknown preset '{preset}' (choose from {', '.join(PRESETS)})")
+    if cameras not in CAMERA_SETS:
+        raise DataError(f"unknown camera set '{cameras}' (choose from {', '.join(CAMERA_SETS)})")
     lo, hi = PRESETS[preset]
     jobs = [(s, a, take) for s in subjects for a in ACTIONS for take in take_names(a)]
     if progress is None:
@@ -80,19 +91,35 @@ def generate_arrays(preset: str = "tiny", seed: int = 0, progress: bool | None =
         from tqdm import tqdm
 
         jobs = tqdm(jobs, desc=f"synth {preset}", unit="take")
-    positions_3d, gt, noisy = {}, {}, {}
-    for subject, action, take in jobs:
+    positions_3d, gt, noisy, take_cams = {}, {}, {}, {}
+    for index, (subject, action, take) in enumerate(jobs):
         body, style = subject_body(subject, seed), subject_style(subject, seed)
         rng = np.random.default_rng([seed, stream_key(subject), stream_key(take), 2])
         frames = int(rng.integers(lo, hi + 1))
         world = take_motion(action, frames, body, rng, style).astype(np.float32)
-        views = project_take(world, subject)
         positions_3d.setdefault(subject, {})[take] = world
+        if cameras == "varied":
+            views, corrupted, cams = _varied_take(world, subject, take, index, seed)
+            for key, value in take_camera_arrays(
+                    cams, [root_in_camera(world[:, JOINTS_KEPT_FOR_17], c) for c in cams]).items():
+                take_cams.setdefault(key, {}).setdefault(subject, {})[take] = value
+        else:
+            views = project_take(world, subject)
+            corrupted = [detector_noise(v, np.random.default_rng(
+                [seed, stream_key(subject), stream_key(take), 3, c])) for c, v in enumerate(views)]
         gt.setdefault(subject, {})[take] = views
-        noisy.setdefault(subject, {})[take] = [
-            detector_noise(v, np.random.default_rng([seed, stream_key(subject), stream_key(take), 3, c]))
-            for c, v in enumerate(views)]
-    return {"3d": positions_3d, "gt": gt, "noisy": noisy}
+        noisy.setdefault(subject, {})[take] = corrupted
+    arrays = {"3d": positions_3d, "gt": gt, "noisy": noisy}
+    return {**arrays, "cameras": take_cams} if take_cams else arrays
+
+
+def _varied_take(world, subject: str, take: str, index: int, seed: int):
+    """Pixels and cameras of one take seen by the varied cameras (own random streams)."""
+    key = [seed, stream_key(subject), stream_key(take)]
+    cams, views, corrupted = varied_views(
+        world[:, JOINTS_KEPT_FOR_17], subject, index, np.random.default_rng(key + [4]),
+        noise_rng=np.random.default_rng(key + [5]))
+    return views, corrupted, cams
 
 
 def keypoints_metadata() -> dict:
@@ -102,16 +129,20 @@ def keypoints_metadata() -> dict:
 
 
 def generate_dataset(out_dir: str | Path, preset: str = "tiny", seed: int = 0,
-                     progress: bool | None = None) -> dict[str, Path]:
+                     progress: bool | None = None, cameras: str = "h36m") -> dict[str, Path]:
     """Generate and write ``data_3d_h36m.npz``, ``data_2d_h36m_gt.npz`` and
     ``data_2d_h36m_noisy.npz`` into ``out_dir`` (created if needed). Returns
     ``{'3d': path, 'gt': path, 'noisy': path}``. The three files are written to temporary files
     first and replace their targets together at the end, so an error leaves no mix of old and
-    new files."""
+    new files. ``cameras="varied"`` also writes the per-take cameras
+    (:data:`~starpose.data.take_cameras.TAKE_CAMERAS_FILE`); ``"h36m"`` removes a stale one."""
     check_out_dir(out_dir)  # before the generation, which takes a while
-    arrays = generate_arrays(preset, seed, progress)
+    if cameras not in CAMERA_SETS:
+        raise DataError(f"unknown camera set '{cameras}' (choose from {', '.join(CAMERA_SETS)})")
+    arrays = generate_arrays(preset, seed, progress, cameras=cameras)
+    extra = {TAKE_CAMERAS_FILE: arrays.pop("cameras", None)}
     return write_pose_files(out_dir, "data_3d_h36m.npz", "data_2d_h36m_{name}.npz", arrays,
-                            keypoints_metadata())
+                            keypoints_metadata(), extra=extra)
 
 
 def check_out_dir(out_dir) -> Path:
@@ -122,10 +153,12 @@ def check_out_dir(out_dir) -> Path:
     return out_dir
 
 
-def write_pose_files(out_dir, file_3d: str, file_2d: str, arrays, metadata) -> dict[str, Path]:
+def write_pose_files(out_dir, file_3d: str, file_2d: str, arrays, metadata,
+                     extra: dict | None = None) -> dict[str, Path]:
     """Write the VideoPose3D layout: ``file_3d`` (``positions_3d``) and ``file_2d`` for the
     ``gt`` and ``noisy`` keypoints (``positions_2d`` + ``metadata``) from ``arrays`` with keys
-    ``3d``, ``gt``, ``noisy``. All three replace their targets together (one transaction)."""
+    ``3d``, ``gt``, ``noisy``. All three replace their targets together (one transaction), with
+    the ``extra`` files ``{name: entries}`` (entries None: a file of that name is removed)."""
     out_dir = check_out_dir(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -138,4 +171,11 @@ def write_pose_files(out_dir, file_3d: str, file_2d: str, arrays, metadata) -> d
         write_npz(tmp["3d"], positions_3d=arrays["3d"])
         for name in ("gt", "noisy"):
             write_npz(tmp[name], positions_2d=arrays[name], metadata=metadata)
+        for name, entries in (extra or {}).items():
+            if entries is not None:
+                paths[name] = out_dir / name
+                write_npz(stage(check_writable_file(paths[name])), **entries)
+    for name, entries in (extra or {}).items():
+        if entries is None:
+            (out_dir / name).unlink(missing_ok=True)
     return paths
