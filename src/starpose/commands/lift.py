@@ -14,6 +14,7 @@ from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, add_device_argument, positive_float,
                                       positive_int)
+from starpose.commands.world_args import add_world_arguments, check_camera_flags, world_options
 from starpose.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
 from starpose.errors import StarposeError
 from starpose.formats import (
@@ -88,6 +89,7 @@ def add_parser(subparsers) -> None:
                         help="the joints the model lifts (default: the dataset the checkpoint was "
                         "trained on; for a checkpoint that records none, the one of its joint "
                         "count: 17 h36m, 15 humaneva); arrays are read in its joint order")
+    add_world_arguments(parser)
     add_device_argument(parser)
     parser.set_defaults(func=run)
 
@@ -273,15 +275,18 @@ def _check_bvh(outputs: list[Path], dataset) -> None:
                                 "write .npz, .json or .csv")
 
 
-def _lift_into(predictor, kp: Keypoints2D, path: Path, stride, keep: bool, root: int = 0):
+def _lift_into(predictor, kp: Keypoints2D, path: Path, stride, keep: bool, root: int = 0,
+               world=None):
     """Stream one sequence's poses into the result file ``path`` (joint ``root`` at the origin);
-    returns them when ``keep``."""
+    returns ``(poses or None, meta)``; ``world``: ``(options, trajectory model)`` adds the world
+    motion (:func:`starpose.lift.world.add_world`), which needs all poses at once."""
     import numpy as np
     from tqdm import tqdm
 
     from starpose.lift.lifting import result_meta, stream_keypoints
     from starpose.lift.stream import ResultWriter
 
+    keep = keep or world is not None
     writer, kept = ResultWriter(path, result_meta(kp), kp.num_frames, kp.xy.shape[1]), []
     # frames/s and the time left; a plain line every few seconds when stderr is not a terminal
     bar = tqdm(total=kp.num_frames, desc=kp.name, unit="frame", unit_scale=True,
@@ -298,25 +303,28 @@ def _lift_into(predictor, kp: Keypoints2D, path: Path, stride, keep: bool, root:
         raise
     finally:
         bar.close()
+    poses = np.concatenate(kept) if keep else None
+    if world is not None:
+        from starpose.lift.world import add_world
+
+        writer.meta.update(add_world(poses, writer.meta, *world))
     writer.close()
-    return np.concatenate(kept) if keep else None
+    return poses, writer.meta
 
 
-def _lift_to_bvh(predictor, kp: Keypoints2D, path: Path, stride):
+def _lift_to_bvh(predictor, kp: Keypoints2D, path: Path, stride, world):
     """Lift one sequence and write it as a BVH animation (all frames at once: the bone lengths
-    are medians over the sequence); returns the poses."""
+    are medians over the sequence; with the trajectory when ``world``); returns the poses and
+    the result's fields."""
     import tempfile
 
-    from starpose.mocap import write_bvh
+    from starpose.mocap.result_to_bvh import export_result
 
     with tempfile.TemporaryDirectory() as scratch:
-        poses = _lift_into(predictor, kp, Path(scratch) / "result.npz", stride, keep=True)
-    write_bvh(path, poses, kp.fps or DEFAULT_BVH_FPS)
-    return poses
-
-
-#: The frame rate of a BVH written from an input that does not state its own.
-DEFAULT_BVH_FPS = 50.0
+        poses, meta = _lift_into(predictor, kp, Path(scratch) / "result.npz", stride, keep=True,
+                                 world=world)
+        export_result(Path(scratch) / "result.npz", path)
+    return poses, meta
 
 
 def _chunk_windows(predictor) -> int:
@@ -329,10 +337,10 @@ def run(args: argparse.Namespace) -> int:
     from starpose.inference import resolve_device
     from starpose.io import atomic_files
     from starpose.lift import render_result
-    from starpose.lift.lifting import result_meta
 
     if (args.width is None) != (args.height is None):
         raise StarposeError("give both --width and --height, or neither")
+    check_camera_flags(args)
     device = resolve_device(args.device)
     (model, dataset), problem = _open_model(args, device)
     sequences = _read_inputs(args, dataset)
@@ -341,19 +349,29 @@ def run(args: argparse.Namespace) -> int:
     _check_outputs(args, outputs, renders)
     if problem is not None:
         raise problem
+    options = world_options(args, tuple(dataset.skeleton.names) == H36M_NAMES)
     predictor = _predictor(args, model, dataset, device)
     _check_bvh(outputs, dataset)
+    if any(out.suffix.lower() == ".bvh" for out in outputs) \
+            and any(kp.fps is None for kp in sequences):
+        raise StarposeError("a BVH file needs the frame rate, which the input does not state: "
+                            "give --fps")
+    world = None
+    if options.enabled:
+        from starpose.lift.world import trajectory_model
+
+        world = (options, trajectory_model(options.trajectory))
     if args.stride is not None and args.stride > predictor.frames:
         raise StarposeError(f"--stride {args.stride} exceeds the model's {predictor.frames} frames")
     with _out_folder_lock(args.out, outputs), atomic_files() as stage:
         for i, (kp, out) in enumerate(zip(sequences, outputs)):
             if out.suffix.lower() == ".bvh":
-                poses = _lift_to_bvh(predictor, kp, stage(out), args.stride)
+                poses, meta = _lift_to_bvh(predictor, kp, stage(out), args.stride, world)
             else:
-                poses = _lift_into(predictor, kp, stage(out), args.stride, keep=i < len(renders),
-                                   root=dataset.root)
+                poses, meta = _lift_into(predictor, kp, stage(out), args.stride,
+                                         keep=i < len(renders), root=dataset.root, world=world)
             if i < len(renders):
-                render_result({"positions_3d": poses, **result_meta(kp)}, stage(renders[i]),
+                render_result({"positions_3d": poses, **meta}, stage(renders[i]),
                               skeleton=dataset.skeleton)
     for out, kp in zip(outputs, sequences):
         print(f"wrote {out} ({kp.num_frames:,} frames)")

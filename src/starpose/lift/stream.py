@@ -24,6 +24,7 @@ import numpy as np
 
 from starpose.errors import StarposeError
 from starpose.io import temp_beside
+from starpose.world.motion import WORLD_KEYS
 
 
 class ResultWriter:
@@ -122,6 +123,11 @@ def _npz_entries(meta: dict) -> dict:
         time_s = meta.get("time_s")
         entries["time_s"] = (np.full(len(entries["frame_index"]), math.nan) if time_s is None
                              else np.asarray(time_s, dtype=np.float64))
+    for key in WORLD_KEYS:  # the world motion (starpose.lift.world), where it was computed
+        if meta.get(key) is not None:
+            entries[key] = np.asarray(meta[key])
+    if meta.get("root_method") is not None:
+        entries["root_method"] = np.array(meta["root_method"])
     return entries
 
 

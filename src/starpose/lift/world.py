@@ -1,0 +1,75 @@
+"""The world motion of a lifted sequence, added to its result (what ``starpose lift`` stores).
+
+:class:`WorldOptions` holds every choice, with its default stated once. :func:`add_world`
+takes the lifted root-relative poses and the result's metadata (2D keypoints, confidences,
+image size, frame rate) and returns the fields of :func:`starpose.world.world_motion`
+(``joints_cam``, ``root_cam``, ``joints_world``, ``contacts``, ``intrinsics``, ...) plus
+``root_method``: ``"model"`` when the trajectory model placed the root (the bundled one,
+``starpose/weights/trajectory.npz``, or another given by path), ``"geometric"`` otherwise.
+
+Only the Human3.6M 17-joint skeleton has world motion (the floor and the contacts need its
+feet); results of other skeletons keep ``positions_3d`` alone.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from starpose.errors import StarposeWarning
+from starpose.world import intrinsics_for, world_motion
+from starpose.world.intrinsics import check_camera_values, to_rays
+
+#: The frame rate contacts are detected at when the input does not state one.
+ASSUMED_FPS = 30.0
+
+
+@dataclass(frozen=True)
+class WorldOptions:
+    """``enabled``: compute world motion at all; ``focal_px`` / ``fov_deg``: the camera (default
+    the typical field of view, :data:`starpose.world.TYPICAL_FOV_DEG`); ``trajectory``:
+    ``"auto"`` (the bundled trajectory model when installed, else geometric), ``"geometric"``,
+    or the path of trajectory weights (``.npz``); ``lock_feet``: remove foot sliding."""
+
+    enabled: bool = True
+    focal_px: float | None = None
+    fov_deg: float | None = None
+    trajectory: str = "auto"
+    lock_feet: bool = True
+
+    def check(self) -> None:
+        """StarposeError (one line) for a camera value out of range."""
+        check_camera_values(self.focal_px, self.fov_deg)
+
+
+def trajectory_model(choice: str):
+    """The trajectory network for ``choice`` (see :class:`WorldOptions`), or None."""
+    from starpose.models.trajectory_weights import bundled_trajectory_model, load_trajectory_model
+
+    if choice == "geometric":
+        return None
+    if choice == "auto":
+        return bundled_trajectory_model()
+    return load_trajectory_model(choice)
+
+
+def add_world(poses: np.ndarray, meta: dict, options: WorldOptions = WorldOptions(),
+              model=None) -> dict:
+    """World-motion fields for ``poses`` ``(T, 17, 3)`` and ``meta``
+    (:func:`starpose.lift.lifting.result_meta`); ``model``: a trajectory network or None."""
+    intrinsics = intrinsics_for(meta["image_size"], options.focal_px, options.fov_deg)
+    fps = meta.get("fps")
+    if not fps:
+        warnings.warn(f"{meta.get('source') or meta.get('name')}: the frame rate is unknown; "
+                      f"foot contacts assume {ASSUMED_FPS:g} fps", StarposeWarning, stacklevel=2)
+        fps = ASSUMED_FPS
+    root_cam = None
+    if model is not None:
+        from starpose.models.trajectory import predict_root
+
+        root_cam = predict_root(model, to_rays(np.asarray(meta["keypoints_2d"], np.float64),
+                                               intrinsics))
+    fields = world_motion(poses, meta["keypoints_2d"], intrinsics, float(fps), root_cam=root_cam,
+                          weights=meta.get("confidence"), lock_feet=options.lock_feet)
+    return {**fields, "root_method": "model" if model is not None else "geometric"}

@@ -1,0 +1,28 @@
+"""Body proportions the world estimates rest on (Winter's segment ratios).
+
+The 17 Human3.6M joints: ankles ("Foot") are 3 and 6, the pelvis is 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+ANKLES = (3, 6)
+#: Ankle height over the floor as a fraction of the stature.
+ANKLE_FRACTION = 0.039
+#: The chain ankle-knee-hip-thorax-head bone is about this fraction of the stature.
+CHAIN_FRACTION = 0.85
+
+
+def stature(joints: np.ndarray) -> float:
+    """Stature estimate (metres) from joints ``(T, 17, 3)``: the median over frames of the
+    chain ankle-knee-hip-thorax-neck (legs averaged) over :data:`CHAIN_FRACTION`."""
+    def length(a, b):
+        return np.linalg.norm(joints[:, a] - joints[:, b], axis=-1)
+
+    legs = (length(3, 2) + length(2, 1) + length(6, 5) + length(5, 4)) / 2
+    return float(np.median(legs + length(0, 8) + length(8, 9))) / CHAIN_FRACTION
+
+
+def ankle_height(joints: np.ndarray) -> float:
+    """The ankle joint's height over the floor (metres) for the body of ``joints``."""
+    return ANKLE_FRACTION * stature(joints)

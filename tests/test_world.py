@@ -1,0 +1,147 @@
+"""World motion (starpose.world): intrinsics, the geometric root, the floor, contacts, foot
+sliding and the scores, each against numbers worked out or constructed by hand."""
+import math
+
+import numpy as np
+import pytest
+
+from starpose.data.skeleton import JOINTS_KEPT_FOR_17
+from starpose.data.synthetic import generate_arrays
+from starpose.data.take_cameras import _cameras
+from starpose.errors import StarposeError
+from starpose.world import TYPICAL_FOV_DEG, intrinsics_for, world_motion
+from starpose.world.body import ankle_height
+from starpose.world.contacts import foot_contacts
+from starpose.world.floor import fit_floor, to_world
+from starpose.world.foot_sliding import foot_sliding, remove_sliding
+from starpose.world.intrinsics import focal_from_fov, fov_from_focal, to_rays
+from starpose.world.root_geometric import root_from_pose
+from starpose.world.scores import rigid_alignment, root_errors, w_mpjpe
+
+
+@pytest.fixture(scope="module")
+def takes():
+    """Synthetic S9 takes through varied cameras: (world z-up (T, 17, 3), cameras, noisy 2D)."""
+    arrays = generate_arrays("tiny", 0, False, subjects=("S9",), cameras="varied")
+    out = []
+    for take in ("Walking 1", "Directions 1", "WalkTogether 1"):
+        world = arrays["3d"]["S9"][take][:, list(JOINTS_KEPT_FOR_17)].astype(np.float64)
+        cams = _cameras(arrays["cameras"], "S9", take, arrays["cameras"]["intrinsics"]["S9"][take])
+        out.append((world, cams, arrays["noisy"]["S9"][take]))
+    return out
+
+
+def _y_up(world):
+    """Human3.6M's z-up world -> y up (a rotation): (x, y, z) -> (x, z, -y); floor at y = 0."""
+    return np.stack([world[..., 0], world[..., 2], -world[..., 1]], axis=-1)
+
+
+def test_intrinsics_from_a_field_of_view_and_the_typical_default():
+    assert focal_from_fov((1920, 1080), 90) == pytest.approx(960)
+    assert fov_from_focal((1920, 1080), 960) == pytest.approx(90)
+    fx, fy, cx, cy = intrinsics_for((1280, 720))
+    assert (cx, cy) == (640, 360) and fx == fy
+    assert 2 * math.degrees(math.atan(640 / fx)) == pytest.approx(TYPICAL_FOV_DEG)
+    assert intrinsics_for((640, 480), focal_px=500)[0] == 500
+    assert to_rays(np.array([640 + 200, 360 - 100]), np.array([400, 400, 640, 360])) == \
+        pytest.approx([0.5, -0.25])
+
+
+@pytest.mark.parametrize("kw, words", [({"fov_deg": 0}, "field of view"),
+                                       ({"fov_deg": 180}, "field of view"),
+                                       ({"focal_px": -5}, "focal length"),
+                                       ({"focal_px": 500, "fov_deg": 60}, "not both")])
+def test_bad_camera_values_are_one_line(kw, words):
+    with pytest.raises(StarposeError, match=words) as err:
+        intrinsics_for((640, 480), **kw)
+    assert "\n" not in str(err.value)
+
+
+def test_geometric_root_is_exact_for_a_noiseless_projection(takes):
+    world, cams, _ = takes[0]
+    cam = cams[2]
+    joints = cam.world_to_camera(world)
+    fx, fy, cx, cy = cam.intrinsics[:4]
+    pixels = joints[..., :2] / joints[..., 2:] * [fx, fy] + [cx, cy]
+    root = root_from_pose(joints - joints[:, :1], pixels, np.array([fx, fy, cx, cy]))
+    assert np.abs(root - joints[:, 0]).max() < 1e-6
+
+
+def test_floor_and_gravity_of_a_walk_seen_by_a_tilted_camera(takes):
+    world, cams, _ = takes[0]
+    for cam in cams:
+        joints = cam.world_to_camera(world)
+        normal, point = fit_floor(joints)
+        up = cam.world_to_camera(np.array([[0.0, 0, 1]]))[0] - cam.world_to_camera(np.zeros((1, 3)))[0]
+        assert math.degrees(math.acos(np.clip(normal @ up, -1, 1))) < 3.0
+        placed, rotation, _ = to_world(joints)
+        assert np.allclose(rotation @ rotation.T, np.eye(3)) and np.linalg.det(rotation) > 0
+        truth = _y_up(world)  # the synthetic floor is z = 0 under the lowest foot point
+        # The ankles rest an ankle height above y = 0, as in the ground truth (within 3 cm).
+        assert np.percentile(placed[:, (3, 6), 1].min(1), 10) == pytest.approx(
+            np.percentile(truth[:, (3, 6), 1].min(1), 10), abs=0.03)
+        assert placed[0, 0, [0, 2]] == pytest.approx([0, 0], abs=1e-9)
+
+
+def test_contacts_follow_the_feet_of_a_walk(takes):
+    truth = _y_up(takes[0][0])
+    contacts = foot_contacts(truth, 50)
+    speed = np.linalg.norm(np.gradient(truth[:, (3, 6)], axis=0) * 50, axis=-1)
+    assert 0.2 < contacts.mean() < 0.9  # a walk: each foot rests for part of the stride
+    assert speed[contacts].max() <= 0.6 + 1e-9
+    assert np.median(speed[~contacts]) > 0.6
+    assert truth[:, (3, 6), 1][contacts].max() <= ankle_height(truth) + 0.06 + 1e-9
+
+
+def test_sliding_is_measured_and_removed_and_can_stay(takes):
+    truth = _y_up(takes[0][0])
+    contacts = foot_contacts(truth, 50)
+    contacts[:, 1] &= ~contacts[:, 0]  # one foot at a time
+    still = remove_sliding(truth, contacts)  # (the synthetic walk's own feet slide a little)
+    assert foot_sliding(still, contacts) < 1e-9
+    slid = still.copy()
+    slid[..., 0] += 0.004 * np.arange(len(truth))[:, None]  # the body glides 4 mm per frame
+    assert foot_sliding(slid, contacts) == pytest.approx(0.004)
+    locked = remove_sliding(slid, contacts)
+    assert foot_sliding(locked, contacts) < 1e-9
+    # With the drift filter a steady glide (a slow error, which it leaves to the trajectory)
+    # is only partly removed.
+    assert 0.0005 < foot_sliding(remove_sliding(slid, contacts, 51), contacts) < 0.6 * 0.004
+    assert np.allclose(locked[..., 1], slid[..., 1])  # heights unchanged
+    steps = np.linalg.norm(np.diff(locked[:, 0, [0, 2]], axis=0), axis=-1)
+    assert steps.max() < 0.05  # the correction accumulates, it never jumps
+
+
+def test_scores_by_hand():
+    truth = np.array([[3.0, 0, 4], [0, 0, 10]])
+    assert root_errors(truth + [0, 0.5, 0], truth) == pytest.approx((0.5, (0.1 + 0.05) / 2))
+    rng = np.random.default_rng(0)
+    joints = rng.normal(size=(20, 17, 3))
+    angle = 0.7
+    rot = np.array([[math.cos(angle), 0, math.sin(angle)], [0, 1, 0],
+                    [-math.sin(angle), 0, math.cos(angle)]])
+    moved = joints @ rot.T + [1, 2, 3]
+    r, t = rigid_alignment(moved.reshape(-1, 3), joints.reshape(-1, 3))
+    assert r == pytest.approx(rot.T) and w_mpjpe(moved, joints) == pytest.approx(0, abs=1e-9)
+    drift = joints.copy()
+    drift[2:] += [0.1, 0, 0]  # frames after the aligned two are off by 10 cm
+    assert w_mpjpe(drift, joints) == pytest.approx(0.1 * 18 / 20)
+
+
+def test_world_motion_from_noisy_2d_of_varied_cameras(takes):
+    """With the true root-relative pose and detector-like 2D: the root within 2% of the
+    distance on average (8% for the worst camera: small, far people), and locking lowers the
+    sliding."""
+    fractions = []
+    for world, cams, noisy in takes:
+        for cam, kp in zip(cams, noisy):
+            joints = cam.world_to_camera(world)
+            out = world_motion(joints - joints[:, :1], kp, cam.intrinsics[:4], 50.0)
+            fractions.append(root_errors(out["root_cam"], joints[:, 0])[1])
+            assert out["joints_world"].shape == world.shape and out["contacts"].shape == (len(world), 2)
+            before, after = out["foot_sliding_m"]
+            assert after < before
+            plain = world_motion(joints - joints[:, :1], kp, cam.intrinsics[:4], 50.0,
+                                 lock_feet=False)
+            assert plain["foot_sliding_m"][1] == pytest.approx(before)
+    assert np.mean(fractions) < 0.02 and max(fractions) < 0.08
