@@ -17,6 +17,7 @@ EXAMPLES = (
     "starpose evaluate --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --checkpoint best.pt",
     "starpose evaluate --data-dir h36m/ --checkpoint best.pt --by-subject --json results.json",
     "starpose evaluate --dataset humaneva --data-dir humaneva/ --keypoints gt --checkpoint best.pt --by-subject",
+    "starpose evaluate --data-dir synth_varied/ --keypoints noisy --checkpoint bundled --trajectory",
 )
 
 
@@ -52,6 +53,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=64, help="windows per forward pass")
     add_device_argument(parser)
     parser.add_argument("--amp", choices=("bf16",), default=None, help="bf16 autocast")
+    parser.add_argument("--trajectory", action="store_true",
+                        help="instead of the pose tables: world motion on a synthetic set (root "
+                        "error, W-MPJPE, foot sliding before/after the contact correction)")
+    parser.add_argument("--trajectory-model", metavar="FILE.npz", default="auto",
+                        help="with --trajectory: trajectory weights to score beside the geometric "
+                        "root (default: the bundled ones, when installed)")
     parser.set_defaults(func=run)
 
 
@@ -81,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         if not sequences:
             raise StarposeError(f"{args.data_dir}: no test sequence of the actions {','.join(actions)}")
     check_frames_fit(model.num_frames, sequences, args.checkpoint)
+    if args.trajectory:
+        return _run_trajectory(args, model, sequences, dataset)
     report = dataset.evaluate_report or published_report
     result, text = report(model, sequences, protocol=args.protocol, flip=not args.no_flip,
                           by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp,
@@ -88,6 +97,22 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     if args.json:
         _write_json(args, result, sequences, dataset)
+    return 0
+
+
+def _run_trajectory(args, model, sequences, dataset) -> int:
+    from starpose.evaluate_trajectory import trajectory_report
+    from starpose.lift.world import trajectory_model
+
+    if dataset.num_joints != 17:
+        raise StarposeError(f"--trajectory: world motion needs the 17 Human3.6M joints, not "
+                            f"{dataset.title}'s {dataset.num_joints}")
+    result, text = trajectory_report(model, sequences, fps=float(dataset.fps), flip=not args.no_flip,
+                                     trajectory_model=trajectory_model(args.trajectory_model),
+                                     batch_size=args.batch_size)
+    print(text)
+    if args.json:
+        _write_json(args, {"trajectory": result}, sequences, dataset)
     return 0
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, add_device_argument, positive_float,
                                       positive_int)
-from starpose.commands.world_args import add_world_arguments, check_camera_flags, world_options
+from starpose.commands.world_args import (add_world_arguments, check_camera_flags, world_note,
+                                          world_options)
 from starpose.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
 from starpose.errors import StarposeError
 from starpose.formats import (
@@ -363,6 +364,7 @@ def run(args: argparse.Namespace) -> int:
         world = (options, trajectory_model(options.trajectory))
     if args.stride is not None and args.stride > predictor.frames:
         raise StarposeError(f"--stride {args.stride} exceeds the model's {predictor.frames} frames")
+    notes = []
     with _out_folder_lock(args.out, outputs), atomic_files() as stage:
         for i, (kp, out) in enumerate(zip(sequences, outputs)):
             if out.suffix.lower() == ".bvh":
@@ -373,8 +375,9 @@ def run(args: argparse.Namespace) -> int:
             if i < len(renders):
                 render_result({"positions_3d": poses, **meta}, stage(renders[i]),
                               skeleton=dataset.skeleton)
-    for out, kp in zip(outputs, sequences):
-        print(f"wrote {out} ({kp.num_frames:,} frames)")
+            notes.append(world_note(meta))
+    for out, kp, note in zip(outputs, sequences, notes):
+        print(f"wrote {out} ({kp.num_frames:,} frames{note})")
     for target in renders:
         print(f"wrote {target}")
     return 0

@@ -14,6 +14,9 @@ def add_world_arguments(parser) -> None:
     world.add_argument("--trajectory", default="auto", metavar="auto|geometric|FILE.npz",
                        help="how the root is placed: the bundled trajectory model (auto), the "
                        "geometric estimate, or trajectory weights")
+    world.add_argument("--stature", type=float, default=None, metavar="M",
+                       help="the person's height in metres (default 1.70): sets the body's size "
+                       "and so the distance from the camera")
     world.add_argument("--no-foot-lock", action="store_true",
                        help="keep the foot sliding (no contact correction)")
     world.add_argument("--no-world", action="store_true",
@@ -25,6 +28,9 @@ def check_camera_flags(args) -> None:
     if args.fov is not None and not 0 < args.fov < 180:
         raise StarposeError(f"--fov {args.fov:g}: the field of view must be between 0 and 180 "
                             "degrees (exclusive)")
+    if args.stature is not None and not 0.5 <= args.stature <= 2.5:
+        raise StarposeError(f"--stature {args.stature:g}: expected a person's height in metres "
+                            "(0.5 to 2.5)")
     if args.focal_px is not None and not args.focal_px > 0:
         raise StarposeError(f"--focal-px {args.focal_px:g}: the focal length must be a positive "
                             "number of pixels")
@@ -34,6 +40,18 @@ def world_options(args, skeleton_is_h36m: bool):
     """The :class:`~starpose.lift.world.WorldOptions` of the parsed flags."""
     from starpose.lift.world import WorldOptions
 
+    stature = {} if args.stature is None else {"stature_m": args.stature}
     return WorldOptions(enabled=not args.no_world and skeleton_is_h36m, focal_px=args.focal_px,
                         fov_deg=args.fov, trajectory=args.trajectory,
-                        lock_feet=not args.no_foot_lock)
+                        lock_feet=not args.no_foot_lock, **stature)
+
+
+def world_note(meta: dict) -> str:
+    """``", root by ..., focal ... px, foot sliding a -> b mm/frame"`` or "" without world motion."""
+    if meta.get("joints_world") is None:
+        return ""
+    before, after = (1000 * v for v in meta["foot_sliding_m"])
+    sliding = "no foot contacts" if before != before else \
+        f"foot sliding {before:.1f} -> {after:.1f} mm/frame in contact"
+    return (f"; root by the {meta['root_method']} estimate, focal {meta['intrinsics'][0]:.0f} px, "
+            f"{sliding}")

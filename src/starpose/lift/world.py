@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from starpose.errors import StarposeWarning
+from starpose.errors import StarposeError, StarposeWarning
 from starpose.world import intrinsics_for, world_motion
+from starpose.world.body import TYPICAL_STATURE_M
 from starpose.world.intrinsics import check_camera_values, to_rays
 
 #: The frame rate contacts are detected at when the input does not state one.
@@ -30,17 +31,22 @@ class WorldOptions:
     """``enabled``: compute world motion at all; ``focal_px`` / ``fov_deg``: the camera (default
     the typical field of view, :data:`starpose.world.TYPICAL_FOV_DEG`); ``trajectory``:
     ``"auto"`` (the bundled trajectory model when installed, else geometric), ``"geometric"``,
-    or the path of trajectory weights (``.npz``); ``lock_feet``: remove foot sliding."""
+    or the path of trajectory weights (``.npz``); ``lock_feet``: remove foot sliding;
+    ``stature_m``: the person's height (default :data:`starpose.world.body.TYPICAL_STATURE_M`)."""
 
     enabled: bool = True
     focal_px: float | None = None
     fov_deg: float | None = None
     trajectory: str = "auto"
     lock_feet: bool = True
+    stature_m: float = TYPICAL_STATURE_M
 
     def check(self) -> None:
-        """StarposeError (one line) for a camera value out of range."""
+        """StarposeError (one line) for a camera value or a stature out of range."""
         check_camera_values(self.focal_px, self.fov_deg)
+        if not 0.5 <= self.stature_m <= 2.5:
+            raise StarposeError(f"a stature of {self.stature_m:g} m is not a person's "
+                                "(expected 0.5 to 2.5 m)")
 
 
 def trajectory_model(choice: str):
@@ -71,5 +77,6 @@ def add_world(poses: np.ndarray, meta: dict, options: WorldOptions = WorldOption
         root_cam = predict_root(model, to_rays(np.asarray(meta["keypoints_2d"], np.float64),
                                                intrinsics))
     fields = world_motion(poses, meta["keypoints_2d"], intrinsics, float(fps), root_cam=root_cam,
-                          weights=meta.get("confidence"), lock_feet=options.lock_feet)
+                          weights=meta.get("confidence"), lock_feet=options.lock_feet,
+                          stature_m=options.stature_m)
     return {**fields, "root_method": "model" if model is not None else "geometric"}

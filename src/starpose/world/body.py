@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 ANKLES = (3, 6)
+#: The stature (m) a lifted body is given where the person's own is not known: about the
+#: mean of adults (women about 1.63, men about 1.76).
+TYPICAL_STATURE_M = 1.70
 #: Ankle height over the floor as a fraction of the stature.
 ANKLE_FRACTION = 0.039
 #: The chain ankle-knee-hip-thorax-head bone is about this fraction of the stature.
@@ -21,6 +24,11 @@ def stature(joints: np.ndarray) -> float:
 
     legs = (length(3, 2) + length(2, 1) + length(6, 5) + length(5, 4)) / 2
     return float(np.median(legs + length(0, 8) + length(8, 9))) / CHAIN_FRACTION
+
+
+def scaled_to_stature(joints: np.ndarray, stature_m: float) -> np.ndarray:
+    """Root-relative ``joints`` ``(T, 17, 3)`` scaled so that their stature is ``stature_m``."""
+    return joints * (stature_m / max(stature(joints), 1e-6))
 
 
 def ankle_height(joints: np.ndarray) -> float:

@@ -4,6 +4,11 @@ A foot is in contact in a frame when its ankle is at most :data:`HEIGHT_MARGIN` 
 resting height (the ankle height over a floor at y = 0) and moves slower than
 :data:`MAX_SPEED` (central differences, in metres per second at the clip's frame rate).
 Runs of contact shorter than :data:`MIN_FRAMES` frames are dropped.
+
+The thresholds were chosen on lifted synthetic clips (bundled models, varied cameras, S9):
+against the contacts of the ground truth (found with 0.06 m and 0.6 m/s on the true joints),
+0.10 m and 0.8 m/s found 0.86 of the detected contact frames right and 0.76 of the true ones
+(F1 0.81); the ground truth's own thresholds gave 0.91 and 0.59 on the jittery estimates.
 """
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ import numpy as np
 
 from starpose.world.body import ANKLES, ankle_height
 
-HEIGHT_MARGIN = 0.06
-MAX_SPEED = 0.6
+HEIGHT_MARGIN = 0.10
+MAX_SPEED = 0.8
 MIN_FRAMES = 3
 
 
