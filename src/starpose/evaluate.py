@@ -25,6 +25,7 @@ import torch
 
 from starpose import metrics
 from starpose.data.h36m import Sequence
+from starpose.data.model_input import input_norm_of, sequences_input
 from starpose.data.windows import eval_windows, reassemble
 from starpose.errors import StarposeError
 from starpose.inference import predict_windows
@@ -59,6 +60,7 @@ def predict_all(model, sequences: list[Sequence], flip: bool = True, batch_size:
     """
     frames = model.config.num_frames
     device = next(model.parameters()).device
+    sequences = sequences_input(sequences, input_norm_of(model))
     windows = [eval_windows(s.keypoints_2d, frames) for s in sequences]
     counts = [len(w) for w in windows]
     stacked = torch.from_numpy(np.concatenate(windows)).to(device)
@@ -116,7 +118,7 @@ def clean_sequence_errors(model, sequences: list[Sequence], flip: bool = True, b
     from starpose.inference import predict_sequence
 
     results = []
-    for seq in sequences:
+    for seq in sequences_input(sequences, input_norm_of(model)):
         pred = predict_sequence(model, seq.keypoints_2d, flip=flip, batch_size=batch_size, amp=amp,
                                 stride=stride, zero_root=False, skeleton=skeleton)
         target = np.array(seq.positions_3d, dtype=np.float32)

@@ -101,6 +101,7 @@ class TorchPredictor:
         self.skeleton = skeleton  # left/right joints of the flip (None: Human3.6M's)
         self.frames = int(model.config.num_frames)
         self.num_joints = int(model.config.num_joints)
+        self.input_norm = str(getattr(model.config, "input_norm", "screen"))
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(self.device)

@@ -56,6 +56,8 @@ class OnnxPredictor:
         self._check()
         self.frames = int(self.metadata["frames"])
         self.num_joints = int(self.metadata["joints"])
+        # Files from before the option carry none: the published normalisation.
+        self.input_norm = self.metadata.get("input_norm", "screen")
         self.flip_in_graph = self.metadata["flip_in_graph"] == "1"
         self.flip_permutation = [int(i) for i in self.metadata["flip_permutation"].split(",")]
         self.input_name = self.session.get_inputs()[0].name

@@ -27,7 +27,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -47,6 +47,8 @@ from starpose.loss import mixste_loss
 from starpose.models.checkpoints import load_weights, save_checkpoint
 from starpose.models.mixste import MixSTE
 from starpose.run_checkpoints import read_resume_checkpoint, remove_stale_temporaries, rotate_in
+from starpose.data.model_input import sequences_input
+from starpose.init_from import initial_weights
 from starpose.runlock import folder_lock
 from starpose.train_log import StepLog
 
@@ -63,9 +65,12 @@ class Trainer:
         self.out = Path(self.config.out)
         self.on_batch_end = on_batch_end
         self._check_config()
+        initial = None if resume else self._initial_weights()  # resuming restores the weights
         self._load_data()
         torch.manual_seed(self.config.seed)
         self.model = MixSTE.from_config(self.config.model_config()).to(self.device)
+        if initial is not None:
+            load_weights(self.model, initial, self.config.init_from)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
                                            weight_decay=self.config.weight_decay)
         self.epoch, self.batch_in_epoch, self.best = 0, 0, math.inf
@@ -90,6 +95,17 @@ class Trainer:
             if parent.exists() and not parent.is_dir():
                 raise StarposeError(f"{self.out}: cannot create the run folder ({parent} is a file)")
 
+    def _initial_weights(self) -> dict | None:
+        """The weights of ``init_from`` (None without); settles the input normalisation."""
+        cfg = self.config
+        if not cfg.init_from:
+            self.config = replace(cfg, input_norm=cfg.input_norm or "screen")
+            return None
+        model = cfg.model_config()
+        state, norm = initial_weights(cfg.init_from, model.num_joints, model.num_frames, cfg.input_norm)
+        self.config = replace(cfg, input_norm=norm)
+        return state
+
     def _load_data(self) -> None:
         cfg = self.config
         dataset = self.dataset
@@ -107,7 +123,9 @@ class Trainer:
                                     f"{', '.join(getattr(cfg, 'subjects_train' if name == 'training' else 'subjects_test'))})")
         frames = cfg.model_config().num_frames
         check_frames_fit(frames, self.train_sequences, f"training {cfg.preset}")
-        self.windows = TrainWindows([s.keypoints_2d for s in self.train_sequences],
+        # Validation converts the test sequences when it feeds the model (evaluate.predict_all).
+        train_inputs = sequences_input(self.train_sequences, cfg.model_config().input_norm)
+        self.windows = TrainWindows([s.keypoints_2d for s in train_inputs],
                                     [s.positions_3d for s in self.train_sequences],
                                     frames=frames, flip_augment=cfg.flip_augment,
                                     seed=cfg.seed, skeleton=dataset.skeleton, zero_root=True,

@@ -42,6 +42,8 @@ class TrainConfig:
     checkpoint_every: int | None = None  # also write last.pt every N steps within an epoch
     log_every: int = 100  # without a progress bar: a line with loss and speed every N steps
     dataset: str = "h36m"  # a name of starpose.data.datasets
+    input_norm: str | None = None  # model input normalisation (None: init_from's, else screen)
+    init_from: str | None = None  # start from this checkpoint's weights (fresh optimiser)
 
     def resolved(self) -> "TrainConfig":
         """The config with the recipe's defaults filled in for unset epochs / batch size / lr."""
@@ -70,7 +72,8 @@ class TrainConfig:
 
     def model_config(self):
         # The model takes the dataset's joints, whatever joint count the preset was written for.
-        overrides = {"num_joints": get_dataset(self.dataset).num_joints, **self.model_overrides}
+        overrides = {"num_joints": get_dataset(self.dataset).num_joints,
+                     "input_norm": self.input_norm or "screen", **self.model_overrides}
         if self.attention:
             overrides["attention"] = self.attention
         return replace(get_preset(self.preset).model, **overrides)

@@ -78,6 +78,15 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attention", choices=("star", "vanilla"), help="override the preset's attention")
     p.add_argument("--drop-path", type=probability, help="stochastic depth rate (published: 0.1)")
     p.add_argument("--frames", type=positive_int, help="override the preset's frame count")
+    p.add_argument("--input-norm", choices=("screen", "box", "rays"), default=None,
+                   help="how 2D keypoints are normalised for the model (stored in the checkpoint): "
+                   "screen (default, published: by the image width), box (relative to the person, "
+                   "the same for any framing), rays ((u - c) / f, needs the camera; evaluate only); "
+                   "with --init-from: the checkpoint's")
+    p.add_argument("--init-from", metavar="CKPT",
+                   help="start from this checkpoint's weights ('bundled', a starpose or a published "
+                   "checkpoint of the preset's size and the dataset's joints): a new run with a "
+                   "fresh optimiser and the recipe's schedule (fine-tuning)")
 
 
 def _add_optimiser_arguments(p: argparse.ArgumentParser) -> None:
@@ -112,6 +121,10 @@ def apply_recipe(args: argparse.Namespace) -> None:
     recipe = RECIPES[args.recipe]
     if args.dataset != recipe.data["dataset"]:
         raise StarposeError(f"--recipe {args.recipe} trains on --dataset {recipe.data['dataset']}")
+    if recipe.starts_from and not args.init_from:
+        raise StarposeError(f"--recipe {args.recipe} starts from the model of --recipe "
+                            f"{recipe.starts_from}: give its weights with --init-from "
+                            "(docs/bundled-model.md)")
     for dest, value in recipe.train.items():
         given = getattr(args, dest)
         if given not in (None, args.option_defaults[dest], value):
@@ -137,7 +150,7 @@ def train_config(args: argparse.Namespace):
         seed=args.seed, device=args.device, amp=args.amp, compile=args.compile,
         max_batches_per_epoch=args.max_batches_per_epoch, val_stride=args.val_stride,
         progress=args.progress, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-        dataset=args.dataset,
+        dataset=args.dataset, input_norm=args.input_norm, init_from=args.init_from,
     )
 
 

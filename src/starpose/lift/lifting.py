@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from starpose.data.model_input import input_norm_of
 from starpose.errors import StarposeError
 from starpose.formats import Keypoints2D, to_layout
 
@@ -38,18 +39,24 @@ def result_meta(kp: Keypoints2D) -> dict:
     }
 
 
-def normalised_input(kp: Keypoints2D, num_joints: int) -> np.ndarray:
-    """The model's input ``(T, J, 2)``: pixels scaled to [-1, 1] by the image width."""
-    from starpose.data.cameras import normalize_screen_coordinates
+def normalised_input(kp: Keypoints2D, num_joints: int, norm: str = "screen") -> np.ndarray:
+    """The model's input ``(T, J, 2)`` for a model whose ``input_norm`` is ``norm``
+    (:mod:`starpose.data.model_input`): ``"screen"``, pixels scaled to [-1, 1] by the image
+    width; ``"box"``, relative to the person's box over the sequence (the image size is not
+    needed)."""
+    from starpose.data.model_input import model_input
 
     where = kp.path or kp.name
-    if kp.width is None or kp.height is None:
+    if norm == "rays":
+        raise StarposeError(f"{where}: the model takes camera rays, which need the focal length; "
+                            "lift does not know it")
+    if norm == "screen" and (kp.width is None or kp.height is None):
         raise StarposeError(f"{where}: the image size is unknown; cannot normalise")
     if not np.isfinite(kp.xy).all():
         raise StarposeError(f"{where}: keypoints have gaps; run fill_missing first")
     if kp.xy.shape[1] != num_joints:
         raise StarposeError(f"{where}: {kp.xy.shape[1]} joints per frame, but the model lifts {num_joints}")
-    return normalize_screen_coordinates(kp.xy.astype(np.float32), kp.width, kp.height).astype(np.float32)
+    return model_input(kp.xy.astype(np.float32), norm, (kp.width, kp.height))
 
 
 def model_dataset(model, dataset=None):
@@ -71,7 +78,7 @@ def stream_keypoints(predictor, kp: Keypoints2D, *, stride=None, chunk_windows=6
     (``kp`` already in the model's joints; joint ``root`` set to 0)."""
     from starpose.inference import stream_sequence
 
-    normalised = normalised_input(kp, predictor.num_joints)
+    normalised = normalised_input(kp, predictor.num_joints, input_norm_of(predictor))
     yield from stream_sequence(predictor, normalised, stride=stride, chunk_windows=chunk_windows,
                                progress=progress, root=root)
 
@@ -91,7 +98,8 @@ def lift_keypoints(model, kp: Keypoints2D, *, flip=True, batch_size=32, device=N
 
     dataset = model_dataset(model, dataset)
     kp = to_layout(kp, dataset)
-    normalised = normalised_input(kp, int(getattr(model, "num_joints", dataset.num_joints)))
+    normalised = normalised_input(kp, int(getattr(model, "num_joints", dataset.num_joints)),
+                                  input_norm_of(model))
     poses = predict_sequence(model, normalised, flip=flip, batch_size=batch_size, device=device,
                              stride=stride, skeleton=dataset.skeleton, zero_root=False)
     poses = np.asarray(poses, dtype=np.float32)

@@ -88,13 +88,14 @@ def self_check_mpjpe(model, data_dir: str | os.PathLike) -> float:
     import numpy as np
 
     from starpose.data.h36m import load_h36m
+    from starpose.data.model_input import sequence_input
     from starpose.inference import predict_sequence
 
     errors = []
     for seq in load_h36m(data_dir, SELF_CHECK["keypoints"], SELF_CHECK["subjects"]):
         if seq.camera_index != SELF_CHECK["camera"]:
             continue
-        pred = predict_sequence(model, seq.keypoints_2d)
+        pred = predict_sequence(model, sequence_input(seq, model.input_norm).keypoints_2d)
         truth = np.array(seq.positions_3d, dtype=np.float32)
         truth[:, 0] = 0.0
         errors.append(np.linalg.norm(pred - truth, axis=-1).reshape(-1))

@@ -28,9 +28,20 @@ class MixSTEConfig:
     drop_path_rate: float = 0.0
     attention: str = "star"
     attention_kernel: str = "auto"
+    #: How 2D keypoints become the model's input (:mod:`starpose.data.model_input`): ``"screen"``
+    #: (the published image-width normalisation, the default of every published-layout model),
+    #: ``"box"`` (relative to the person's box, framing-invariant) or ``"rays"``.
+    input_norm: str = "screen"
 
     def __post_init__(self):
         check_kernel_name(self.attention_kernel)
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"unknown input normalisation {self.input_norm!r} "
+                             f"(choose from {', '.join(INPUT_NORMS)})")
 
 
-__all__ = ["MixSTEConfig"]
+#: The input normalisations (see :mod:`starpose.data.model_input`, which implements them).
+INPUT_NORMS = ("screen", "box", "rays")
+
+
+__all__ = ["MixSTEConfig", "INPUT_NORMS"]

@@ -42,12 +42,13 @@ class MixSTE(nn.Module):
         drop_path_rate: float = 0.0,
         attention: str = "star",
         attention_kernel: str = "auto",
+        input_norm: str = "screen",
         recompute: bool = True,
     ):
         super().__init__()
         self.config = MixSTEConfig(
             num_frames, num_joints, in_chans, dim, depth, num_heads, mlp_ratio, qkv_bias,
-            drop_rate, attn_drop_rate, drop_path_rate, attention, attention_kernel,
+            drop_rate, attn_drop_rate, drop_path_rate, attention, attention_kernel, input_norm,
         )
         self.joint_embed = nn.Linear(in_chans, dim)
         self.spatial_pos_embed = nn.Parameter(torch.zeros(1, num_joints, dim))
@@ -83,6 +84,11 @@ class MixSTE(nn.Module):
     @property
     def num_joints(self) -> int:
         return self.config.num_joints
+
+    @property
+    def input_norm(self) -> str:
+        """How its 2D input is normalised (:mod:`starpose.data.model_input`)."""
+        return self.config.input_norm
 
     def set_attention_kernel(self, name: str) -> "MixSTE":
         """Compute every attention layer with kernel ``name`` (or ``"auto"``) from now on."""

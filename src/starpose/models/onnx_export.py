@@ -6,7 +6,10 @@ frame count is the model's (Star-Attention's ``Wa`` is per frame). With ``flip=T
 also runs the mirrored input and returns the flip average, as ``predict_windows`` does.
 
 The file carries its metadata as ONNX ``metadata_props`` (all strings): ``starpose_version``,
-``joints``, ``frames``, ``attention``, ``dataset``, ``flip_in_graph`` and the flip permutation
+``joints``, ``frames``, ``attention``, ``dataset``, ``flip_in_graph``, ``input_norm`` (how the
+input ``keypoints_2d`` is normalised: ``screen``, the published image-width normalisation, or
+``box``, relative to the person's box over the sequence; see :mod:`starpose.data.model_input`)
+and the flip permutation
 (``flip_permutation``, comma-separated: the left/right pairs of the model's dataset, HumanEva-I's
 for a 15-joint model), so that a reader can flip in numpy when the graph does not. Export traces the model with the ``reference`` attention kernel (plain operators that
 every runtime has) and writes atomically.
@@ -73,7 +76,7 @@ def export_metadata(model, flip: bool, dataset: str | None = None) -> dict[str, 
     return {
         "producer": "starpose", "starpose_version": __version__, "joints": str(cfg.num_joints),
         "frames": str(cfg.num_frames), "attention": cfg.attention, "dataset": dataset or "unknown",
-        "flip_in_graph": "1" if flip else "0",
+        "flip_in_graph": "1" if flip else "0", "input_norm": getattr(cfg, "input_norm", "screen"),
         "flip_permutation": ",".join(map(str, model_skeleton(model, dataset).flip_permutation)),
     }
 

@@ -130,8 +130,9 @@ def _draw(rng, world, camera_id, ranges, distance=None, centred=False) -> Camera
     half = 0.0 if centred else ranges.centre_box / 2
     pixel = np.array(size, float) * (0.5 + rng.uniform(-half, half, 2))
     ray = np.append((pixel - np.array(size) / 2) / focal, 1.0)
-    rotation = aim @ _rotation_between(ray / np.linalg.norm(ray), np.array([0.0, 0.0, 1.0])) \
-        @ _roll(np.radians(rng.uniform(*ranges.roll)))
+    axis = aim @ _rotation_between(ray / np.linalg.norm(ray), np.array([0.0, 0.0, 1.0]))[:, 2]
+    # Level the camera (x axis horizontal), then roll it by the drawn angle.
+    rotation = look_at_rotation(position, position + axis) @ _roll(np.radians(rng.uniform(*ranges.roll)))
     camera = Camera(id=camera_id, res_w=size[0], res_h=size[1], azimuth=float(azimuth),
                     focal_length=np.array([focal, focal]), center=np.array(size, float) / 2,
                     radial_distortion=np.zeros(3), tangential_distortion=np.zeros(2),
