@@ -82,3 +82,23 @@ def test_geometric_root_no_lock_and_no_world(walk, tmp_path, capsys):
     plain = read_result(tmp_path / "plain.npz")
     assert plain["joints_world"] is None and plain["root_cam"] is None
     assert plain["positions_3d"] == pytest.approx(geo["positions_3d"])
+
+
+def test_render_draws_the_world_panel_and_picture(walk, tmp_path, capsys):
+    from PIL import Image
+
+    from starpose.viz.animation import read_video_info
+
+    assert _lift(walk, tmp_path / "walk3d.npz") == 0
+    assert main(["render", str(tmp_path / "walk3d.npz"), "--out", str(tmp_path / "w.gif"),
+                 "--limit", "10", "--world-plot", str(tmp_path / "world.png")]) == 0
+    info = read_video_info(tmp_path / "w.gif")
+    assert info.num_frames == 10 and info.width == 3 * 300  # 2D, lifted 3D, world
+    picture = np.asarray(Image.open(tmp_path / "world.png").convert("RGB"))
+    assert picture.shape[:2] == (500, 600) and picture.std() > 10
+    assert _lift(walk, tmp_path / "plain.npz", "--no-world") == 0
+    capsys.readouterr()
+    assert main(["render", str(tmp_path / "plain.npz"), "--world-plot",
+                 str(tmp_path / "none.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "joints_world" in err and "\n" not in err and not (tmp_path / "none.png").exists()

@@ -79,11 +79,14 @@ def trajectory_report(model, sequences, *, fps: float, trajectory_model=None, fl
     """Lift and score every sequence; returns ``({method: {group: means}}, table text)``."""
     from tqdm import tqdm
 
+    from starpose.data.model_input import input_norm_of, sequences_input
     from starpose.inference import predict_sequence
 
+    inputs = sequences_input(sequences, input_norm_of(model))
     scored = []
-    for seq in tqdm(sequences, desc="trajectory", unit="seq", disable=not progress):
-        poses = predict_sequence(model, seq.keypoints_2d, flip=flip, batch_size=batch_size)
+    for seq, given in tqdm(list(zip(sequences, inputs)), desc="trajectory", unit="seq",
+                           disable=not progress):
+        poses = predict_sequence(model, given.keypoints_2d, flip=flip, batch_size=batch_size)
         scored.append((seq.camera_index, score_sequence(np.asarray(poses, np.float64), seq, fps,
                                                         trajectory_model)))
     groups = {"all": lambda c: True, "h36m camera": lambda c: c == 0,

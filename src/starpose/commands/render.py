@@ -49,6 +49,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", metavar="OUT.mp4|OUT.gif", help="animation to write")
     parser.add_argument("--plot", metavar="OUT.png",
                         help="also plot root-relative trajectories of wrists and ankles")
+    parser.add_argument("--world-plot", metavar="OUT.png",
+                        help="a still of the world motion: floor, root path, foot contacts and "
+                        "a pose every so many frames (results lifted with world motion)")
     parser.add_argument("--ground-truth", metavar="GT.npz",
                         help="3D poses (T, J, 3) to show beside the result ('positions_3d'), "
                         "in the result's joints")
@@ -73,14 +76,17 @@ def run(args: argparse.Namespace) -> int:
 
     from starpose.io import atomic_files
     from starpose.lift import read_ground_truth, read_result, render_result
+    from starpose.lift.render import plot_world_result
     from starpose.lift.dataset import result_dataset
     from starpose.viz.plots import plot_per_joint_error, plot_trajectories
 
-    if args.out is None and args.plot is None and args.error_plot is None:
-        raise StarposeError("nothing to do: give --out OUT.mp4|OUT.gif, --plot OUT.png and/or --error-plot OUT.png")
+    if args.out is None and args.plot is None and args.error_plot is None and args.world_plot is None:
+        raise StarposeError("nothing to do: give --out OUT.mp4|OUT.gif, --plot OUT.png, "
+                            "--world-plot OUT.png and/or --error-plot OUT.png")
     if args.out is not None and Path(args.out).suffix.lower() not in ANIMATION_SUFFIXES:
         raise StarposeError(f"{args.out}: --out must end in .mp4 or .gif")
-    for flag, value in (("--plot", args.plot), ("--error-plot", args.error_plot)):
+    for flag, value in (("--plot", args.plot), ("--error-plot", args.error_plot),
+                        ("--world-plot", args.world_plot)):
         if value is not None and Path(value).suffix.lower() != ".png":
             raise StarposeError(f"{value}: {flag} must end in .png")
     if args.error_plot is not None and not args.ground_truth:
@@ -88,10 +94,13 @@ def run(args: argparse.Namespace) -> int:
     from starpose.io import check_output_path
 
     reads = tuple(p for p in (args.input, args.ground_truth) if p)
-    for value in (args.out, args.plot, args.error_plot):
+    for value in (args.out, args.plot, args.error_plot, args.world_plot):
         if value is not None:
             check_output_path(value, inputs=reads)
     result = read_result(args.input)
+    if args.world_plot is not None and result.get("joints_world") is None:
+        raise StarposeError(f"{args.input}: no world motion (joints_world) to draw for "
+                            "--world-plot; lift without --no-world")
     skeleton = (dataset := result_dataset(result, args.dataset, args.input)).skeleton
     truth = None
     if args.ground_truth:
@@ -108,13 +117,16 @@ def run(args: argparse.Namespace) -> int:
                 series["ground truth"] = truth
             plot_trajectories(series, stage(Path(args.plot)), fps=args.fps or result["fps"],
                               skeleton=skeleton, root=dataset.root)
+        if args.world_plot is not None:
+            plot_world_result(result, stage(Path(args.world_plot)), skeleton=skeleton,
+                              title=Path(args.input).name)
         if args.error_plot is not None:
             errors_mm = 1000 * np.linalg.norm(result["positions_3d"] - truth, axis=-1).mean(axis=0)
             plot_per_joint_error({"lifted": errors_mm}, stage(Path(args.error_plot)), names=skeleton.names,
                                  title=f"Per-joint error vs {Path(args.ground_truth).name}")
     if args.out is not None:
         print(f"wrote {args.out} ({frames:,} frames)")
-    for value in (args.plot, args.error_plot):
+    for value in (args.plot, args.error_plot, args.world_plot):
         if value is not None:
             print(f"wrote {value}")
     return 0

@@ -11,8 +11,9 @@ DEFAULT_RENDER_FPS = 25.0
 
 def render_result(result: dict, out_path, *, ground_truth=None, fps=None, azimuth=70.0,
                   limit=None, downsample=1, size=3.0, skeleton=None) -> int:
-    """Render a result (2D panel when stored, lifted 3D, optional ground truth ``(T, J, 3)``)
-    with the bones and left/right colours of ``skeleton`` (default: Human3.6M's 17 joints).
+    """Render a result (2D panel when stored, lifted 3D, optional ground truth ``(T, J, 3)``,
+    and the world motion on its floor when the result has ``joints_world``) with the bones and
+    left/right colours of ``skeleton`` (default: Human3.6M's 17 joints).
 
     Returns the number of frames written.
     """
@@ -23,6 +24,8 @@ def render_result(result: dict, out_path, *, ground_truth=None, fps=None, azimut
     poses = {"Lifted 3D": result["positions_3d"]}
     if ground_truth is not None:
         poses["Ground truth"] = ground_truth
+    if result.get("joints_world") is not None:
+        drawn["world"] = (result["joints_world"], result.get("contacts"))
     return render_animation(
         result.get("keypoints_2d"),
         poses,
@@ -37,3 +40,23 @@ def render_result(result: dict, out_path, *, ground_truth=None, fps=None, azimut
         **drawn,
     )
 
+
+
+def plot_world_result(result: dict, out_path, *, skeleton=None, every: int | None = None,
+                      title: str = "") -> None:
+    """A still picture of a result's world motion (``joints_world``): floor, root path, foot
+    contacts and a pose every ``every`` frames (default: about 12 poses)."""
+    from starpose.data.skeleton import H36M_17
+    from starpose.errors import DataError
+    from starpose.viz.world_view import plot_world
+
+    if result.get("joints_world") is None:
+        raise DataError("the result has no world motion (joints_world); lift it with world "
+                        "motion on")
+    skeleton = skeleton or H36M_17
+    left, right = set(skeleton.joints_left), set(skeleton.joints_right)
+    colors = ["tab:blue" if c in left else "tab:red" if c in right else "0.25"
+              for _, c in skeleton.bones]
+    frames = len(result["joints_world"])
+    plot_world(result["joints_world"], result.get("contacts"), out_path, bones=skeleton.bones,
+               colors=colors, every=every or max(frames // 12, 1), title=title)

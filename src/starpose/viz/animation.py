@@ -57,6 +57,7 @@ def render_animation(
     skeleton: Skeleton = H36M_17,
     image_size: tuple[int, int] | None = None,
     root_relative: bool = False,
+    world: tuple | None = None,
 ) -> int:
     """Render an animation of 2D keypoints and 3D poses to ``.mp4`` or ``.gif``.
 
@@ -67,6 +68,8 @@ def render_animation(
     most this many input frames; downsample: keep every n-th of those (playback stays real time,
     at ``fps / downsample``). image_size: ``(w, h)`` of the source image, fixing the 2D panel to
     it (otherwise it fits the keypoints). root_relative: centre each 3D pose on joint 0.
+    world: ``(joints_world (T, J, 3), contacts (T, 2) or None)`` adds a panel of the world
+    motion on its floor (:mod:`starpose.viz.world_view`).
     Returns the number of frames written.
     """
     out = Path(out_path)
@@ -82,7 +85,7 @@ def render_animation(
     kp2d, seqs = _validated_inputs(keypoints_2d, poses_3d, skeleton, root_relative)
     frames = _frame_indices(_sequence_length(kp2d, seqs), limit, downsample)
 
-    scene = _Scene(kp2d, seqs, skeleton, azimuth, elevation, size, image_size)
+    scene = _Scene(kp2d, seqs, skeleton, azimuth, elevation, size, image_size, world)
     with atomic_output(out) as tmp:
         if kind == ".mp4":
             _write_mp4(scene, frames, tmp, fps / downsample, ffmpeg)
@@ -163,10 +166,10 @@ def _to_display(poses: np.ndarray) -> np.ndarray:
 class _Scene:
     """A figure with its artists; :meth:`frame` moves them to frame ``i`` and returns RGB."""
 
-    def __init__(self, kp2d, seqs, skeleton, azimuth, elevation, size, image_size):
+    def __init__(self, kp2d, seqs, skeleton, azimuth, elevation, size, image_size, world=None):
         self.skeleton = skeleton
         self.bones = skeleton.bones
-        num_panels = (kp2d is not None) + len(seqs)
+        num_panels = (kp2d is not None) + len(seqs) + (world is not None)
         self.fig, self.pixel_size = _make_figure(num_panels, size)
         self.fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.88, wspace=0.05)
         self.kp2d = kp2d
@@ -182,6 +185,11 @@ class _Scene:
             self.panels.append(self._add_3d_panel(num_panels, column, name, disp, half_range,
                                                   azimuth, elevation))
             column += 1
+        if world is not None:
+            from starpose.viz.world_view import add_world_panel
+
+            self.panels.append(add_world_panel(self.fig, num_panels, column, world[0], world[1],
+                                               self.bones, self._bone_colors()))
         self.counter = self.fig.text(0.01, 0.96, "", fontsize=8, va="top")
         self.fig.text(0.99, 0.01, "blue: left, red: right", fontsize=7, va="bottom", ha="right", color="0.3")
 
