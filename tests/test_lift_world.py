@@ -46,7 +46,7 @@ def test_lift_places_the_walk_in_the_world_and_exports_it(walk, tmp_path, capsys
     focal = float(cam.intrinsics[0])
     assert _lift(walk, tmp_path / "walk3d.npz", "--focal-px", focal) == 0
     line = capsys.readouterr().out
-    assert "root by the model estimate" in line and "mm/frame" in line
+    assert "root by the model estimate" in line and "mm/frame" in line and "stature" in line
     result = read_result(tmp_path / "walk3d.npz")
     truth = cam.world_to_camera(world)
     frames = len(truth)

@@ -168,3 +168,18 @@ def test_the_pose_is_scaled_to_the_stature(takes):
     assert stature(out["joints_cam"] - out["joints_cam"][:, :1]) == pytest.approx(TYPICAL_STATURE_M, rel=1e-4)
     depth = np.median(out["root_cam"][:, 2] / joints[:, 0, 2])
     assert depth == pytest.approx(TYPICAL_STATURE_M / stature(rel), rel=0.03)
+
+
+def test_a_trajectory_model_sets_the_scale_and_the_fit_the_motion(takes):
+    world, cams, _ = takes[0]
+    cam = cams[1]
+    joints = cam.world_to_camera(world)
+    rel = scaled_to_stature(joints - joints[:, :1], TYPICAL_STATURE_M)
+    fx, fy, cx, cy = cam.intrinsics[:4]
+    placed = rel + joints[:, :1]
+    pixels = placed[..., :2] / placed[..., 2:] * [fx, fy] + [cx, cy]
+    model = 1.2 * placed[:, 0] + np.random.default_rng(0).normal(0, 0.05, placed[:, 0].shape)
+    out = world_motion(rel, pixels, np.array([fx, fy, cx, cy]), 50.0, model_root=model)
+    assert out["stature_m"] == pytest.approx(1.2 * TYPICAL_STATURE_M, rel=0.02)
+    # The model's jitter is gone: the root is the exact fit, scaled (up to the 0.3 s average).
+    assert np.abs(out["root_cam"] - 1.2 * placed[:, 0]).mean() < 0.02

@@ -52,8 +52,8 @@ def score_sequence(poses: np.ndarray, seq, fps: float, trajectory_model=None) ->
         roots["model"] = predict_root(trajectory_model, to_rays(pixels, intrinsics))
     out = {}
     for method, root in roots.items():
-        locked = world_motion(poses, pixels, intrinsics, fps, root_cam=root)
-        plain = world_motion(poses, pixels, intrinsics, fps, root_cam=root, lock_feet=False)
+        locked = world_motion(poses, pixels, intrinsics, fps, model_root=root)
+        plain = world_motion(poses, pixels, intrinsics, fps, model_root=root, lock_feet=False)
         error, fraction = root_errors(locked["root_cam"].astype(np.float64), cam[:, 0])
         out[method] = {"root_mm": 1000 * error, "root_per_distance": fraction,
                        "w_mpjpe_mm": 1000 * w_mpjpe(locked["joints_world"].astype(np.float64), truth),

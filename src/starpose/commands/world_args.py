@@ -53,5 +53,5 @@ def world_note(meta: dict) -> str:
     before, after = (1000 * v for v in meta["foot_sliding_m"])
     sliding = "no foot contacts" if before != before else \
         f"foot sliding {before:.1f} -> {after:.1f} mm/frame in contact"
-    return (f"; root by the {meta['root_method']} estimate, focal {meta['intrinsics'][0]:.0f} px, "
-            f"{sliding}")
+    return (f"; root by the {meta['root_method']} estimate, stature {meta['stature_m']:.2f} m, "
+            f"focal {meta['intrinsics'][0]:.0f} px, {sliding}")

@@ -76,7 +76,7 @@ def add_world(poses: np.ndarray, meta: dict, options: WorldOptions = WorldOption
 
         root_cam = predict_root(model, to_rays(np.asarray(meta["keypoints_2d"], np.float64),
                                                intrinsics))
-    fields = world_motion(poses, meta["keypoints_2d"], intrinsics, float(fps), root_cam=root_cam,
+    fields = world_motion(poses, meta["keypoints_2d"], intrinsics, float(fps), model_root=root_cam,
                           weights=meta.get("confidence"), lock_feet=options.lock_feet,
                           stature_m=options.stature_m)
     return {**fields, "root_method": "model" if model is not None else "geometric"}
