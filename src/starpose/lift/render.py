@@ -45,7 +45,7 @@ def render_result(result: dict, out_path, *, ground_truth=None, fps=None, azimut
 def plot_world_result(result: dict, out_path, *, skeleton=None, every: int | None = None,
                       title: str = "") -> None:
     """A still picture of a result's world motion (``joints_world``): floor, root path, foot
-    contacts and a pose every ``every`` frames (default: about 12 poses)."""
+    contacts and a pose every ``every`` frames (default: about 8 poses)."""
     from starpose.data.skeleton import H36M_17
     from starpose.errors import DataError
     from starpose.viz.world_view import plot_world
@@ -59,4 +59,4 @@ def plot_world_result(result: dict, out_path, *, skeleton=None, every: int | Non
               for _, c in skeleton.bones]
     frames = len(result["joints_world"])
     plot_world(result["joints_world"], result.get("contacts"), out_path, bones=skeleton.bones,
-               colors=colors, every=every or max(frames // 12, 1), title=title)
+               colors=colors, every=every or max(frames // 8, 1), title=title)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FLOOR_STEP = 0.5  # metres between floor grid lines
+FLOOR_STEP = 0.5  # metres between floor grid lines (the caption says so)
 
 
 def to_display(points: np.ndarray) -> np.ndarray:
@@ -41,6 +41,9 @@ def _axes(ax, centre, half, azimuth, elevation) -> None:
     ax.set_ylim(centre[1] - half, centre[1] + half)
     ax.set_zlim(max(centre[2] - half, -0.05), max(centre[2] - half, -0.05) + 2 * half)
     ax.set_box_aspect((1, 1, 1), zoom=1.2)
+    ax.grid(False)  # the floor grid (metres) is drawn instead
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.pane.set_visible(False)
     ax.set_xticklabels([])
     ax.set_yticklabels([])
     ax.set_zticklabels([])
@@ -75,7 +78,7 @@ def add_world_panel(fig, num_panels: int, column: int, joints_world: np.ndarray,
 
 
 def plot_world(joints_world: np.ndarray, contacts, out_path, *, bones, colors, every: int = 10,
-               title: str = "", azimuth: float = -60.0, elevation: float = 20.0, size=(6, 5)):
+               title: str = "", azimuth: float = -60.0, elevation: float = 25.0, size=(6, 5)):
     """A still of the clip: floor, root path (on the floor), contact spots and a pose every
     ``every`` frames (the last one darkest). Written atomically to ``out_path`` (``.png``)."""
     from starpose.viz.plots import atomic_output, new_figure
@@ -99,8 +102,7 @@ def plot_world(joints_world: np.ndarray, contacts, out_path, *, bones, colors, e
         for (p, c), colour in zip(bones, colors):
             ax.plot(*disp[t, [p, c]].T, color=colour, lw=1.5, alpha=alpha)
     ax.legend(loc="upper left", fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
+    ax.set_title((title + "\n" if title else "") + f"floor grid {FLOOR_STEP:g} m", fontsize=10)
     with atomic_output(out_path) as tmp:
         fig.savefig(tmp, format="png")
     return out_path
