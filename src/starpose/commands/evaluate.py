@@ -15,7 +15,7 @@ from starpose.errors import StarposeError
 
 EXAMPLES = (
     "starpose evaluate --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --checkpoint best.pt",
-    "starpose evaluate --dataset humaneva --data-dir humaneva/ --keypoints gt --checkpoint best.pt --by-subject",
+    "starpose evaluate --data-dir data/synthetic/small --checkpoint bundled --robustness",
     "starpose evaluate --data-dir synth_varied/ --keypoints noisy --checkpoint bundled --trajectory",
 )
 
@@ -52,6 +52,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=64, help="windows per forward pass")
     add_device_argument(parser)
     parser.add_argument("--amp", choices=("bf16",), default=None, help="bf16 autocast")
+    parser.add_argument("--robustness", action="store_true",
+                        help="instead of the action tables: the camera-robustness table (the test "
+                        "subjects' takes of --data-dir's 3D file filmed by Human3.6M's cameras, a "
+                        "ring of unseen cameras, 16:9 4K off-centre and 9:16 portrait, with "
+                        "detector-like 2D noise; MPJPE, P-MPJPE, acceleration error)")
     parser.add_argument("--trajectory", action="store_true",
                         help="instead of the pose tables: world motion on a synthetic set (root "
                         "error, W-MPJPE, foot sliding before/after the contact correction)")
@@ -73,11 +78,16 @@ def run(args: argparse.Namespace) -> int:
 
         _check_json_path(args.json)
         check_output_path(args.json, suffixes=(".json",), inputs=(args.checkpoint,))
+    if args.robustness:
+        _check_robustness_options(args)
+    _check_trajectory_options(args)
     checkpoint = read_checkpoint(args.checkpoint)
     model = model_from_checkpoint(checkpoint, args.checkpoint, num_heads=args.num_heads,
                                   device=resolve_device(args.device))
     dataset = get_dataset(args.dataset)
     check_model_fits(model, args.checkpoint, dataset)
+    if args.robustness:
+        return _robustness(args, model)
     sequences = dataset.load(args.data_dir, args.keypoints, list(args.subjects or dataset.subjects_test))
     if args.actions:
         dataset.check_actions(sequences, args.actions, args.data_dir)
@@ -99,6 +109,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_trajectory_options(args: argparse.Namespace) -> None:
+    """--trajectory's table has no use for the pose tables' options: refused, not ignored."""
+    if not args.trajectory:
+        if args.trajectory_model != "auto":
+            raise StarposeError("--trajectory-model is for --trajectory")
+        return
+    unused = [flag for flag, used in (("--robustness", args.robustness),
+                                      ("--protocol", args.protocol != "published"),
+                                      ("--by-subject", args.by_subject),
+                                      ("--amp", bool(args.amp))) if used]
+    if unused:
+        raise StarposeError(f"--trajectory scores world motion, every frame once; it does not "
+                            f"take {', '.join(unused)}")
+
+
 def _run_trajectory(args, model, sequences, dataset) -> int:
     from starpose.evaluate_trajectory import trajectory_report
     from starpose.lift.world import trajectory_model
@@ -112,6 +137,34 @@ def _run_trajectory(args, model, sequences, dataset) -> int:
     print(text)
     if args.json:
         _write_json(args, {"trajectory": result}, sequences, dataset)
+    return 0
+
+
+def _check_robustness_options(args: argparse.Namespace) -> None:
+    """Options that the robustness table has no use for are refused, not ignored."""
+    unused = [flag for flag, used in (("--dataset", args.dataset != "h36m"),
+                                      ("--keypoints", args.keypoints != "gt"),
+                                      ("--protocol", args.protocol != "published"),
+                                      ("--actions", bool(args.actions)),
+                                      ("--by-subject", args.by_subject), ("--amp", bool(args.amp))) if used]
+    if unused:
+        raise StarposeError(f"--robustness makes its own Human3.6M-layout 2D keypoints and scores "
+                            f"every frame once; it does not take {', '.join(unused)}")
+
+
+def _robustness(args: argparse.Namespace, model) -> int:
+    from starpose.evaluate_robustness import format_robustness, robustness_table, test_takes
+    from starpose.io import atomic_write_text
+
+    subjects = tuple(args.subjects or ("S9", "S11"))
+    rows = robustness_table(model, test_takes(args.data_dir, subjects), flip=not args.no_flip,
+                            batch_size=args.batch_size, progress=True)
+    print(format_robustness(rows, f"camera robustness: {args.checkpoint} on {', '.join(subjects)}"))
+    if args.json:
+        payload = {"checkpoint": str(args.checkpoint), "data_dir": str(args.data_dir),
+                   "subjects": list(subjects), "flip": not args.no_flip, "robustness": rows}
+        atomic_write_text(args.json, json.dumps(payload, indent=2))
+        print(f"wrote {args.json}")
     return 0
 
 

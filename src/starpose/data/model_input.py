@@ -26,9 +26,11 @@ BOX_SCALE = 3.0
 
 
 def screen_input(pixels: np.ndarray, width: float, height: float) -> np.ndarray:
-    """``"screen"``: pixels ``(T, J, 2)`` scaled to [-1, 1] by the image width."""
-    pixels = np.asarray(pixels, np.float64)
-    return (pixels / width * 2 - np.array([1.0, height / width])).astype(np.float32)
+    """``"screen"``: pixels ``(T, J, 2)`` scaled to [-1, 1] by the image width (computed in
+    float32, exactly as the published pipeline and earlier starpose versions did)."""
+    from starpose.data.cameras import normalize_screen_coordinates
+
+    return normalize_screen_coordinates(np.asarray(pixels, np.float32), width, height).astype(np.float32)
 
 
 def box_input(points: np.ndarray) -> np.ndarray:

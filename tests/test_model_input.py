@@ -1,0 +1,113 @@
+"""The model's input normalisation: framing-invariant box input, rays, the published screen input
+kept as it was, recorded in checkpoints and used wherever a model is fed."""
+import numpy as np
+import pytest
+import torch
+
+from starpose.data.cameras import normalize_screen_coordinates
+from starpose.data.h36m import Sequence
+from starpose.data.model_input import box_input, input_norm_of, model_input, sequence_input
+from starpose.data.synth.cameras import focal_from_fov
+from starpose.data.studio_cameras import aimed_camera
+from starpose.evaluate import predict_all
+from starpose.formats import Keypoints2D
+from starpose.inference import TorchPredictor
+from starpose.lift.lifting import lift_keypoints, normalised_input
+from starpose.models.checkpoints import export_checkpoint, load_model, save_checkpoint
+from starpose.models.mixste import MixSTE
+from starpose.models.presets import get_preset
+from dataclasses import replace
+
+
+def _person(frames=30, seed=0):
+    """A person's 2D keypoints (T, 17, 2) in a 1000x1002 Human3.6M frame."""
+    rng = np.random.default_rng(seed)
+    body = np.stack([np.linspace(-60, 60, 17), np.linspace(-220, 220, 17)], -1)
+    walk = np.cumsum(rng.normal(0, 2, (frames, 1, 2)), 0)
+    return 500 + body[None] + walk + rng.normal(0, 3, (frames, 17, 2))
+
+
+def _keypoints(xy, width, height):
+    T = len(xy)
+    return Keypoints2D(xy=xy.astype(np.float32), confidence=np.ones((T, 17), np.float32), width=width,
+                       height=height, fps=50.0, source_format="numpy", name="clip")
+
+
+def test_same_person_in_two_framings_gives_the_same_model_input():
+    h36m = _person()
+    # The same person in a 3840x2160 video: 3.1 times larger, 900 px right of the centre.
+    uhd = (h36m - 500) * 3.1 + np.array([1920 + 900, 1080 - 150])
+    a = normalised_input(_keypoints(h36m, 1000, 1002), 17, "box")
+    b = normalised_input(_keypoints(uhd, 3840, 2160), 17, "box")
+    np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+    assert a.dtype == np.float32 and np.abs(a).max() < 2
+    # The published input is not framing-invariant (and is what screen models keep getting).
+    s1 = normalised_input(_keypoints(h36m, 1000, 1002), 17, "screen")
+    s2 = normalised_input(_keypoints(uhd, 3840, 2160), 17, "screen")
+    assert np.abs(s1 - s2).max() > 0.1
+    np.testing.assert_array_equal(s1, normalize_screen_coordinates(
+        h36m.astype(np.float32), 1000, 1002).astype(np.float32))
+
+
+def test_box_input_is_centred_scaled_and_idempotent():
+    x = box_input(_person())
+    centre = ((x.max(1) + x.min(1)) / 2).mean(0)
+    np.testing.assert_allclose(centre, 0, atol=1e-6)
+    np.testing.assert_allclose(box_input(x), x, atol=1e-6)
+
+
+def test_rays_are_the_same_for_one_camera_at_any_resolution():
+    pixels = _person()
+    small = model_input(pixels, "rays", (1000, 1002), focal=(1145.0, 1144.0), centre=(512.0, 515.0))
+    large = model_input(pixels * 2, "rays", (2000, 2004), focal=(2290.0, 2288.0), centre=(1024.0, 1030.0))
+    np.testing.assert_allclose(small, large, atol=1e-6)
+    with pytest.raises(ValueError, match="focal length"):
+        model_input(pixels, "rays", (1000, 1002))
+
+
+def test_loaded_sequences_are_renormalised_from_their_camera():
+    camera = aimed_camera("c", (1920, 1080), focal_from_fov((1920, 1080), 60.0), 0.3, 4.0, 1.5, (0, 0))
+    pixels = _person() + [400, 0]
+    screen = camera.normalize(pixels.astype(np.float32))
+    seq = Sequence("S9", "Walking", 0, screen, np.zeros((30, 17, 3), np.float32), camera)
+    np.testing.assert_allclose(sequence_input(seq, "box").keypoints_2d, box_input(pixels), atol=1e-5)
+    rays = (pixels - camera.center) / camera.focal_length
+    np.testing.assert_allclose(sequence_input(seq, "rays").keypoints_2d, rays, atol=1e-5)
+    assert sequence_input(seq, "screen") is seq
+
+
+def _box_model():
+    torch.manual_seed(0)
+    return MixSTE.from_config(replace(get_preset("star-mixste-27").model, input_norm="box")).eval()
+
+
+def test_checkpoints_record_the_input_normalisation(tmp_path):
+    model = _box_model()
+    save_checkpoint(tmp_path / "box.pt", model)
+    assert load_model(tmp_path / "box.pt").input_norm == "box"
+    # A published-layout file without starpose's configuration is a published (screen) model.
+    export_checkpoint(tmp_path / "box.pt", "published", tmp_path / "published.bin")
+    data = torch.load(tmp_path / "published.bin", weights_only=True)
+    data.pop("starpose_config", None)
+    torch.save(data, tmp_path / "bare.bin")
+    assert load_model(tmp_path / "bare.bin").input_norm == "screen"
+    assert input_norm_of(TorchPredictor(model)) == "box"
+    with pytest.raises(ValueError, match="input normalisation"):
+        replace(model.config, input_norm="pixels")
+
+
+def test_evaluate_and_lift_feed_a_box_model_its_own_input():
+    model = _box_model()
+    world_cam = np.zeros((60, 17, 3), np.float32)
+    pixels = _person(60)
+    seqs = []
+    for size, scale, shift in (((1000, 1002), 1.0, (0, 0)), ((3840, 2160), 3.1, (2000, 300))):
+        camera = aimed_camera("c", size, 1000.0, 0.0, 4.0, 1.5, (0, 0))
+        framed = (pixels - 500) * scale + 500 + np.array(shift)
+        seqs.append(Sequence("S9", "Walking", 0, camera.normalize(framed.astype(np.float32)),
+                             world_cam, camera))
+    first, second = predict_all(model, seqs, batch_size=8)
+    torch.testing.assert_close(first, second, atol=1e-5, rtol=0)
+    lifted = [lift_keypoints(model, _keypoints((pixels - 500) * s + 500 + np.array(d), *size))["positions_3d"]
+              for size, s, d in (((1000, 1002), 1.0, (0, 0)), ((3840, 2160), 3.1, (2000, 300)))]
+    np.testing.assert_allclose(lifted[0], lifted[1], atol=1e-5)
