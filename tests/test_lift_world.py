@@ -102,3 +102,10 @@ def test_render_draws_the_world_panel_and_picture(walk, tmp_path, capsys):
                  str(tmp_path / "none.png")]) == 2
     err = capsys.readouterr().err.strip()
     assert "joints_world" in err and "\n" not in err and not (tmp_path / "none.png").exists()
+
+
+def test_a_given_stature_sets_the_size(walk, tmp_path, capsys):
+    assert _lift(walk, tmp_path / "tall.npz", "--stature", "1.9") == 0
+    assert "stature 1.90 m" in capsys.readouterr().out
+    raw = np.load(tmp_path / "tall.npz")
+    assert float(raw["stature_m"]) == pytest.approx(1.9) and str(raw["root_method"]) == "geometric"

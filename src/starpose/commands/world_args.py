@@ -15,8 +15,8 @@ def add_world_arguments(parser) -> None:
                        help="how the root is placed: the bundled trajectory model (auto), the "
                        "geometric estimate, or trajectory weights")
     world.add_argument("--stature", type=float, default=None, metavar="M",
-                       help="the person's height in metres (default 1.70): sets the body's size "
-                       "and so the distance from the camera")
+                       help="the person's height in metres, where known (default: the trajectory "
+                       "model's estimate, else 1.70): sets the body's size and so its distance")
     world.add_argument("--no-foot-lock", action="store_true",
                        help="keep the foot sliding (no contact correction)")
     world.add_argument("--no-world", action="store_true",

@@ -32,19 +32,21 @@ class WorldOptions:
     the typical field of view, :data:`starpose.world.TYPICAL_FOV_DEG`); ``trajectory``:
     ``"auto"`` (the bundled trajectory model when installed, else geometric), ``"geometric"``,
     or the path of trajectory weights (``.npz``); ``lock_feet``: remove foot sliding;
-    ``stature_m``: the person's height (default :data:`starpose.world.body.TYPICAL_STATURE_M`)."""
+    ``stature_m``: the person's height where it is known; then it sets the body's size and the
+    root is placed geometrically (a trajectory model's estimate of the size is not needed).
+    Otherwise the trajectory model's estimate, else :data:`starpose.world.body.TYPICAL_STATURE_M`."""
 
     enabled: bool = True
     focal_px: float | None = None
     fov_deg: float | None = None
     trajectory: str = "auto"
     lock_feet: bool = True
-    stature_m: float = TYPICAL_STATURE_M
+    stature_m: float | None = None
 
     def check(self) -> None:
         """StarposeError (one line) for a camera value or a stature out of range."""
         check_camera_values(self.focal_px, self.fov_deg)
-        if not 0.5 <= self.stature_m <= 2.5:
+        if self.stature_m is not None and not 0.5 <= self.stature_m <= 2.5:
             raise StarposeError(f"a stature of {self.stature_m:g} m is not a person's "
                                 "(expected 0.5 to 2.5 m)")
 
@@ -71,6 +73,8 @@ def add_world(poses: np.ndarray, meta: dict, options: WorldOptions = WorldOption
                       f"foot contacts assume {ASSUMED_FPS:g} fps", StarposeWarning, stacklevel=2)
         fps = ASSUMED_FPS
     root_cam = None
+    if options.stature_m is not None:
+        model = None  # the size is known: the geometric fit places the root
     if model is not None:
         from starpose.models.trajectory import predict_root
 
@@ -78,5 +82,5 @@ def add_world(poses: np.ndarray, meta: dict, options: WorldOptions = WorldOption
                                                intrinsics))
     fields = world_motion(poses, meta["keypoints_2d"], intrinsics, float(fps), model_root=root_cam,
                           weights=meta.get("confidence"), lock_feet=options.lock_feet,
-                          stature_m=options.stature_m)
+                          stature_m=options.stature_m or TYPICAL_STATURE_M)
     return {**fields, "root_method": "model" if model is not None else "geometric"}
