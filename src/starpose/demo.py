@@ -177,9 +177,12 @@ def animate_test_sequence(out: Path, result: DemoResult, test: list[Sequence], d
     from starpose.inference.predictors import predict_sequence
     from starpose.viz.animation import render_animation
 
+    from starpose.data.model_input import sequence_input
+
     seq = next(s for s in test if s.camera_index == 0)
-    pred = predict_sequence(load_model(result.checkpoint), seq.keypoints_2d, skeleton=dataset.skeleton,
-                            zero_root=False)
+    model = load_model(result.checkpoint)
+    pred = predict_sequence(model, sequence_input(seq, model.input_norm).keypoints_2d,
+                            skeleton=dataset.skeleton, zero_root=False)
     truth = seq.positions_3d.copy()
     pred[:, dataset.root] = truth[:, dataset.root] = 0
     frames = render_animation(seq.keypoints_2d, {f"Prediction ({result.attention})": pred, "Ground truth": truth},

@@ -71,13 +71,16 @@ def _export_bundled(args: argparse.Namespace) -> int:
 
 
 def _evaluation_averages(path: Path) -> tuple[str, dict]:
-    """(``<dataset>_<protocol>``, the Average row) of a ``starpose evaluate --json`` file."""
+    """(``<dataset>_<protocol>``, the Average row) of a ``starpose evaluate --json`` file;
+    (``robustness``, its rows) of an ``evaluate --robustness --json`` file."""
     import json
 
     from starpose.errors import StarposeError
 
     try:
         payload = json.loads(path.read_text())
+        if isinstance(payload, dict) and isinstance(payload.get("robustness"), dict):
+            return "robustness", payload["robustness"]
         tables = payload["tables"]
         table = tables.get("all", tables)
         return f"{payload['dataset']}_{payload['protocol']}", table.get("Average", table)

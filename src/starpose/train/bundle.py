@@ -56,9 +56,21 @@ def package(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, numbers: 
     manifest = {"recipe": RECIPE.name, "preset": RECIPE.train["preset"], "starpose_version": __version__,
                 "sha256": file_sha256(path), "bytes": path.stat().st_size, "dtype": "float32",
                 "config": config_dict(model), "training": {**RECIPE.train, "data": RECIPE.data},
-                "numbers": numbers or {}, "self_check": self_check}
+                "starts_from": _starts_from(checkpoint), "numbers": numbers or {}, "self_check": self_check}
     atomic_write_text(out_dir / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return path
+
+
+def _starts_from(checkpoint) -> dict:
+    """The recipe and SHA-256 of the weights the run started from (``--init-from``), if any."""
+    from starpose.models.checkpoints import read_checkpoint
+
+    config = read_checkpoint(checkpoint).get("train_config") or {}
+    start = config.get("init_from") if isinstance(config, dict) else None
+    if not RECIPE.starts_from and not start:
+        return {}
+    found = start and Path(start).is_file()
+    return {"recipe": RECIPE.starts_from, "sha256": file_sha256(start) if found else None}
 
 
 def package_checked(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, numbers: dict | None = None) -> Path:

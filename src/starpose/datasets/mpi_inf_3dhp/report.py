@@ -61,6 +61,7 @@ def predict_3dhp(model, keypoints_2d: np.ndarray, source: str = "3dhp", flip: bo
     """
     skeleton = LAYOUTS[source]
     inputs = h36m_from_3dhp(keypoints_2d) if source == "h36m" else keypoints_2d
+    inputs = _model_input(model, inputs)
     device = next(model.parameters()).device
     windows = torch.from_numpy(eval_windows(np.ascontiguousarray(inputs, np.float32),
                                             model.config.num_frames)).to(device)
@@ -172,3 +173,16 @@ def format_report(result: dict) -> str:
         lines.append(f"Model trained on {result['source_layout']}: excluded from the metrics "
                      f"(no counterpart): {', '.join(result['joints_excluded'])}.")
     return "\n".join(lines)
+
+
+def _model_input(model, screen: np.ndarray) -> np.ndarray:
+    """The screen-normalised keypoints ``(T, J, 2)`` as ``model`` takes them (box input is the
+    same computed from screen coordinates as from pixels)."""
+    from starpose.data.model_input import box_input, input_norm_of
+    from starpose.errors import StarposeError
+
+    norm = input_norm_of(model)
+    if norm == "rays":
+        raise StarposeError("a model of camera-ray input cannot be evaluated on MPI-INF-3DHP here")
+    return box_input(screen) if norm == "box" else screen
+
