@@ -10,8 +10,9 @@ from starpose.cli import build_parser, main
 from starpose.commands.train import train_config
 from starpose.errors import CheckpointError, StarposeError
 from starpose.models import bundled
+from starpose.train import bundle
 from starpose.models.checkpoints import load_model, read_checkpoint
-from starpose.recipes import RECIPES
+from starpose.train.recipes import RECIPES
 
 
 def test_shipped_weights_match_their_manifest():
@@ -25,6 +26,10 @@ def test_shipped_weights_match_their_manifest():
     assert data["config"] == manifest["config"]
     assert manifest["training"] == {**RECIPES["bundled"].train, "data": RECIPES["bundled"].data}
     assert "optimizer" not in data  # weights only
+    # The model of the recipe: box input, started from the first bundled model's weights.
+    assert manifest["config"]["input_norm"] == RECIPES["bundled"].train["input_norm"] == "box"
+    assert manifest["starts_from"]["recipe"] == RECIPES["bundled"].starts_from == "bundled-v1"
+    assert manifest["starts_from"]["sha256"].startswith("sha256:")
 
 
 def test_load_model_by_name_returns_the_bundled_star_mixste():
@@ -39,10 +44,26 @@ def test_load_model_by_name_returns_the_bundled_star_mixste():
 def test_bundled_model_lifts_the_self_check_sequence_to_its_recorded_error(tiny_dataset_dir):
     check = bundled.read_manifest()["self_check"]
     assert (check["synth_preset"], check["seed"]) == ("tiny", 0)  # what tiny_dataset_dir holds
-    mpjpe = bundled.self_check_mpjpe(load_model("bundled"), tiny_dataset_dir)
+    mpjpe = bundle.self_check_mpjpe(load_model("bundled"), tiny_dataset_dir)
     assert mpjpe == pytest.approx(check["mpjpe_mm"], abs=check["tolerance_mm"])
     documented = bundled.read_manifest()["numbers"]["h36m_published"]["mpjpe"]
     assert mpjpe < 2.5 * documented  # the tiny set is of the same generator as the documented test set
+
+
+def test_bundled_model_gives_the_same_pose_for_two_framings_of_one_person(tmp_path):
+    rng = np.random.default_rng(0)
+    body = np.stack([np.linspace(-60, 60, 17), np.linspace(-220, 220, 17)], -1)
+    h36m = 500 + body[None] + np.cumsum(rng.normal(0, 2, (60, 1, 2)), 0)
+    uhd = (h36m - 500) * 3.2 + [2900, 900]  # the same person in a 4K 16:9 frame, off-centre
+    results = []
+    for name, pixels, size in (("a", h36m, (1000, 1002)), ("b", uhd, (3840, 2160))):
+        np.save(tmp_path / f"{name}.npy", pixels.astype(np.float32))
+        out = tmp_path / f"{name}.npz"
+        assert main(["lift", str(tmp_path / f"{name}.npy"), "--out", str(out), "--width", str(size[0]),
+                     "--height", str(size[1])]) == 0
+        with np.load(out) as result:
+            results.append(result["positions_3d"])
+    np.testing.assert_allclose(results[0], results[1], atol=1e-5)
 
 
 def test_tampered_weights_are_refused(tmp_path, monkeypatch):
@@ -80,18 +101,24 @@ def test_info_lists_the_bundled_model(capsys):
 
 def test_train_recipe_bundled_sets_the_whole_recipe_and_refuses_contradictions():
     parser = build_parser()
-    config = train_config(parser.parse_args(["train", "--recipe", "bundled", "--data-dir", "d", "--out", "o"]))
+    base = ["train", "--recipe", "bundled", "--data-dir", "d", "--out", "o", "--init-from", "v1.pt"]
+    config = train_config(parser.parse_args(base))
     for name, value in RECIPES["bundled"].train.items():
         assert getattr(config, name) == value, name
-    same = train_config(parser.parse_args(["train", "--recipe", "bundled", "--data-dir", "d", "--out", "o",
-                                           "--lr", "1e-3"]))
-    assert same.lr == 1e-3
+    assert config.init_from == "v1.pt"
+    lr = RECIPES["bundled"].train["lr"]
+    same = train_config(parser.parse_args(base + ["--lr", str(lr)]))
+    assert same.lr == lr
     with pytest.raises(StarposeError, match="--batch-size 8 conflicts with --recipe bundled"):
-        train_config(parser.parse_args(["train", "--recipe", "bundled", "--data-dir", "d", "--out", "o",
-                                        "--batch-size", "8"]))
+        train_config(parser.parse_args(base + ["--batch-size", "8"]))
+    with pytest.raises(StarposeError, match="--input-norm screen conflicts with --recipe bundled"):
+        train_config(parser.parse_args(base + ["--input-norm", "screen"]))
     with pytest.raises(StarposeError, match="--dataset h36m"):
-        train_config(parser.parse_args(["train", "--recipe", "bundled", "--dataset", "humaneva",
-                                        "--data-dir", "d", "--out", "o"]))
+        train_config(parser.parse_args(base + ["--dataset", "humaneva"]))
+    with pytest.raises(StarposeError, match="give its weights with --init-from"):
+        train_config(parser.parse_args(base[:-2]))
+    v1 = train_config(parser.parse_args(["train", "--recipe", "bundled-v1", "--data-dir", "d", "--out", "o"]))
+    assert (v1.epochs, v1.max_batches_per_epoch, v1.lr, v1.input_norm) == (24, 200, 1e-3, None)
 
 
 def test_export_to_bundled_packages_a_checkpoint(tmp_path, capsys):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from starpose.cli import main
-from starpose.data.synthetic import generate_dataset
+from starpose.datasets.h36m.synthetic import generate_dataset
 
 
 @pytest.fixture(scope="module")

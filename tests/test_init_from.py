@@ -7,7 +7,7 @@ from starpose.cli import main
 from starpose.models.checkpoints import load_model, save_checkpoint, starpose_to_published
 from starpose.models.mixste import MixSTE
 from starpose.models.presets import get_preset
-from starpose.train import TrainConfig, Trainer
+from starpose.train.loop import TrainConfig, Trainer
 
 
 def _config(data_dir, out, **kwargs):

@@ -17,8 +17,8 @@ import torch
 from starpose import save_checkpoint
 from starpose.cli import main
 from starpose.data.cameras import image_coordinates
-from starpose.data.h36m import load_h36m
-from starpose.data.synthetic import generate_dataset
+from starpose.datasets.h36m.files import load_h36m
+from starpose.datasets.h36m.synthetic import generate_dataset
 from starpose.data.windows import TrainWindows
 from starpose.formats import Keypoints2D, Note, NoteKind
 from starpose.lift import lift_keypoints, read_result
@@ -288,7 +288,7 @@ def test_failure_before_writing_leaves_nothing_behind(lifter, tmp_path, capsys):
 
 
 def test_the_note_kind_not_its_wording_makes_a_warning(lifter, tmp_path, capsys, monkeypatch):
-    import starpose.commands.lift as command
+    import starpose.lift.pipeline as command
 
     xy = lifter["xy"][:12].astype(np.float32)
     notes = [Note(NoteKind.SEVERAL_PEOPLE, "memory: filled with people, kept one"),

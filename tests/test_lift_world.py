@@ -6,7 +6,7 @@ import pytest
 
 from starpose.cli import main
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17
-from starpose.data.synthetic import generate_arrays
+from starpose.datasets.h36m.synthetic import generate_arrays
 from starpose.data.take_cameras import _cameras
 from starpose.lift import read_result
 from starpose.world.body import ankle_height

@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from starpose.data.cameras import normalize_screen_coordinates
-from starpose.data.h36m import Sequence
+from starpose.datasets.h36m.files import Sequence
 from starpose.data.model_input import box_input, input_norm_of, model_input, sequence_input
 from starpose.data.synth.cameras import focal_from_fov
-from starpose.data.studio_cameras import aimed_camera
-from starpose.evaluate import predict_all
+from starpose.datasets.mpi_inf_3dhp.studio_cameras import aimed_camera
+from starpose.evaluate.protocol import predict_all
 from starpose.formats import Keypoints2D
-from starpose.inference import TorchPredictor
+from starpose.inference.predictors import TorchPredictor
 from starpose.lift.lifting import lift_keypoints, normalised_input
 from starpose.models.checkpoints import export_checkpoint, load_model, save_checkpoint
 from starpose.models.mixste import MixSTE

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 
 from starpose.cli import main
-from starpose.data.anthropometry import subject_body, subject_style
-from starpose.data.cameras import h36m_cameras
-from starpose.data.h36m import load_h36m
-from starpose.data.motion import take_motion
+from starpose.data.synth.anthropometry import subject_body, subject_style
+from starpose.data.synth.motion import take_motion
+from starpose.datasets.h36m.files import load_h36m
+from starpose.datasets.h36m.layout import h36m_cameras
 from starpose.data.safe_pickle import load_npz
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17
 from starpose.data.synth.cameras import VARIED, in_view, pitch_of, sample_cameras
 from starpose.data.synth.varied import confidence, sized_detector_noise, varied_views
-from starpose.data.synthetic import generate_arrays
+from starpose.datasets.h36m.synthetic import generate_arrays
 from starpose.data.take_cameras import TAKE_CAMERAS_FILE
 
 
@@ -85,9 +85,13 @@ def test_the_person_is_in_view_anywhere_in_the_image_and_partly_outside_at_times
 
 def test_human36m_cameras_stay_a_subset_of_the_varied_views(walk):
     for take_index in range(4):
-        cams, gt, noisy = varied_views(walk, "S9", take_index, np.random.default_rng(take_index))
-        assert cams[0] is not None and len(cams) == len(gt) == len(noisy) == 4
-        assert cams[0].id == h36m_cameras("S9")[take_index].id
+        first = h36m_cameras("S9")[take_index]
+        cams, gt, noisy = varied_views(walk, first, np.random.default_rng(take_index))
+        assert cams[0] is first and len(cams) == len(gt) == len(noisy) == 4
+        assert all(c.id.startswith("varied") for c in cams[1:])
+    arrays = generate_arrays("tiny", 0, subjects=("S9",), cameras="varied")
+    ids = {tuple(np.round(t[0, :2])) for t in arrays["cameras"]["intrinsics"]["S9"].values()}
+    assert ids <= {tuple(np.round(c.focal_length)) for c in h36m_cameras("S9")}
 
 
 def test_detector_noise_scales_with_the_person_in_pixels():

@@ -11,7 +11,7 @@ from starpose.models.trajectory import (TrajectoryConfig, TrajectoryNet, decode_
                                         inverse_depth_loss, predict_root, ray_features)
 from starpose.models.trajectory_weights import (bundled_trajectory_path, load_trajectory_model,
                                                 save_trajectory_model)
-from starpose.trajectory_train import evaluate_roots, root_samples, train_steps
+from starpose.train.trajectory import evaluate_roots, root_samples, train_steps
 
 
 def test_inverse_depth_loss_by_hand():

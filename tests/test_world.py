@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17
-from starpose.data.synthetic import generate_arrays
+from starpose.datasets.h36m.synthetic import generate_arrays
 from starpose.data.take_cameras import _cameras
 from starpose.errors import StarposeError
 from starpose.world import TYPICAL_FOV_DEG, intrinsics_for, world_motion

@@ -1,7 +1,7 @@
 """``starpose evaluate``: a checkpoint and a dataset folder -> per-action error tables (and JSON).
 
 The command loads the model and the test sequences, checks they fit each other, and hands them
-to :func:`starpose.evaluate.evaluate_model`; the protocols themselves live in the library.
+to :func:`starpose.evaluate.protocol.evaluate_model`; the protocols themselves live in the library.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from starpose.commands.common import add_command_parser, add_device_argument, comma_list, positive_int
-from starpose.data.datasets import dataset_names
+from starpose.datasets.registry import dataset_names
 from starpose.errors import StarposeError
 
 EXAMPLES = (
@@ -67,10 +67,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from starpose.data.datasets import get_dataset
-    from starpose.evaluate import check_frames_fit, check_model_fits
-    from starpose.evaluate_report import published_report
-    from starpose.inference import resolve_device
+    from starpose.datasets.registry import get_dataset
+    from starpose.evaluate.protocol import check_frames_fit, check_model_fits
+    from starpose.evaluate.report import dataset_report
+    from starpose.inference.predictors import resolve_device
     from starpose.models.checkpoints import model_from_checkpoint, read_checkpoint
 
     if args.json:
@@ -99,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
     check_frames_fit(model.num_frames, sequences, args.checkpoint)
     if args.trajectory:
         return _run_trajectory(args, model, sequences, dataset)
-    report = dataset.evaluate_report or published_report
-    result, text = report(model, sequences, protocol=args.protocol, flip=not args.no_flip,
+    result, text = dataset_report(dataset, model, sequences, protocol=args.protocol, flip=not args.no_flip,
                           by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp,
                           skeleton=dataset.skeleton, trained_on=_trained_on(checkpoint))
     print(text)
@@ -125,7 +124,7 @@ def _check_trajectory_options(args: argparse.Namespace) -> None:
 
 
 def _run_trajectory(args, model, sequences, dataset) -> int:
-    from starpose.evaluate_trajectory import trajectory_report
+    from starpose.evaluate.trajectory import trajectory_report
     from starpose.lift.world import trajectory_model
 
     if dataset.num_joints != 17:
@@ -153,7 +152,7 @@ def _check_robustness_options(args: argparse.Namespace) -> None:
 
 
 def _robustness(args: argparse.Namespace, model) -> int:
-    from starpose.evaluate_robustness import format_robustness, robustness_table, test_takes
+    from starpose.evaluate.robustness import format_robustness, robustness_table, test_takes
     from starpose.io import atomic_write_text
 
     subjects = tuple(args.subjects or ("S9", "S11"))

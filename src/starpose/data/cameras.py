@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from starpose.arrays import clip, concat, cross, like
-from starpose.data.skeleton import h36m_metadata
-from starpose.errors import DataError
 
 
 def qinverse(q):
@@ -104,6 +102,36 @@ def _image_plane(X):
     return clip(X[..., :2] / X[..., 2:3], -1, 1)
 
 
+def look_at_rotation(position: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Rotation (3, 3) whose columns are the camera's x (right), y (down), z (forward) axes in
+    the world (z up): it rotates camera coordinates into the world."""
+    forward = target - position
+    forward = forward / np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right = right / np.linalg.norm(right)
+    down = np.cross(forward, right)
+    return np.stack([right, down, forward], axis=1)
+
+
+def rotation_to_quaternion(R: np.ndarray) -> np.ndarray:
+    """Unit quaternion (w, x, y, z) of a rotation matrix (3, 3) (Shepperd's method)."""
+    trace = np.trace(R)
+    if trace > 0:
+        s = 2 * np.sqrt(1 + trace)
+        q = [0.25 * s, (R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s]
+    else:
+        i = int(np.argmax(np.diag(R)))
+        j, k = (i + 1) % 3, (i + 2) % 3
+        s = 2 * np.sqrt(1 + R[i, i] - R[j, j] - R[k, k])
+        q = np.empty(4)
+        q[0] = (R[k, j] - R[j, k]) / s
+        q[1 + i] = 0.25 * s
+        q[1 + j] = (R[j, i] + R[i, j]) / s
+        q[1 + k] = (R[k, i] + R[i, k]) / s
+    q = np.asarray(q, float)
+    return q / np.linalg.norm(q)
+
+
 @dataclass(frozen=True, eq=False)
 class Camera:
     """One calibrated camera. Intrinsics in pixels; extrinsics in metres (world z up).
@@ -142,27 +170,3 @@ class Camera:
     def normalize(self, X):
         """Pixels ``(..., 2)`` to the normalised screen coordinates used by the models."""
         return normalize_screen_coordinates(X, self.res_w, self.res_h)
-
-
-def h36m_cameras(subject: str) -> list[Camera]:
-    """The 4 calibrated Human3.6M cameras of ``subject`` (e.g. ``"S9"``) from the metadata."""
-    meta = h36m_metadata()
-    extrinsics = meta["extrinsics"].get(subject)
-    if not extrinsics or not all(extrinsics):
-        known = ", ".join(s for s, e in meta["extrinsics"].items() if e and all(e))
-        raise DataError(f"subject {subject}: no camera calibration (calibrated subjects: {known})")
-    cameras = []
-    for intr, extr in zip(meta["intrinsics"], extrinsics):
-        cameras.append(Camera(
-            id=str(intr["id"]),
-            res_w=int(intr["res_w"]),
-            res_h=int(intr["res_h"]),
-            azimuth=float(intr["azimuth"]),
-            focal_length=np.asarray(intr["focal_length"], np.float64),
-            center=np.asarray(intr["center"], np.float64),
-            radial_distortion=np.asarray(intr["radial_distortion"], np.float64),
-            tangential_distortion=np.asarray(intr["tangential_distortion"], np.float64),
-            orientation=np.asarray(extr["orientation"], np.float64),
-            translation=np.asarray(extr["translation"], np.float64) / 1000.0,  # mm -> m
-        ))
-    return cameras

@@ -13,8 +13,7 @@ import numpy as np
 from starpose.data.npz import open_npz
 from starpose.errors import DataError
 from starpose.formats import read_json
-
-RESULT_SUFFIXES = (".npz", ".json", ".csv")
+from starpose.lift.writers import open_writer
 
 
 def write_result(result: dict, path) -> Path:
@@ -23,13 +22,11 @@ def write_result(result: dict, path) -> Path:
     ``.npz``: arrays plus ``joint_names``/``source`` strings and ``fps`` (NaN when unknown),
     readable with ``np.load(path)`` (no pickles). ``.json``: the same as lists (``fps`` null
     when unknown). ``.csv``: one row per frame and joint, ``frame, time_s, joint, x, y, z``.
-    The same file as :class:`starpose.lift.stream.ResultWriter` writes block by block.
+    The same file as :func:`starpose.lift.writers.open_writer`'s writer makes block by block.
     """
-    from starpose.lift.stream import ResultWriter
-
     poses = np.asarray(result["positions_3d"], dtype=np.float32)
     meta = {k: v for k, v in result.items() if k != "positions_3d"}
-    writer = ResultWriter(path, meta, len(poses), poses.shape[1])
+    writer = open_writer(path, meta, len(poses), poses.shape[1])
     try:
         writer.write(poses)
     except BaseException:
@@ -123,7 +120,7 @@ def _world_fields(raw: dict, path: Path, frames: int, joints: int) -> dict:
 
 def _known_joint_counts() -> tuple[int, ...]:
     """The joint counts of the known datasets' skeletons, largest first (17, 15)."""
-    from starpose.data.datasets import all_datasets
+    from starpose.datasets.registry import all_datasets
 
     return tuple(sorted({d.num_joints for d in all_datasets()}, reverse=True))
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from starpose.errors import StarposeError, StarposeWarning
+from starpose.errors import OptionError, StarposeError, StarposeWarning
 from starpose.world import intrinsics_for, world_motion
 from starpose.world.body import TYPICAL_STATURE_M
 from starpose.world.intrinsics import check_camera_values, to_rays
@@ -84,3 +84,43 @@ def add_world(poses: np.ndarray, meta: dict, options: WorldOptions = WorldOption
                           weights=meta.get("confidence"), lock_feet=options.lock_feet,
                           stature_m=options.stature_m or TYPICAL_STATURE_M)
     return {**fields, "root_method": "model" if model is not None else "geometric"}
+
+
+def check_world_options(opts) -> None:
+    """One line (OptionError) for a camera or stature value of :class:`~starpose.lift.options.LiftOptions`
+    out of range, before any work."""
+    if opts.fov is not None and not 0 < opts.fov < 180:
+        raise OptionError(f"<fov> {opts.fov:g}: the field of view must be between 0 and 180 "
+                          "degrees (exclusive)")
+    if opts.focal_px is not None and not opts.focal_px > 0:
+        raise OptionError(f"<focal-px> {opts.focal_px:g}: the focal length must be a positive "
+                          "number of pixels")
+    if opts.focal_px is not None and opts.fov is not None:
+        raise OptionError("give <focal-px> or <fov>, not both")
+    if opts.stature is not None and not 0.5 <= opts.stature <= 2.5:
+        raise OptionError(f"<stature> {opts.stature:g}: expected a person's height in metres "
+                          "(0.5 to 2.5)")
+
+
+def world_setup(opts, skeleton_is_h36m: bool):
+    """``(WorldOptions, trajectory model or None)`` for the lift options, or None where no world
+    motion is computed (``no_world``, or a skeleton other than Human3.6M's 17 joints)."""
+    if opts.no_world or not skeleton_is_h36m:
+        return None
+    stature = {} if opts.stature is None else {"stature_m": opts.stature}
+    options = WorldOptions(focal_px=opts.focal_px, fov_deg=opts.fov, trajectory=opts.trajectory,
+                           lock_feet=not opts.no_foot_lock, **stature)
+    options.check()
+    return options, trajectory_model(options.trajectory)
+
+
+def world_note(meta: dict) -> str:
+    """``"; root by ..., stature ..., focal ... px, foot sliding a -> b mm/frame"``, or "" for a
+    result without world motion."""
+    if meta.get("joints_world") is None:
+        return ""
+    before, after = (1000 * v for v in meta["foot_sliding_m"])
+    sliding = "no foot contacts" if before != before else \
+        f"foot sliding {before:.1f} -> {after:.1f} mm/frame in contact"
+    return (f"; root by the {meta['root_method']} estimate, stature {meta['stature_m']:.2f} m, "
+            f"focal {meta['intrinsics'][0]:.0f} px, {sliding}")

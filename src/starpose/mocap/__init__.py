@@ -8,12 +8,11 @@
 * :mod:`~starpose.mocap.dataset`: the import pipeline (:func:`import_clips`);
 * :mod:`~starpose.mocap.rig_bones`: the exported skeleton (zero-length joints, T-pose, names);
 * :mod:`~starpose.mocap.bone_rotations`: the rotation of every exported bone over time;
-* :mod:`~starpose.mocap.export`: positions to a BVH animation (:func:`write_bvh`);
-* :mod:`~starpose.mocap.result_to_bvh`: a lift result to a BVH file (:func:`export_result`).
+* :mod:`~starpose.mocap.export`: positions to a BVH animation (:func:`write_bvh`; a lift result
+  file: :mod:`starpose.lift.to_bvh`).
 """
 from starpose.mocap.bvh import BvhClip, read_bvh
 from starpose.mocap.dataset import import_clips
 from starpose.mocap.export import write_bvh
-from starpose.mocap.result_to_bvh import export_result
 
-__all__ = ["BvhClip", "export_result", "import_clips", "read_bvh", "write_bvh"]
+__all__ = ["BvhClip", "import_clips", "read_bvh", "write_bvh"]

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from starpose.data.cameras import Camera
-from starpose.data.studio_cameras import look_at_rotation, rotation_to_quaternion
+from starpose.data.cameras import Camera, look_at_rotation, rotation_to_quaternion
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """One take seen through varied cameras, with detector errors that scale with the person's size.
 
 :func:`varied_views` gives a take's cameras, ground-truth pixels and detector-like pixels:
-camera 0 is one of the subject's four Human3.6M cameras (so the Human3.6M views stay a subset,
-a quarter of the views), the others come from :func:`starpose.data.synth.cameras.sample_cameras`.
+camera 0 is a given camera (the synthetic Human3.6M passes one of the subject's four calibrated
+cameras, so the Human3.6M views stay a subset, a quarter of the views), the others come from
+:func:`starpose.data.synth.cameras.sample_cameras`.
 
-:func:`sized_detector_noise` is :func:`starpose.data.detector_noise.detector_noise` (per-joint
+:func:`sized_detector_noise` is :func:`starpose.data.synth.detector_noise.detector_noise` (per-joint
 noise, correlated jitter, left/right swaps, joints that jump away) with every pixel amount
 scaled by the person's size in the image (the body's median height in pixels over
 :data:`REFERENCE_HEIGHT_PX`, the height of a person in Human3.6M's 1000x1002 frames), plus
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from starpose.data.cameras import Camera, h36m_cameras
-from starpose.data.detector_noise import _JOINT_NOISE, detector_noise
+from starpose.data.cameras import Camera
+from starpose.data.synth.detector_noise import _JOINT_NOISE, detector_noise
 from starpose.data.synth.cameras import VARIED, CameraRanges, sample_cameras
 
 #: Height (pixels) of a standing person in Human3.6M's frames: the size the noise of
@@ -57,13 +58,12 @@ def sized_detector_noise(keypoints: np.ndarray, size: tuple[int, int], rng,
     return _interpolate_gaps(noisy.astype(np.float64), lost).astype(np.float32)
 
 
-def varied_views(world: np.ndarray, subject: str, take_index: int, rng, num_cameras: int = 4,
+def varied_views(world: np.ndarray, first: Camera, rng, num_cameras: int = 4,
                  ranges: CameraRanges = VARIED, noise_rng=None):
     """``(cameras, gt, noisy)`` of one take ``world`` (T, 17, 3) (the 17 kept joints, world
-    metres): the cameras (the subject's Human3.6M camera ``take_index % 4`` first), and per
-    camera the ground-truth and detector-like pixels (T, 17, 2) float32."""
-    h36m = h36m_cameras(subject)[take_index % 4]
-    cameras = [h36m] + sample_cameras(rng, num_cameras - 1, world, ranges)
+    metres): the cameras (``first``, then ``num_cameras - 1`` drawn ones), and per camera the
+    ground-truth and detector-like pixels (T, 17, 2) float32."""
+    cameras = [first] + sample_cameras(rng, num_cameras - 1, world, ranges)
     noise_rng = rng if noise_rng is None else noise_rng
     gt = [cam.project(world).astype(np.float32) for cam in cameras]
     noisy = [sized_detector_noise(view, (cam.res_w, cam.res_h), noise_rng)

@@ -1,0 +1,48 @@
+"""What ``starpose lift`` is asked to do (:class:`LiftOptions`), every default stated once here;
+the command line reads its defaults from these fields."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE
+
+
+@dataclass
+class LiftOptions:
+    """``inputs``: keypoint files or folders; ``out``: a result file (``.npz``/``.json``/``.csv``/
+    ``.bvh``) or a folder; ``checkpoint`` None: the bundled model; ``runtime`` ``"onnx"`` lifts with
+    the export ``model``; ``width``/``height``/``fps`` override what the files store; ``stride``
+    None: half the model's frames; ``dataset`` None: the one the checkpoint records. World
+    motion (:mod:`starpose.lift.world`): ``focal_px`` or ``fov`` (degrees) the camera, else the
+    typical field of view; ``trajectory`` ``"auto"``, ``"geometric"`` or trajectory weights;
+    ``stature`` metres, else the typical one; ``no_foot_lock`` keeps foot sliding; ``no_world``
+    writes ``positions_3d`` alone."""
+
+    inputs: tuple = ()
+    out: str = ""
+    checkpoint: str | None = None
+    out_format: str | None = None
+    fmt: str = "auto"
+    width: float | None = None
+    height: float | None = None
+    fps: float | None = None
+    no_flip: bool = False
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    render: str | None = None
+    batch_size: int = 32
+    stride: int | None = None
+    num_heads: int | None = None
+    runtime: str = "torch"
+    model: str | None = None
+    dataset: str | None = None
+    device: str = "auto"
+    focal_px: float | None = None
+    fov: float | None = None
+    trajectory: str = "auto"
+    stature: float | None = None
+    no_foot_lock: bool = False
+    no_world: bool = False
+
+
+#: Field name -> default.
+DEFAULTS = {f.name: f.default for f in fields(LiftOptions)}
