@@ -212,7 +212,8 @@ def test_lift_render_gif_has_the_frames_and_size(lifter, tmp_path):
     assert _lift(lifter, [path], tmp_path / "w.npz", *_size_args(lifter), "--no-flip",
                  "--render", str(gif)) == 0
     info = read_video_info(gif)
-    assert (info.num_frames, info.width, info.height) == (12, 600, 300)
+    # 2D input, lifted 3D and the world motion on its floor
+    assert (info.num_frames, info.width, info.height) == (12, 900, 300)
 
 
 def test_render_command_with_ground_truth_plot_and_mp4(lifter, tmp_path, capsys):

@@ -53,7 +53,8 @@ def world_motion(positions_3d: np.ndarray, keypoints_2d: np.ndarray, intrinsics:
     root_cam = root_from_pose(poses, keypoints_2d, intrinsics, weights)
     if model_root is not None:
         scale = float(np.median(np.asarray(model_root)[:, 2] / root_cam[:, 2]))
-        poses, root_cam, stature_m = poses * scale, root_cam * scale, stature_m * scale
+        if np.isfinite(scale) and scale > 0:  # else (a fit behind the camera): keep the stature
+            poses, root_cam, stature_m = poses * scale, root_cam * scale, stature_m * scale
     root_cam = smooth_trajectory(root_cam, int(round(SMOOTH_SECONDS * fps)) | 1)
     joints_cam = poses + root_cam[:, None]
     world, rotation, t = to_world(joints_cam)
