@@ -57,6 +57,8 @@ def add_parser(subparsers) -> None:
                         "subjects' takes of --data-dir's 3D file filmed by Human3.6M's cameras, a "
                         "ring of unseen cameras, 16:9 4K off-centre and 9:16 portrait, with "
                         "detector-like 2D noise; MPJPE, P-MPJPE, acceleration error)")
+    parser.add_argument("--take-stride", type=positive_int, default=None, metavar="N",
+                        help="with --robustness: every N-th take of each test subject (default: all)")
     parser.add_argument("--trajectory", action="store_true",
                         help="instead of the pose tables: world motion on a synthetic set (root "
                         "error, W-MPJPE, foot sliding before/after the contact correction)")
@@ -78,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
         _check_json_path(args.json)
         check_output_path(args.json, suffixes=(".json",), inputs=(args.checkpoint,))
-    if args.robustness:
-        _check_robustness_options(args)
+    _check_robustness_options(args)
     _check_trajectory_options(args)
     checkpoint = read_checkpoint(args.checkpoint)
     model = model_from_checkpoint(checkpoint, args.checkpoint, num_heads=args.num_heads,
@@ -146,22 +147,26 @@ def _check_robustness_options(args: argparse.Namespace) -> None:
                                       ("--protocol", args.protocol != "published"),
                                       ("--actions", bool(args.actions)),
                                       ("--by-subject", args.by_subject), ("--amp", bool(args.amp))) if used]
-    if unused:
+    if args.take_stride and not args.robustness:
+        raise StarposeError("--take-stride is only used with --robustness")
+    if args.robustness and unused:
         raise StarposeError(f"--robustness makes its own Human3.6M-layout 2D keypoints and scores "
                             f"every frame once; it does not take {', '.join(unused)}")
 
 
 def _robustness(args: argparse.Namespace, model) -> int:
-    from starpose.evaluate.robustness import format_robustness, robustness_table, test_takes
+    from starpose.evaluate.robustness import format_robustness, robustness_table, held_out_takes
     from starpose.io import atomic_write_text
 
     subjects = tuple(args.subjects or ("S9", "S11"))
-    rows = robustness_table(model, test_takes(args.data_dir, subjects), flip=not args.no_flip,
+    takes = held_out_takes(args.data_dir, subjects, stride=args.take_stride or 1)
+    rows = robustness_table(model, takes, flip=not args.no_flip,
                             batch_size=args.batch_size, progress=True)
     print(format_robustness(rows, f"camera robustness: {args.checkpoint} on {', '.join(subjects)}"))
     if args.json:
         payload = {"checkpoint": str(args.checkpoint), "data_dir": str(args.data_dir),
-                   "subjects": list(subjects), "flip": not args.no_flip, "robustness": rows}
+                   "subjects": list(subjects), "take_stride": args.take_stride or 1,
+                   "flip": not args.no_flip, "robustness": rows}
         atomic_write_text(args.json, json.dumps(payload, indent=2))
         print(f"wrote {args.json}")
     return 0

@@ -121,9 +121,9 @@ def format_robustness(rows: dict, title: str = "") -> str:
     return "\n".join(lines)
 
 
-def test_takes(data_dir, subjects=("S9", "S11")) -> dict:
+def held_out_takes(data_dir, subjects=("S9", "S11"), stride: int = 1) -> dict:
     """``{subject: {take: world (T, 32, 3)}}`` of the test subjects from a synthetic folder's
-    ``data_3d_h36m.npz``."""
+    ``data_3d_h36m.npz``; ``stride``: every ``stride``-th take of each subject (sorted by name)."""
     from starpose.data.safe_pickle import load_npz
     from starpose.errors import DataError
 
@@ -131,4 +131,4 @@ def test_takes(data_dir, subjects=("S9", "S11")) -> dict:
     poses = load_npz(path).get("positions_3d")
     if not isinstance(poses, dict) or not all(s in poses for s in subjects):
         raise DataError(f"{path}: no 3D poses of subjects {', '.join(subjects)}")
-    return {s: dict(poses[s]) for s in subjects}
+    return {s: {take: poses[s][take] for take in sorted(poses[s])[::stride]} for s in subjects}
