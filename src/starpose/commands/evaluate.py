@@ -14,8 +14,7 @@ from starpose.datasets.registry import dataset_names
 from starpose.errors import StarposeError
 
 EXAMPLES = (
-    "starpose evaluate --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --checkpoint best.pt",
-    "starpose evaluate --data-dir h36m/ --checkpoint best.pt --by-subject --json results.json",
+    "starpose evaluate --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --checkpoint best.pt --by-subject --json out.json",
     "starpose evaluate --dataset humaneva --data-dir humaneva/ --keypoints gt --checkpoint best.pt --by-subject",
     "starpose evaluate --data-dir data/synthetic/small --checkpoint bundled --robustness",
 )
