@@ -1,0 +1,76 @@
+"""Tracking on synthetic 2D people (no detector): crossing paths, vanishing and reappearing."""
+import numpy as np
+
+from starpose.video.tracking import MAX_GAP, Tracker, link_tracks, pair_cost
+
+# A stick figure of 17 COCO joints, ~100 px wide and ~200 px tall around (0, 0).
+_SHAPE = np.array([[0, -90], [-5, -95], [5, -95], [-10, -92], [10, -92], [-25, -60], [25, -60],
+                   [-35, -20], [35, -20], [-40, 15], [40, 15], [-15, 10], [15, 10], [-15, 55],
+                   [15, 55], [-15, 100], [15, 100]], np.float32)
+
+
+def person(cx, cy, scale=1.0, conf=0.9):
+    out = np.empty((17, 3), np.float32)
+    out[:, :2] = _SHAPE * scale + (cx, cy)
+    out[:, 2] = conf
+    return out
+
+
+def test_pair_cost_is_small_for_the_same_person_and_large_for_another():
+    a = person(100, 200)
+    assert pair_cost(a, person(104, 201)) < 0.2
+    assert pair_cost(a, person(400, 200)) > 1.5
+
+
+def test_two_people_crossing_keep_their_ids():
+    """A walks right, B walks left, they pass each other mid-clip (B is smaller: further away)."""
+    frames, per_frame = list(range(40)), []
+    for t in frames:
+        a, b = person(100 + 10 * t, 300), person(490 - 10 * t, 320, scale=0.7)
+        per_frame.append(np.stack([a, b]) if t % 2 else np.stack([b, a]))  # order shuffles
+    tracks = link_tracks(frames, per_frame)
+    assert len(tracks) == 2
+    for track in tracks:
+        xs = np.array([k[0, 0] for k in track.keypoints])
+        assert len(track.frames) == 40
+        steps = np.diff(xs)
+        assert np.all(steps > 0) or np.all(steps < 0), "a track switched people at the crossing"
+
+
+def test_a_gap_of_a_few_frames_is_bridged_and_a_long_one_is_not():
+    frames = list(range(60))
+    per_frame = []
+    for t in frames:
+        people = [person(300 + 2 * t, 300)]
+        if not (10 <= t < 15 or 25 <= t < 25 + MAX_GAP + 10):  # 5 frames gone, then a long gap
+            people.append(person(800 - t, 300))
+        per_frame.append(np.stack(people))
+    tracks = link_tracks(frames, per_frame)
+    assert [t.span for t in tracks] == [(0, 59), (0, 24), (25 + MAX_GAP + 10, 59)]
+    bridged = tracks[1]
+    assert 12 not in bridged.frames and len(bridged.frames) == 20
+    dense, numbers = bridged.dense(np.arange(60))
+    assert list(numbers) == list(range(25))
+    assert np.isnan(dense[12, :, 0]).all() and (dense[12, :, 2] == 0).all()
+    assert np.allclose(dense[20, :, :2], person(780, 300)[:, :2])
+
+
+def test_vanished_person_reappearing_far_away_is_a_new_track_and_empty_frames_count():
+    tracker = Tracker(max_gap=3)
+    tracker.update(0, person(100, 100)[None])
+    for t in range(1, 3):
+        assert tracker.update(t, np.zeros((0, 17, 3))) == []
+    (track, _), = tracker.update(3, person(102, 100)[None])
+    assert track.id == 1  # within the gap: the same person
+    (far, _), = tracker.update(4, person(900, 100)[None])
+    assert far.id == 2
+    assert [t.id for t in tracker.tracks()] == [1, 2]
+
+
+def test_min_frames_drops_flickers_and_renumbers():
+    frames = list(range(10))
+    per_frame = [np.stack([person(100, 100)] + ([person(600, 100)] if t == 4 else []))
+                 for t in frames]
+    tracks = link_tracks(frames, per_frame, min_frames=3)
+    assert [(t.id, t.span) for t in tracks] == [(1, (0, 9))]
+    assert abs(tracks[0].mean_confidence() - 0.9) < 1e-6
