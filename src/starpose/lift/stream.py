@@ -117,6 +117,8 @@ def _npz_entries(meta: dict) -> dict:
         "source_format": np.array(meta["source_format"]),
         "name": np.array(meta["name"]),
     }
+    if meta.get("track") is not None:  # a video's person (starpose.lift.video_output)
+        entries["track"] = np.int64(meta["track"])
     if meta.get("frame_index") is not None:
         entries["frame_index"] = np.asarray(meta["frame_index"], dtype=np.int64)
         time_s = meta.get("time_s")

@@ -21,20 +21,50 @@ INSTALL_HINT = "pip install 'starpose[video]'"
 
 @contextlib.contextmanager
 def quiet_stderr():
-    """Send file descriptor 2 to /dev/null meanwhile (MediaPipe's C++ logs bypass Python)."""
-    saved = os.dup(2)
+    """Send file descriptor 2 (MediaPipe's C++ logs) and ``sys.stderr`` (what its bindings print
+    while importing) to nowhere meanwhile; exceptions still propagate."""
+    import io
+    import sys
+
+    saved, python = os.dup(2), sys.stderr
     try:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), 2)
+            sys.stderr = io.StringIO()
             yield
     finally:
+        sys.stderr = python
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def mute_native_logs() -> None:
+    """Send file descriptor 2 to /dev/null for good and give Python's ``sys.stderr`` (progress
+    bars, errors) a copy of the real one: MediaPipe's worker threads log to fd 2 while graphs
+    start, after the call that started them has returned. Done only where ``sys.stderr`` is fd 2
+    itself (a terminal or a pipe; not under a test's capture), and once."""
+    import io
+    import sys
+
+    try:
+        if getattr(sys.stderr, "_starpose_muted", False) or sys.stderr.fileno() != 2:
+            return
+    except (AttributeError, OSError, ValueError):
+        return
+    sys.stderr.flush()
+    real = os.dup(2)
+    with open(os.devnull, "wb") as null:
+        os.dup2(null.fileno(), 2)
+    stream = io.TextIOWrapper(os.fdopen(real, "wb", buffering=0), encoding=sys.stderr.encoding,
+                              errors="backslashreplace", line_buffering=True, write_through=True)
+    stream._starpose_muted = True
+    sys.stderr = stream
 
 
 def import_mediapipe():
     """``mediapipe.solutions.pose``; a :class:`DetectorError` with the install line when missing."""
     os.environ.setdefault("GLOG_minloglevel", "2")
+    mute_native_logs()
     try:
         with quiet_stderr():
             from mediapipe.python.solutions import pose
@@ -61,15 +91,10 @@ class SinglePose:
                                     smooth_landmarks=track, enable_segmentation=False,
                                     min_detection_confidence=min_detection_confidence,
                                     min_tracking_confidence=0.5)
-        self._warm = False
 
     def detect(self, rgb: np.ndarray) -> np.ndarray:
         rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-        if not self._warm:  # the first call sets the graph up and logs; keep that quiet
-            with quiet_stderr():
-                result = self._graph.process(rgb)
-            self._warm = True
-        else:
+        with quiet_stderr():  # MediaPipe logs as its subgraphs start (a few microseconds per call)
             result = self._graph.process(rgb)
         if result.pose_landmarks is None:
             return no_people()
