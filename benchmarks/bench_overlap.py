@@ -4,7 +4,7 @@ acceleration error and MPJPE (mm), and time, stride F (non-overlapping) against 
     python benchmarks/bench_overlap.py                       # window-error model on a synthetic motion
     python benchmarks/bench_overlap.py --checkpoint best.pt --data-dir h36m/ [--keypoints gt] [--every 4]
 
-Without a checkpoint the predictor is :func:`starpose.overlap_stats.window_biased_predictor`
+Without a checkpoint the predictor is :func:`starpose.bench.overlap_stats.window_biased_predictor`
 (true poses plus a per-window offset and edge drift: the error profile of a window model). With
 one, every test sequence of the data folder is lifted by the model.
 """
@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from starpose import metrics
-from starpose.inference import TorchPredictor, predict_sequence
-from starpose.overlap_stats import border_inside_steps, frame_coded_input, window_biased_predictor
+from starpose.inference.predictors import TorchPredictor, predict_sequence
+from starpose.bench.overlap_stats import border_inside_steps, frame_coded_input, window_biased_predictor
 
 
 def _row(label, preds, truths, frames, seconds):
@@ -32,7 +32,7 @@ def _row(label, preds, truths, frames, seconds):
 
 def root_relative(positions_3d: np.ndarray) -> np.ndarray:
     """A Sequence's 3D poses as the model predicts them: joints 1.. are relative to the root
-    already (see ``starpose.data.h36m``); the root itself (its trajectory) becomes 0."""
+    already (see ``starpose.datasets.h36m.files``); the root itself (its trajectory) becomes 0."""
     truth = np.array(positions_3d, dtype=np.float32)
     truth[:, 0] = 0.0
     return truth
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="with --checkpoint: every k-th test sequence")
     args = parser.parse_args()
     if args.checkpoint:
-        from starpose.data.h36m import load_h36m
+        from starpose.datasets.h36m.files import load_h36m
         from starpose.models.checkpoints import load_model
 
         model = load_model(args.checkpoint)

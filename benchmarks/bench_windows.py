@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from starpose.bench_windows import benchmark_batch_assembly
+from starpose.bench.windows import benchmark_batch_assembly
 
 
 def main() -> None:

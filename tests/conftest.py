@@ -1,7 +1,7 @@
 """Shared fixtures: the tiny synthetic Human3.6M-format dataset, generated once per session."""
 import pytest
 
-from starpose.data.synthetic import generate_dataset
+from starpose.datasets.h36m.synthetic import generate_dataset
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +15,7 @@ def tiny_dataset_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_3dhp_dir(tmp_path_factory):
     """Folder with data_train_3dhp.npz and data_test_3dhp.npz (synthetic, tiny preset, seed 0)."""
-    from starpose.data.synthetic_3dhp import generate_3dhp
+    from starpose.datasets.mpi_inf_3dhp.synthetic import generate_3dhp
 
     out = tmp_path_factory.mktemp("tiny_3dhp")
     generate_3dhp(out, preset="tiny", seed=0)
@@ -42,7 +42,7 @@ def pytest_addoption(parser):
 @pytest.fixture(scope="session")
 def tiny_humaneva_dir(tmp_path_factory):
     """Folder with data_3d_humaneva15.npz and data_2d_humaneva15_{gt,noisy}.npz (tiny, seed 0)."""
-    from starpose.data.humaneva_synthetic import generate_dataset as generate_humaneva
+    from starpose.datasets.humaneva.synthetic import generate_dataset as generate_humaneva
 
     out = tmp_path_factory.mktemp("tiny_humaneva")
     generate_humaneva(out, preset="tiny", seed=0)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from starpose.data.h36m import load_h36m
+from starpose.datasets.h36m.files import load_h36m
 from starpose.data.safe_pickle import write_npz
-from starpose.data.synthetic import generate_arrays, keypoints_metadata
+from starpose.datasets.h36m.synthetic import generate_arrays, keypoints_metadata
 from starpose.formats import load_keypoints
 from starpose.lift.results import read_result, write_result
 from starpose.models.checkpoints import export_checkpoint, load_model, save_checkpoint

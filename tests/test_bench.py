@@ -3,7 +3,8 @@ property are tested in test_kernels.py)."""
 import pytest
 import torch
 
-from starpose import bench, bench_report
+from starpose.bench import run as bench
+from starpose.bench import report as bench_report
 
 CPU = torch.device("cpu")
 
@@ -44,7 +45,7 @@ def test_evaluation_timing_reports_the_model_alone_beside_the_whole_evaluation(t
 
 
 def test_inference_rows_compare_every_variant_with_the_published_forward():
-    from starpose import bench_inference
+    from starpose.bench import inference as bench_inference
 
     names = ("published", "reference", "auto", "onnxruntime")
     rows = bench_inference.inference_rows(bench_inference.TINY_INFER, "star", names, log=lambda _: None)
@@ -56,7 +57,7 @@ def test_inference_rows_compare_every_variant_with_the_published_forward():
 
 
 def test_the_inference_table_and_lift_lines_are_printed():
-    from starpose import bench_inference
+    from starpose.bench import inference as bench_inference
 
     rows = bench_inference.inference_rows(bench_inference.TINY_INFER, "vanilla", ("published", "auto"),
                                           log=lambda _: None)
@@ -72,14 +73,14 @@ def test_the_inference_table_and_lift_lines_are_printed():
 
 
 def test_lift_end_to_end_reads_a_coco_file_and_writes_every_frame():
-    from starpose import bench_inference
+    from starpose.bench import inference as bench_inference
 
     result = bench_inference.lift_throughput(bench_inference.TINY_INFER, frames=120)
     assert result["frames"] == 120 and result["frames_per_s"] > 0
 
 
 def test_the_peak_memory_probe_lifts_a_recording_in_a_subprocess():
-    from starpose import bench_inference
+    from starpose.bench import inference as bench_inference
 
     result = bench_inference.lift_peak_rss((0.05,), config=bench_inference.TINY_INFER, log=lambda _: None)
     (probe,) = result["probes"]

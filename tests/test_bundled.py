@@ -10,8 +10,9 @@ from starpose.cli import build_parser, main
 from starpose.commands.train import train_config
 from starpose.errors import CheckpointError, StarposeError
 from starpose.models import bundled
+from starpose.train import bundle
 from starpose.models.checkpoints import load_model, read_checkpoint
-from starpose.recipes import RECIPES
+from starpose.train.recipes import RECIPES
 
 
 def test_shipped_weights_match_their_manifest():
@@ -39,7 +40,7 @@ def test_load_model_by_name_returns_the_bundled_star_mixste():
 def test_bundled_model_lifts_the_self_check_sequence_to_its_recorded_error(tiny_dataset_dir):
     check = bundled.read_manifest()["self_check"]
     assert (check["synth_preset"], check["seed"]) == ("tiny", 0)  # what tiny_dataset_dir holds
-    mpjpe = bundled.self_check_mpjpe(load_model("bundled"), tiny_dataset_dir)
+    mpjpe = bundle.self_check_mpjpe(load_model("bundled"), tiny_dataset_dir)
     assert mpjpe == pytest.approx(check["mpjpe_mm"], abs=check["tolerance_mm"])
     documented = bundled.read_manifest()["numbers"]["h36m_published"]["mpjpe"]
     assert mpjpe < 2.5 * documented  # the tiny set is of the same generator as the documented test set

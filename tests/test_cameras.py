@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from starpose.data.cameras import (camera_to_world, h36m_cameras, image_coordinates,
+from starpose.data.cameras import (camera_to_world, image_coordinates,
                                    normalize_screen_coordinates, project_to_2d,
                                    project_to_2d_linear, qrot, world_to_camera)
+from starpose.datasets.h36m.layout import h36m_cameras
 from starpose.errors import DataError
 
 

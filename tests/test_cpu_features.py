@@ -4,10 +4,10 @@ import warnings
 import pytest
 import torch
 
-from starpose import cpu_features
-from starpose.cpu_features import Bf16Support, bf16_support, cpu_flags
+from starpose.inference import cpu_features
+from starpose.inference.cpu_features import Bf16Support, bf16_support, cpu_flags
 from starpose.errors import StarposeWarning
-from starpose.inference import autocast
+from starpose.inference.predictors import autocast
 
 CPUINFO = """processor\t: 0
 model name\t: Some CPU

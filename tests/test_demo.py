@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from starpose.cli import main
-from starpose.data.h36m import load_h36m
+from starpose.datasets.h36m.files import load_h36m
 from starpose.demo import DEMO_TRAINING, comparison_table, mean_pose_baseline, run_demo
 
 SHORT = dict(epochs=1, max_batches_per_epoch=2, batch_size=8, val_stride=16, eval_batch_size=64)

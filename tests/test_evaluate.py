@@ -8,9 +8,9 @@ import torch
 from starpose import save_checkpoint
 from starpose.cli import main
 from starpose.data.flip import flip_pose
-from starpose.data.h36m import load_h36m, select
-from starpose.evaluate import clean_errors, evaluate_model, published_errors
-from starpose.inference import predict_sequence, predict_windows
+from starpose.datasets.h36m.files import load_h36m, select
+from starpose.evaluate.protocol import clean_errors, evaluate_model, published_errors
+from starpose.inference.predictors import predict_sequence, predict_windows
 from starpose.models import MixSTE
 from starpose import metrics
 from tests.reference_eval import published_evaluation

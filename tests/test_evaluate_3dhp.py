@@ -4,15 +4,17 @@ import json
 
 import numpy as np
 import pytest
+
+from starpose.inference.predictors import predict_windows
 import torch
 
-from starpose.data.datasets import get_dataset
-from starpose.data.mpi_inf_3dhp import LOSS_JOINT_WEIGHTS, MPI_3DHP_17, SCENES
+from starpose.datasets.registry import get_dataset
+from starpose.datasets.mpi_inf_3dhp.layout import LOSS_JOINT_WEIGHTS, MPI_3DHP_17, SCENES
 from starpose.data.windows import TrainWindows
 from starpose.errors import CheckpointError
-from starpose.evaluate_3dhp import (
+from starpose.datasets.mpi_inf_3dhp.report import (
     check_model_fits, format_report, report, source_layout, validation_metrics)
-from starpose.loss import mixste_loss
+from starpose.train.loss import mixste_loss
 from starpose.models.mixste import MixSTE
 from starpose.models.presets import get_preset
 
@@ -31,7 +33,7 @@ def test_sequences(tiny_3dhp_dir):
 
 
 def test_report_tables_and_weights(test_sequences):
-    result = report(_tiny_model(), test_sequences)
+    result = report(_tiny_model(), test_sequences, predict=predict_windows)
     json.dumps(result, allow_nan=False)  # JSON-able as it is
     assert list(result["sequences"]) == [f"TS{k}" for k in range(1, 7)]
     valid = {s.subject: int(s.valid.sum()) for s in test_sequences}
@@ -54,14 +56,14 @@ def test_invalid_frames_do_not_count(test_sequences):
         pose = s.positions_3d.copy()
         pose[~s.valid] += 5.0  # 5 m off, on invalid frames only
         corrupted.append(dataclasses.replace(s, positions_3d=pose))
-    clean = report(model, test_sequences)
-    assert report(model, corrupted) == clean
+    clean = report(model, test_sequences, predict=predict_windows)
+    assert report(model, corrupted, predict=predict_windows) == clean
     everything = [dataclasses.replace(s, valid=np.ones_like(s.valid)) for s in corrupted]
-    assert report(model, everything)["overall"]["mpjpe"] > clean["overall"]["mpjpe"] + 100
+    assert report(model, everything, predict=predict_windows)["overall"]["mpjpe"] > clean["overall"]["mpjpe"] + 100
 
 
 def test_cross_dataset_excludes_the_head_and_says_so(test_sequences):
-    result = report(_tiny_model(), test_sequences[:2], source="h36m")
+    result = report(_tiny_model(), test_sequences[:2], predict=predict_windows, source="h36m")
     assert result["joints_excluded"] == ["head"] and len(result["joints_compared"]) == 16
     assert "excluded from the metrics (no counterpart): head" in format_report(result)
     assert source_layout({"model": {}}) == "h36m"
@@ -81,7 +83,7 @@ def test_short_training_improves_the_3dhp_numbers(tiny_3dhp_dir, test_sequences)
     windows = TrainWindows([s.keypoints_2d for s in train], [s.positions_3d for s in train],
                            frames=27, skeleton=MPI_3DHP_17, seed=0)
     model = _tiny_model()
-    before = validation_metrics(model, test_sequences)
+    before = validation_metrics(model, test_sequences, predict=predict_windows)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
     model.train()
     for epoch in range(2):
@@ -89,6 +91,6 @@ def test_short_training_improves_the_3dhp_numbers(tiny_3dhp_dir, test_sequences)
             optimizer.zero_grad()
             mixste_loss(model(inputs), targets, weights=LOSS_JOINT_WEIGHTS).total.backward()
             optimizer.step()
-    after = validation_metrics(model, test_sequences)
+    after = validation_metrics(model, test_sequences, predict=predict_windows)
     assert after["mpjpe"] < 0.7 * before["mpjpe"]
     assert after["pck"] > before["pck"]

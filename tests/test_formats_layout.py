@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from starpose.data.datasets import get_dataset
+from starpose.datasets.registry import get_dataset
 from starpose.errors import DataError
 from starpose.formats import H36M_NAMES, Keypoints2D, load_keypoints, to_layout
 from tests.keypoint_writers import H, W, fake_motion, midpoints_in_2d, write_coco_results, write_npy

@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 
-from starpose.data.cameras import h36m_cameras, normalize_screen_coordinates, world_to_camera
-from starpose.data.h36m import action_group, available_keypoints, load_h36m, select, subjects_of
+from starpose.datasets.h36m.layout import h36m_cameras
+
+from starpose.data.cameras import normalize_screen_coordinates, world_to_camera
+from starpose.datasets.h36m.files import action_group, available_keypoints, load_h36m, select, subjects_of
 from starpose.data.safe_pickle import load_npz, save_npz
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17
 from starpose.errors import DataError

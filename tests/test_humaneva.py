@@ -10,12 +10,12 @@ import torch
 from starpose import save_checkpoint
 from starpose.cli import main
 from starpose.data.cameras import camera_to_world, image_coordinates
-from starpose.data.datasets import get_dataset
+from starpose.datasets.registry import get_dataset
 from starpose.data.flip import flip_pose
-from starpose.data.humaneva import HUMANEVA_15, humaneva_cameras, humaneva_metadata, load_humaneva
-from starpose.data.humaneva_synthetic import TRAIN_FRACTION
+from starpose.datasets.humaneva.files import HUMANEVA_15, humaneva_cameras, humaneva_metadata, load_humaneva
+from starpose.datasets.humaneva.synthetic import TRAIN_FRACTION
 from starpose.data.safe_pickle import load_npz, write_npz
-from starpose.evaluate import evaluate_model
+from starpose.evaluate.protocol import evaluate_model
 from starpose.models import MixSTE
 from tests.reference_eval import published_evaluation
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from starpose.loss import mixste_loss
+from starpose.train.loss import mixste_loss
 from starpose.models import MixSTEConfig, build_model
 from starpose.models.attention import Attention, StarAttention
 from starpose.models.kernels import INFERENCE_ONLY, KERNELS, SMALL_SEQ_MAX, inference, resolve_kernel, select_kernel

@@ -17,8 +17,8 @@ import torch
 from starpose import save_checkpoint
 from starpose.cli import main
 from starpose.data.cameras import image_coordinates
-from starpose.data.h36m import load_h36m
-from starpose.data.synthetic import generate_dataset
+from starpose.datasets.h36m.files import load_h36m
+from starpose.datasets.h36m.synthetic import generate_dataset
 from starpose.data.windows import TrainWindows
 from starpose.formats import Keypoints2D, Note, NoteKind
 from starpose.lift import lift_keypoints, read_result

@@ -11,7 +11,7 @@ import torch
 
 from starpose import save_checkpoint
 from starpose.cli import main
-from starpose.data.datasets import get_dataset
+from starpose.datasets.registry import get_dataset
 from starpose.errors import DataError, StarposeError
 from starpose.formats import Keypoints2D
 from starpose.lift import lift_keypoints, read_result

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from starpose.loss import (
-    H36M_JOINT_WEIGHTS,
+from starpose.datasets.h36m.layout import H36M_JOINT_WEIGHTS
+from starpose.train.loss import (
     LossTerms,
     mixste_loss,
     mpjve,

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from starpose import metrics
-from starpose.data.mpi_inf_3dhp import PCK_JOINT_GROUPS
+from starpose.datasets.mpi_inf_3dhp.layout import PCK_JOINT_GROUPS
 
 
 def _poses_with_errors(errors):

@@ -7,7 +7,7 @@ import pytest
 
 from starpose.cli import main
 from starpose.data.cameras import project_to_2d, world_to_camera
-from starpose.data.h36m import load_h36m
+from starpose.datasets.h36m.files import load_h36m
 from starpose.data.safe_pickle import load_npz
 from starpose.data.skeleton import H36M_32, JOINTS_KEPT_FOR_17
 from starpose.errors import DataError

@@ -2,15 +2,15 @@
 import numpy as np
 import pytest
 
-from starpose.data.datasets import dataset_names, get_dataset
-from starpose.data.joint_map_3dhp import (
+from starpose.datasets.registry import dataset_names, get_dataset
+from starpose.datasets.mpi_inf_3dhp.joint_map import (
     H36M_FOR_3DHP, NO_COUNTERPART, compared_joints, h36m_from_3dhp, mpi_from_h36m)
-from starpose.data.mpi_inf_3dhp import (
+from starpose.datasets.mpi_inf_3dhp.layout import (
     ACTIVITIES, CAMERAS_TRAIN, FILE_TEST, FILE_TRAIN, MPI_3DHP_17, ROOT, TEST_IMAGE_SIZES)
-from starpose.data.mpi_inf_3dhp_files import load_3dhp, load_test, load_train
+from starpose.datasets.mpi_inf_3dhp.files import load_3dhp, load_test, load_train
 from starpose.data.safe_pickle import load_npz, save_npz
 from starpose.data.skeleton import H36M_17
-from starpose.data.synthetic_3dhp import generate_3dhp, to_3dhp_17
+from starpose.datasets.mpi_inf_3dhp.synthetic import generate_3dhp, to_3dhp_17
 from starpose.errors import DataError
 
 

@@ -9,16 +9,16 @@ import torch
 
 from starpose.cli import main
 from starpose.data.cameras import normalize_screen_coordinates
-from starpose.data.synthetic import generate_arrays
+from starpose.datasets.h36m.synthetic import generate_arrays
 from starpose.data.windows import eval_windows
 from starpose.errors import DataError, StarposeError
-from starpose.inference import predict_windows
+from starpose.inference.predictors import predict_windows
 from starpose.models import MixSTE
 from starpose.models.checkpoints import save_checkpoint
 from starpose.models.onnx_export import MAX_OPSET, export_onnx
 
 pytest.importorskip("onnxruntime", reason="needs starpose[onnx]")
-from starpose.onnx_runtime import INSTALL_HINT, OnnxPredictor  # noqa: E402
+from starpose.inference.onnx_runtime import INSTALL_HINT, OnnxPredictor  # noqa: E402
 
 FRAMES = 9
 
@@ -55,7 +55,7 @@ def test_onnx_runtime_matches_pytorch_on_random_and_synthetic_inputs(attention, 
 
 @pytest.mark.parametrize("flip", [False, True], ids=["numpy-flip", "graph-flip"])
 def test_a_humaneva_export_flips_with_its_15_joint_pairs_and_lifts(flip, tmp_path, capsys):
-    from starpose.data.datasets import get_dataset
+    from starpose.datasets.registry import get_dataset
 
     skeleton = get_dataset("humaneva").skeleton
     torch.manual_seed(0)

@@ -12,10 +12,10 @@ import torch
 
 from starpose import metrics
 from starpose.data.windows import eval_window_starts, eval_windows, reassemble
-from starpose.inference import (TorchPredictor, hann_weights, predict_sequence, predict_windows,
+from starpose.inference.predictors import (TorchPredictor, hann_weights, predict_sequence, predict_windows,
                                 stream_sequence, window_starts)
 from starpose.models.mixste import MixSTE
-from starpose.overlap_stats import border_inside_steps, frame_coded_input, window_biased_predictor
+from starpose.bench.overlap_stats import border_inside_steps, frame_coded_input, window_biased_predictor
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_overlap_removes_border_jumps():
 
 _RSS_SCRIPT = textwrap.dedent("""
     import resource, sys, numpy as np, torch
-    from starpose.inference import TorchPredictor, stream_sequence
+    from starpose.inference.predictors import TorchPredictor, stream_sequence
     from starpose.models.mixste import MixSTE
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -11,9 +11,9 @@ from starpose.cli import main
 from starpose.errors import CheckpointError, StarposeError
 from starpose.models.checkpoints import read_checkpoint, save_checkpoint
 from starpose.models.mixste import MixSTE, MixSTEConfig
-from starpose.run_checkpoints import PREV, read_resume_checkpoint, rotate_in
+from starpose.train.run_checkpoints import PREV, read_resume_checkpoint, rotate_in
 from starpose.runlock import LOCK_NAME, folder_lock
-from starpose.train_log import StepLog
+from starpose.train.log import StepLog
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
@@ -92,7 +92,7 @@ FULL_DISK = textwrap.dedent("""
     from starpose.errors import StarposeError
     from starpose.models.checkpoints import save_checkpoint
     from starpose.models.mixste import MixSTE, MixSTEConfig
-    from starpose.run_checkpoints import rotate_in
+    from starpose.train.run_checkpoints import rotate_in
     run = Path(sys.argv[1])
     small = MixSTE.from_config(MixSTEConfig(num_frames=9, dim=8, depth=1, num_heads=2))
     big = MixSTE.from_config(MixSTEConfig(num_frames=9, dim=64, depth=2, num_heads=2))

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from starpose.cli import main
-from starpose.data.cameras import h36m_cameras
+from starpose.datasets.h36m.layout import h36m_cameras
 from starpose.data.safe_pickle import load_npz
 from starpose.data.skeleton import H36M_32
-from starpose.data.synthetic import ACTIONS, PRESETS, SUBJECTS, generate_arrays
+from starpose.datasets.h36m.synthetic import ACTIONS, PRESETS, SUBJECTS, generate_arrays
 
 FPS = 50
 
@@ -129,9 +129,11 @@ def test_synth_replaces_all_files_or_none(tmp_path, monkeypatch):
     out.mkdir()
     for name in ("data_3d_h36m.npz", "data_2d_h36m_gt.npz", "data_2d_h36m_noisy.npz"):
         (out / name).write_text("old")
-    import starpose.data.synthetic as synthetic
+    import starpose.datasets.h36m.synthetic as synthetic
 
-    real_write, calls = synthetic.write_npz, []
+    from starpose.data.synth import files as synth_files
+
+    real_write, calls = synth_files.write_npz, []
 
     def failing_write(path, **entries):
         calls.append(path)
@@ -139,7 +141,7 @@ def test_synth_replaces_all_files_or_none(tmp_path, monkeypatch):
             raise OSError("disk full")
         real_write(path, **entries)
 
-    monkeypatch.setattr(synthetic, "write_npz", failing_write)
+    monkeypatch.setattr(synth_files, "write_npz", failing_write)
     with pytest.raises(OSError):
         synthetic.generate_dataset(out, preset="tiny", seed=0)
     assert sorted(p.name for p in out.iterdir()) == [
@@ -152,11 +154,11 @@ def test_unknown_preset_is_a_programmer_error():
         generate_arrays("huge", 0)
 
 
-def test_generator_pieces_still_importable_from_synthetic():
-    from starpose.data import anthropometry, detector_noise, kinematics, motion, synthetic
+def test_the_h36m_synthetic_set_is_built_from_the_generator_pieces():
+    from starpose.data.synth import anthropometry, detector_noise, kinematics, motion
+    from starpose.datasets.h36m import synthetic
 
     assert synthetic.ACTIONS == tuple(motion.ACTION_STYLE) and len(synthetic.ACTIONS) == 15
     assert synthetic.subject_body is anthropometry.subject_body
     assert synthetic.forward_kinematics is kinematics.forward_kinematics
     assert synthetic.detector_noise is detector_noise.detector_noise
-    assert set(synthetic.__all__) <= set(dir(synthetic))

@@ -13,7 +13,7 @@ import torch
 from starpose.cli import main
 from starpose.errors import StarposeError
 from starpose.models.checkpoints import read_checkpoint
-from starpose.train import TrainConfig, Trainer
+from starpose.train.loop import TrainConfig, Trainer
 
 SMALL_MODEL = {"dim": 32, "depth": 2, "num_heads": 4}
 ACTIONS = ("Walking", "Eating")

@@ -120,7 +120,7 @@ def test_training_curves_from_rows_and_csv(tmp_path):
 
 def test_training_curves_of_a_real_run(tiny_dataset_dir, tmp_path):
     """The trainer's own metrics.csv: the loss curve (its ``train_total`` column) is read and drawn."""
-    from starpose.train import TrainConfig, Trainer
+    from starpose.train.loop import TrainConfig, Trainer
 
     config = TrainConfig(data_dir=str(tiny_dataset_dir), out=str(tmp_path / "run"), preset="star-mixste-27",
                          model_overrides={"dim": 16, "depth": 1, "num_heads": 2}, epochs=2, batch_size=4,

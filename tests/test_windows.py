@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from starpose.bench_windows import benchmark_batch_assembly
+from starpose.bench.windows import benchmark_batch_assembly
 from starpose.data.flip import flip_pose
 from starpose.data.windows import (TrainWindows, eval_window_starts,
                                    eval_windows, reassemble, train_window_starts)

@@ -22,17 +22,18 @@ import numpy as np
 import torch
 
 from starpose import metrics
-from starpose.data.datasets import DEFAULT_DATASET, Dataset, get_dataset
-from starpose.data.h36m import Sequence
+from starpose.datasets.registry import DEFAULT_DATASET, get_dataset
+from starpose.data.dataset import Dataset
+from starpose.datasets.h36m.files import Sequence
 from starpose.data.windows import eval_window_starts
 from starpose.errors import CheckpointError, StarposeError
-from starpose.evaluate import (METRIC_TITLES, action_table, clean_sequence_errors, errors_of_predictions,
+from starpose.evaluate.protocol import (METRIC_TITLES, action_table, clean_sequence_errors, errors_of_predictions,
                                format_table, predict_all, target_windows)
 from starpose.io import atomic_write_text
 from starpose.models.bundled import BUNDLED as BUNDLED_NAME
 from starpose.models.checkpoints import load_model
 from starpose.models.presets import PRESETS
-from starpose.train import TrainConfig, Trainer
+from starpose.train.loop import TrainConfig, Trainer
 
 KEYPOINTS = "noisy"
 #: A CPU-sized recipe: the whole demo takes under 8 minutes on 2 slow cores (AMD EPYC without
@@ -173,7 +174,7 @@ def plot_curves(out: Path, results: list[DemoResult]) -> None:
 
 def animate_test_sequence(out: Path, result: DemoResult, test: list[Sequence], dataset: Dataset) -> str:
     """``sequence.gif``: the first camera-0 test sequence, with ``dataset``'s skeleton; returns its caption."""
-    from starpose.inference import predict_sequence
+    from starpose.inference.predictors import predict_sequence
     from starpose.viz.animation import render_animation
 
     seq = next(s for s in test if s.camera_index == 0)
@@ -258,7 +259,7 @@ def comparison_table(results: list[DemoResult], baseline: dict) -> str:
 def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool = False, seed: int = 0,
              epochs: int | None = None, quick: bool = False, dataset: str = DEFAULT_DATASET,
              **recipe_overrides) -> list[DemoResult]:
-    """Everything ``starpose demo`` does on ``dataset`` (a name of :mod:`starpose.data.datasets`);
+    """Everything ``starpose demo`` does on ``dataset`` (a name of :mod:`starpose.datasets.registry`);
     ``recipe_overrides`` replace entries of :data:`DEMO_TRAINING`.
 
     ``quick``: train nothing, report the bundled model alone."""

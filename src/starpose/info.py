@@ -14,9 +14,9 @@ def describe_device() -> str:
 
 
 def describe_cpu() -> str:
-    """The CPU model and its bf16 support (:mod:`starpose.cpu_features`)."""
-    from starpose.bench_report import cpu_model
-    from starpose.cpu_features import bf16_support
+    """The CPU model and its bf16 support (:mod:`starpose.inference.cpu_features`)."""
+    from starpose.bench.report import cpu_model
+    from starpose.inference.cpu_features import bf16_support
 
     return f"{cpu_model()}; {bf16_support().describe()}"
 

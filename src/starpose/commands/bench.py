@@ -1,5 +1,5 @@
 """``starpose bench``: options -> the configurations, device and variants that
-:func:`starpose.bench.run_bench` measures; prints its table, optionally writes JSON."""
+:func:`starpose.bench.run.run_bench` measures; prints its table, optionally writes JSON."""
 from __future__ import annotations
 
 import argparse
@@ -67,9 +67,9 @@ def _minutes(text: str) -> tuple[float, ...]:
 
 
 def inference_part(args, quick: bool) -> dict | None:
-    """Keyword arguments of :func:`starpose.bench.run_inference_part` from the options."""
-    from starpose.bench_inference import INFER_CONFIGS
-    from starpose.cpu_features import bf16_support
+    """Keyword arguments of :func:`starpose.bench.run.run_inference_part` from the options."""
+    from starpose.bench.inference import INFER_CONFIGS
+    from starpose.inference.cpu_features import bf16_support
 
     if args.no_inference:
         return None
@@ -87,8 +87,8 @@ def inference_part(args, quick: bool) -> dict | None:
 
 
 def bench_configs(names: tuple[str, ...], quick: bool) -> list:
-    """The :class:`starpose.bench.BenchConfig` of each name; ``quick`` cuts the repetitions."""
-    from starpose.bench import CONFIGS
+    """The :class:`starpose.bench.run.BenchConfig` of each name; ``quick`` cuts the repetitions."""
+    from starpose.bench.run import CONFIGS
 
     unknown = [name for name in names if name not in CONFIGS]
     if unknown:
@@ -101,9 +101,9 @@ def bench_configs(names: tuple[str, ...], quick: bool) -> list:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from starpose.bench import CONFIGS, run_bench, to_json
-    from starpose.bench_report import format_table
-    from starpose.inference import resolve_device
+    from starpose.bench.run import CONFIGS, run_bench, to_json
+    from starpose.bench.report import format_table
+    from starpose.inference.predictors import resolve_device
     from starpose.io import atomic_write_text
 
     if args.json and args.json.is_dir():  # checked before the minutes of measuring

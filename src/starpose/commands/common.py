@@ -12,7 +12,7 @@ import re
 import textwrap
 
 #: What ``--device`` accepts; whether that device exists is checked later, by the library
-#: (:func:`starpose.inference.resolve_device`), once torch is imported.
+#: (:func:`starpose.inference.predictors.resolve_device`), once torch is imported.
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 

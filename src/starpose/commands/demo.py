@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from starpose.commands.common import add_command_parser, non_negative_int, positive_int
-from starpose.data.datasets import DEFAULT_DATASET, dataset_names
+from starpose.datasets.registry import DEFAULT_DATASET, dataset_names
 
 EXAMPLES = (
     "starpose demo                      # what `make demo` runs",

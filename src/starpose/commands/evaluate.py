@@ -1,7 +1,7 @@
 """``starpose evaluate``: a checkpoint and a dataset folder -> per-action error tables (and JSON).
 
 The command loads the model and the test sequences, checks they fit each other, and hands them
-to :func:`starpose.evaluate.evaluate_model`; the protocols themselves live in the library.
+to :func:`starpose.evaluate.protocol.evaluate_model`; the protocols themselves live in the library.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from starpose.commands.common import add_command_parser, add_device_argument, comma_list, positive_int
-from starpose.data.datasets import dataset_names
+from starpose.datasets.registry import dataset_names
 from starpose.errors import StarposeError
 
 EXAMPLES = (
@@ -56,10 +56,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from starpose.data.datasets import get_dataset
-    from starpose.evaluate import check_frames_fit, check_model_fits
-    from starpose.evaluate_report import published_report
-    from starpose.inference import resolve_device
+    from starpose.datasets.registry import get_dataset
+    from starpose.evaluate.protocol import check_frames_fit, check_model_fits
+    from starpose.evaluate.report import dataset_report
+    from starpose.inference.predictors import resolve_device
     from starpose.models.checkpoints import model_from_checkpoint, read_checkpoint
 
     if args.json:
@@ -81,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
         if not sequences:
             raise StarposeError(f"{args.data_dir}: no test sequence of the actions {','.join(actions)}")
     check_frames_fit(model.num_frames, sequences, args.checkpoint)
-    report = dataset.evaluate_report or published_report
-    result, text = report(model, sequences, protocol=args.protocol, flip=not args.no_flip,
+    result, text = dataset_report(dataset, model, sequences, protocol=args.protocol, flip=not args.no_flip,
                           by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp,
                           skeleton=dataset.skeleton, trained_on=_trained_on(checkpoint))
     print(text)

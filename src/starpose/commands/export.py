@@ -59,15 +59,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _export_bundled(args: argparse.Namespace) -> int:
     """Package a checkpoint as the bundled model, its self-check measured on fresh tiny synthetic data."""
-    import tempfile
-
-    from starpose.data.synthetic import generate_dataset
     from starpose.models import bundled
+    from starpose.train import bundle
 
     numbers = dict(_evaluation_averages(path) for path in args.numbers)
-    with tempfile.TemporaryDirectory() as tmp:
-        generate_dataset(tmp, preset=bundled.SELF_CHECK["synth_preset"], seed=bundled.SELF_CHECK["seed"])
-        path = bundled.package(args.checkpoint, args.out, numbers=numbers, check_data_dir=tmp)
+    path = bundle.package_checked(args.checkpoint, args.out, numbers=numbers)
     manifest = bundled.read_manifest() if Path(args.out).resolve() == bundled.WEIGHTS_DIR else None
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) and its manifest"
           + (f"; self-check MPJPE {manifest['self_check']['mpjpe_mm']} mm" if manifest else ""))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, add_device_argument, positive_float,
                                       positive_int)
-from starpose.data.datasets import DEFAULT_DATASET, dataset_names, get_dataset
+from starpose.datasets.registry import DEFAULT_DATASET, dataset_names, get_dataset
 from starpose.errors import StarposeError
 from starpose.formats import (
     DEFAULT_MIN_CONFIDENCE,
@@ -217,7 +217,7 @@ def _load_model(args, device):
         if not args.model:
             raise StarposeError("--runtime onnx needs --model FILE.onnx")
         try:
-            from starpose.onnx_runtime import OnnxPredictor
+            from starpose.inference.onnx_runtime import OnnxPredictor
         except ImportError as err:
             raise StarposeError(f"--runtime onnx is not available in this installation ({err})") from None
         predictor = OnnxPredictor(args.model, flip=not args.no_flip, batch_size=args.batch_size)
@@ -256,8 +256,8 @@ def _predictor(args, model, dataset, device):
                                 f"joints for a {model.num_joints}-joint model; export it again, "
                                 "or lift with --no-flip")
         return model
-    from starpose.evaluate import check_model_fits
-    from starpose.inference import TorchPredictor
+    from starpose.evaluate.protocol import check_model_fits
+    from starpose.inference.predictors import TorchPredictor
 
     check_model_fits(model, args.checkpoint, dataset)
     return TorchPredictor(model, flip=not args.no_flip, batch_size=args.batch_size, device=device,
@@ -326,7 +326,7 @@ def _chunk_windows(predictor) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from starpose.inference import resolve_device
+    from starpose.inference.predictors import resolve_device
     from starpose.io import atomic_files
     from starpose.lift import render_result
     from starpose.lift.lifting import result_meta

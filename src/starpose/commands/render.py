@@ -14,7 +14,7 @@ from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, positive_float,
                                       positive_int)
-from starpose.data.datasets import dataset_names
+from starpose.datasets.registry import dataset_names
 from starpose.errors import StarposeError
 from starpose.lift.render import ANIMATION_SUFFIXES, DEFAULT_RENDER_FPS
 

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from starpose.commands.common import add_command_parser, non_negative_int
-from starpose.data.datasets import dataset_names
+from starpose.datasets.registry import dataset_names
 from starpose.errors import StarposeError
 
 
@@ -13,7 +13,7 @@ def synth_preset(text: str) -> str:
     """A synthetic-data preset of some dataset, checked when the option is parsed (the datasets'
     modules import torch, which ``--help`` must not); whether it is one of the chosen dataset's
     presets is checked when the command runs."""
-    from starpose.data.datasets import get_dataset
+    from starpose.datasets.registry import get_dataset
 
     known = dict.fromkeys(p for name in dataset_names() for p in get_dataset(name).synth_presets)
     if text not in known:
@@ -42,7 +42,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from starpose.data.datasets import get_dataset
+    from starpose.datasets.registry import get_dataset
     from starpose.io import check_output_path
 
     check_output_path(args.out, folder=True)

@@ -1,4 +1,4 @@
-"""``starpose train``: parsed options -> :class:`starpose.train.TrainConfig` -> ``Trainer.fit``.
+"""``starpose train``: parsed options -> :class:`starpose.train.loop.TrainConfig` -> ``Trainer.fit``.
 
 Options left unset (epochs, batch size, learning rate) stay None in the config, so the preset's
 recipe fills them in (:meth:`TrainConfig.resolved`).
@@ -12,9 +12,9 @@ from pathlib import Path
 from starpose.commands.common import (add_command_parser, add_device_argument, comma_list,
                                       decay_factor, non_negative_float, non_negative_int,
                                       positive_float, positive_int, probability)
-from starpose.data.datasets import dataset_names
+from starpose.datasets.registry import dataset_names
 from starpose.errors import StarposeError
-from starpose.recipes import RECIPES
+from starpose.train.recipes import RECIPES
 
 EXAMPLES = (
     "starpose train --data-dir data/synthetic/small --keypoints noisy --preset star-mixste-27 --out runs/s27",
@@ -50,8 +50,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--recipe", choices=tuple(RECIPES),
                    help="a named recipe's settings: " + "; ".join(f"{r.name}: {r.description}" for r in RECIPES.values())
                    + " (options it sets may only be repeated with the same values)")
-    recipe_options = {dest for recipe in RECIPES.values() for dest in recipe.train}
-    p.set_defaults(func=run, option_defaults={dest: p.get_default(dest) for dest in recipe_options})
+    # every option's default, for the recipe check and for what a resume may change
+    p.set_defaults(func=run, option_defaults={a.dest: a.default for a in p._actions if a.dest != "help"})
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -121,8 +121,8 @@ def apply_recipe(args: argparse.Namespace) -> None:
 
 
 def train_config(args: argparse.Namespace):
-    """The :class:`starpose.train.TrainConfig` that the parsed options describe."""
-    from starpose.train import TrainConfig
+    """The :class:`starpose.train.loop.TrainConfig` that the parsed options describe."""
+    from starpose.train.loop import TrainConfig
 
     if getattr(args, "recipe", None):
         apply_recipe(args)
@@ -143,7 +143,7 @@ def train_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from starpose.io import check_output_path
-    from starpose.train import Trainer
+    from starpose.train.loop import Trainer
 
     if args.resume:
         return _resume(args)
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     from starpose.commands.train_resume import check_target, finished_message, resume_config
-    from starpose.train import Trainer
+    from starpose.train.loop import Trainer
 
     trainer = Trainer(resume_config(args), resume=True)
     check_target(args.resume, trainer.epoch, trainer.config.epochs)

@@ -17,25 +17,19 @@ from starpose.errors import StarposeError
 #: option dest -> TrainConfig field, applied to a resumed run.
 APPLIED = {"epochs": "epochs", "device": "device", "progress": "progress",
            "checkpoint_every": "checkpoint_every", "log_every": "log_every"}
-NOT_OPTIONS = {"command", "func", "resume"}
-
-
-def _defaults() -> argparse.Namespace:
-    from starpose.cli import build_parser
-
-    return build_parser().parse_args(["train"])
+NOT_OPTIONS = {"command", "func", "resume", "option_defaults"}
 
 
 def refused_options(args: argparse.Namespace) -> list[str]:
     """The ``--flags`` given (different from their defaults) that a resume cannot apply."""
-    defaults = vars(_defaults())
+    defaults = args.option_defaults
     return [f"--{dest.replace('_', '-')}" for dest, value in vars(args).items()
             if dest not in APPLIED and dest not in NOT_OPTIONS and value != defaults.get(dest)]
 
 
 def resume_config(args: argparse.Namespace):
     """The run's config with the applicable options of ``args``; refuses the others."""
-    from starpose.train_config import config_from_run
+    from starpose.train.config import config_from_run
 
     refused = refused_options(args)
     if refused:
@@ -45,7 +39,7 @@ def resume_config(args: argparse.Namespace):
                             f"start a new run with --out to change them")
     config = replace(config_from_run(args.resume), out=args.resume)
     applied = {field: getattr(args, dest) for dest, field in APPLIED.items()
-               if getattr(args, dest, None) is not None and getattr(args, dest) != getattr(_defaults(), dest, None)}
+               if getattr(args, dest, None) is not None and getattr(args, dest) != args.option_defaults.get(dest)}
     return replace(config, **applied)
 
 

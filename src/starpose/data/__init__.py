@@ -1,1 +1,2 @@
-"""Data: file formats, cameras, skeletons, sequence windows and the synthetic generator."""
+"""Generic data parts: cameras, skeletons, sequence windows, flips, safe file reading, the
+frozen dataset description and the synthetic motion generator (``synth/``)."""

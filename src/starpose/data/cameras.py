@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from starpose.arrays import clip, concat, cross, like
-from starpose.data.skeleton import h36m_metadata
-from starpose.errors import DataError
 
 
 def qinverse(q):
@@ -142,27 +140,3 @@ class Camera:
     def normalize(self, X):
         """Pixels ``(..., 2)`` to the normalised screen coordinates used by the models."""
         return normalize_screen_coordinates(X, self.res_w, self.res_h)
-
-
-def h36m_cameras(subject: str) -> list[Camera]:
-    """The 4 calibrated Human3.6M cameras of ``subject`` (e.g. ``"S9"``) from the metadata."""
-    meta = h36m_metadata()
-    extrinsics = meta["extrinsics"].get(subject)
-    if not extrinsics or not all(extrinsics):
-        known = ", ".join(s for s, e in meta["extrinsics"].items() if e and all(e))
-        raise DataError(f"subject {subject}: no camera calibration (calibrated subjects: {known})")
-    cameras = []
-    for intr, extr in zip(meta["intrinsics"], extrinsics):
-        cameras.append(Camera(
-            id=str(intr["id"]),
-            res_w=int(intr["res_w"]),
-            res_h=int(intr["res_h"]),
-            azimuth=float(intr["azimuth"]),
-            focal_length=np.asarray(intr["focal_length"], np.float64),
-            center=np.asarray(intr["center"], np.float64),
-            radial_distortion=np.asarray(intr["radial_distortion"], np.float64),
-            tangential_distortion=np.asarray(intr["tangential_distortion"], np.float64),
-            orientation=np.asarray(extr["orientation"], np.float64),
-            translation=np.asarray(extr["translation"], np.float64) / 1000.0,  # mm -> m
-        ))
-    return cameras

@@ -1,4 +1,6 @@
-"""The Human3.6M skeletons: the 32-joint motion-capture layout and the 17-joint lifting layout.
+"""Skeletons: the :class:`Skeleton` type and the body model that all of starpose shares: the
+Human3.6M 32-joint motion-capture layout (the synthetic generator's body) and its 17-joint lifting
+layout (the order every 2D reader maps to).
 
 The numbers come from the published calibration/skeleton metadata shipped in
 ``h36m_metadata.json`` beside this file.
@@ -61,5 +63,3 @@ JOINTS_REMOVED_FOR_17 = tuple(h36m_metadata()["joints_removed_for_17"])
 #: Indices of the 32-joint layout kept in the 17-joint layout, in order.
 JOINTS_KEPT_FOR_17 = tuple(j for j in range(32) if j not in set(JOINTS_REMOVED_FOR_17))
 H36M_FPS = int(h36m_metadata()["fps"])
-SUBJECTS_TRAIN = tuple(h36m_metadata()["subjects_train"])
-SUBJECTS_TEST = tuple(h36m_metadata()["subjects_test"])

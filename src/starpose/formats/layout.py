@@ -2,7 +2,7 @@
 
 The detector readers give the Human3.6M 17 joints; a plain array comes in the model's own order.
 :func:`to_layout` turns a :class:`Keypoints2D` into the layout of a
-:class:`starpose.data.datasets.Dataset`: names an unnamed array after checking its joint count,
+:class:`starpose.datasets.registry.Dataset`: names an unnamed array after checking its joint count,
 keeps a sequence already in that layout, and selects the dataset's joints out of Human3.6M-17
 with the dataset's ``h36m_joints`` (HumanEva-I: pelvis = Hip, thorax = Thorax, head = Head, limbs
 one to one). Anything else is one :class:`DataError` naming the file.

@@ -52,7 +52,7 @@ def load_keypoints(path, fmt="auto", *, width=None, height=None, fps=None,
     fill gaps.
 
     ``width``/``height``/``fps`` given here override what the file says. ``dataset``: the
-    :class:`starpose.data.datasets.Dataset` whose joints the model lifts (default Human3.6M);
+    :class:`starpose.datasets.registry.Dataset` whose joints the model lifts (default Human3.6M);
     see :func:`starpose.formats.layout.to_layout`. Returns one :class:`Keypoints2D` per sequence
     (a VideoPose3D file may hold several videos), each with every joint filled and
     ``width``/``height`` set; raises :class:`StarposeError` otherwise (:class:`NoKeypointsError`
@@ -65,7 +65,7 @@ def load_keypoints(path, fmt="auto", *, width=None, height=None, fps=None,
         raise StarposeError(f"image size must be positive, got {width} x {height}")
     forced = fmt != "auto"
     if dataset is None:
-        from starpose.data.datasets import DEFAULT_DATASET, get_dataset
+        from starpose.datasets.registry import DEFAULT_DATASET, get_dataset
 
         dataset = get_dataset(DEFAULT_DATASET)
     fmt = detect_format(path) if fmt == "auto" else fmt

@@ -56,7 +56,7 @@ def _unwrap(value):
 
 def _dataset_skeleton(path, layout: str):
     """The skeleton of a dataset's own layout name; DataError naming the known ones otherwise."""
-    from starpose.data.datasets import all_datasets, dataset_with_layout
+    from starpose.datasets.registry import all_datasets, dataset_with_layout
 
     dataset = dataset_with_layout(layout)
     if dataset is None:

@@ -1,4 +1,4 @@
-"""Which dataset's joints a lift or a render works in (:class:`starpose.data.datasets.Dataset`).
+"""Which dataset's joints a lift or a render works in (:class:`starpose.datasets.registry.Dataset`).
 
 ``starpose lift`` takes them from ``--dataset``, else from what the model records (a starpose
 checkpoint's training configuration, an ONNX export's ``dataset`` entry), else from the model's
@@ -7,7 +7,9 @@ takes them from ``--dataset``, else from the result's ``joint_names``, else from
 """
 from __future__ import annotations
 
-from starpose.data.datasets import Dataset, dataset_for_joints, dataset_names, get_dataset
+from starpose.data.dataset import Dataset
+
+from starpose.datasets.registry import dataset_for_joints, dataset_names, get_dataset
 from starpose.errors import DataError, StarposeError
 
 

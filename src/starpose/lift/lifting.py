@@ -2,8 +2,8 @@
 
 :func:`lift_keypoints` lifts a whole sequence at once; :func:`stream_keypoints` yields the same
 poses in blocks (bounded memory, for long recordings), with any window predictor
-(:class:`starpose.inference.TorchPredictor`, ``starpose.onnx_runtime.OnnxPredictor``). The joints
-are those of the model's dataset (:class:`starpose.data.datasets.Dataset`): Human3.6M's 17 by
+(:class:`starpose.inference.predictors.TorchPredictor`, ``starpose.inference.onnx_runtime.OnnxPredictor``). The joints
+are those of the model's dataset (:class:`starpose.datasets.registry.Dataset`): Human3.6M's 17 by
 default, HumanEva-I's 15 for a HumanEva-I model.
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ def normalised_input(kp: Keypoints2D, num_joints: int) -> np.ndarray:
 
 def model_dataset(model, dataset=None):
     """``dataset``, else the dataset of the model's joint count (Human3.6M for 17 joints)."""
-    from starpose.data.datasets import dataset_for_joints
+    from starpose.datasets.registry import dataset_for_joints
 
     if dataset is not None:
         return dataset
@@ -69,7 +69,7 @@ def stream_keypoints(predictor, kp: Keypoints2D, *, stride=None, chunk_windows=6
                      root: int = 0):
     """Yield ``(first_frame, poses (n, J, 3))`` blocks of ``kp`` lifted by ``predictor``
     (``kp`` already in the model's joints; joint ``root`` set to 0)."""
-    from starpose.inference import stream_sequence
+    from starpose.inference.predictors import stream_sequence
 
     normalised = normalised_input(kp, predictor.num_joints)
     yield from stream_sequence(predictor, normalised, stride=stride, chunk_windows=chunk_windows,
@@ -82,12 +82,12 @@ def lift_keypoints(model, kp: Keypoints2D, *, flip=True, batch_size=32, device=N
 
     Returns :func:`result_meta` plus ``positions_3d`` ``(T, J, 3)`` float32 (camera coordinates,
     metres, the dataset's root joint at the origin), first. ``model``: a MixSTE model or a window
-    predictor; ``dataset``: the :class:`~starpose.data.datasets.Dataset` whose joints the model
+    predictor; ``dataset``: the :class:`~starpose.datasets.registry.Dataset` whose joints the model
     lifts (default: the one of its joint count, Human3.6M for 17); ``kp`` is put in its joints
     (:func:`starpose.formats.to_layout`) and flip averaging swaps its left and right joints.
-    ``stride``: see :func:`starpose.inference.stream_sequence` (default F/2).
+    ``stride``: see :func:`starpose.inference.predictors.stream_sequence` (default F/2).
     """
-    from starpose.inference import predict_sequence
+    from starpose.inference.predictors import predict_sequence
 
     dataset = model_dataset(model, dataset)
     kp = to_layout(kp, dataset)

@@ -98,7 +98,7 @@ def _check_result(raw: dict, path: Path, num_joints: int | None) -> dict:
 
 def _known_joint_counts() -> tuple[int, ...]:
     """The joint counts of the known datasets' skeletons, largest first (17, 15)."""
-    from starpose.data.datasets import all_datasets
+    from starpose.datasets.registry import all_datasets
 
     return tuple(sorted({d.num_joints for d in all_datasets()}, reverse=True))
 

@@ -1,7 +1,7 @@
 """Writing a result file incrementally: the lifted poses arrive in blocks of frames.
 
 :class:`ResultWriter` writes ``.npz``, ``.json`` or ``.csv`` results while
-:func:`starpose.inference.stream_sequence` produces them, so that lifting a long recording never
+:func:`starpose.inference.predictors.stream_sequence` produces them, so that lifting a long recording never
 holds its 3D poses in memory. :func:`starpose.lift.write_result` is the one-block case, so a
 result written at once and one written in blocks are the same file.
 

@@ -19,8 +19,9 @@ import numpy as np
 
 from starpose.data.safe_pickle import check_writable_file, write_npz
 from starpose.data.skeleton import JOINTS_KEPT_FOR_17
-from starpose.data.motion import VOLUME_CENTRE
-from starpose.data.synthetic import SUBJECTS, detector_noise, keypoints_metadata
+from starpose.data.synth.motion import VOLUME_CENTRE
+from starpose.data.synth.detector_noise import detector_noise
+from starpose.datasets.h36m.synthetic import SUBJECTS, keypoints_metadata
 from starpose.errors import DataError
 from starpose.io import atomic_path
 from starpose.mocap import normalize

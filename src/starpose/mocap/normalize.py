@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from starpose.data.skeleton import H36M_32, JOINTS_KEPT_FOR_17, JOINTS_REMOVED_FOR_17
-from starpose.data.motion import VOLUME_CENTRE
+from starpose.data.synth.motion import VOLUME_CENTRE
 from starpose.errors import DataError
 
 #: Metres per file unit. ``cmu`` is the CMU database's ASF unit (1/0.45 inch), in which its

@@ -16,8 +16,10 @@ import zlib
 
 import numpy as np
 
-from starpose.data.cameras import Camera, h36m_cameras
-from starpose.data.motion import VOLUME_CENTRE
+from starpose.data.cameras import Camera
+
+from starpose.datasets.h36m.layout import h36m_cameras
+from starpose.data.synth.motion import VOLUME_CENTRE
 
 _RING = re.compile(r"^ring:([1-9][0-9]*)$")
 _RES = 1000

@@ -23,7 +23,7 @@ call) and differs from the module forward only in how the work is laid out:
 
 Under bf16 autocast the matrix products run in bf16 (weights cast per call) and the residual
 stream, the LayerNorms, the embeddings and the head in fp32. On CPUs with native bf16
-(:mod:`starpose.cpu_features`) that doubles the speed of the linear layers; the outputs then
+(:mod:`starpose.inference.cpu_features`) that doubles the speed of the linear layers; the outputs then
 differ from fp32 by ~1e-2 relative, as under autocast through the module forward.
 
 Outputs equal the module forward's with the ``reference`` kernel to 1e-5 relative in fp32

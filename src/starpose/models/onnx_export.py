@@ -50,7 +50,7 @@ class FlipAveraged(nn.Module):
 def model_skeleton(model, dataset: str | None = None):
     """The skeleton whose left/right joints flip ``model``'s poses: that of ``dataset`` when it is
     a known name, else of the dataset of the model's joint count; ValueError when there is none."""
-    from starpose.data.datasets import dataset_for_joints, dataset_names, get_dataset
+    from starpose.datasets.registry import dataset_for_joints, dataset_names, get_dataset
 
     joints = model.config.num_joints
     found = get_dataset(dataset) if dataset in dataset_names() else dataset_for_joints(joints)

@@ -3,7 +3,7 @@
 It works directly on a published-layout state_dict (``STEblocks.*``, ``head.0`` ...), so a test
 comparing it with :class:`starpose.models.MixSTE` checks the architecture and the name mapping
 (``tests/test_mixste.py``), and ``starpose bench`` times it as "the published code" beside
-starpose's own forward (:mod:`starpose.bench_inference`). Nothing else uses it.
+starpose's own forward (:mod:`starpose.bench.inference`). Nothing else uses it.
 """
 import torch.nn.functional as F
 

@@ -1,0 +1,1 @@
+"""Benchmarks: training and inference throughput beside the published code, windows, overlap, reports."""

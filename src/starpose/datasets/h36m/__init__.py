@@ -1,0 +1,1 @@
+"""Human3.6M: cameras, subjects, loss weights, VideoPose3D files and the synthetic copy."""

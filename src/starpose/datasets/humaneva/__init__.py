@@ -1,0 +1,1 @@
+"""HumanEva-I: the 15-joint layout, cameras, files and the synthetic copy."""

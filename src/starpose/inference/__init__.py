@@ -1,0 +1,1 @@
+"""Inference: window predictors (PyTorch, ONNX Runtime), overlapping-window lifting, CPU features."""

@@ -1,0 +1,17 @@
+"""Behaviour pinned across refactors: `evaluate --json` on the tiny synthetic set with a fixed,
+committed checkpoint must give byte-identical JSON to the stored one (made before the house-plan
+redesign, issue 21)."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def test_evaluate_json_is_byte_identical_to_the_stored_one(tiny_dataset_dir, tmp_path):
+    out = tmp_path / "result.json"
+    subprocess.run([sys.executable, "-m", "starpose.cli", "evaluate", "--data-dir", str(tiny_dataset_dir),
+                    "--checkpoint", "tests/golden/tiny-star-9.pt", "--json", str(out), "--by-subject"],
+                   cwd=ROOT, check=True, capture_output=True)
+    assert out.read_bytes() == (GOLDEN / "evaluate-tiny-star-9.json").read_bytes()
