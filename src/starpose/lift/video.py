@@ -55,6 +55,7 @@ class VideoLift:
     path: str
     results: list[TrackResult]
     scan: object
+    tracks: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
 
 
@@ -107,7 +108,7 @@ def lift_video(path, predictor, dataset, options: VideoOptions = VideoOptions(),
     """Detect, track and lift the people of the video (or image folder) ``path`` with a window
     predictor of ``dataset``'s joints; raises :class:`StarposeError` before anything is written
     (no person found, a track id that does not exist, an unreadable video)."""
-    from starpose.video.detector import open_detector
+    from starpose.video.choose import open_detector
     from starpose.video.reader import open_frames
 
     own = detector is None
@@ -119,16 +120,17 @@ def lift_video(path, predictor, dataset, options: VideoOptions = VideoOptions(),
     finally:
         if own:
             detector.close()
-    from starpose.video.scan import keep_tracks
+    from starpose.video.tracking import keep_tracks
 
-    tracks = choose_tracks(keep_tracks(scan.tracks, options.min_track_frames), options.person, path)
+    kept = keep_tracks(scan.tracks, options.min_track_frames)
+    tracks = choose_tracks(kept, options.person, path)
     clock = time.perf_counter()
     results = [online.result(t, scan, path) if online else
                _lift_offline(predictor, track_keypoints(t, scan, path, dataset, options.min_confidence),
                              t, options.stride, dataset.root) for t in tracks]
     seconds = dict(scan.seconds)
     seconds["lift"] = time.perf_counter() - clock + seconds.pop("online")
-    return VideoLift(str(path), results, scan, seconds)
+    return VideoLift(str(path), results, scan, kept, seconds)
 
 
 def _scan(source, detector, online, progress: bool):

@@ -5,14 +5,10 @@ keypoints (:data:`COCO17`; x, y in pixels, confidence in [0, 1]) of the ``P >= 0
 found, frame after frame of one video (a detector may follow people between calls), and
 ``close()``. ``name`` says what it is, for the summary.
 
-:func:`open_detector` picks: no model file -> BlazePose from the MediaPipe wheel
-(:mod:`.blazepose`, several people by :mod:`.people`); ``.task`` -> a MediaPipe Tasks pose
-landmarker (:mod:`.task_model`); ``.onnx`` -> a YOLO-pose model on ONNX Runtime
-(:mod:`.onnx_pose`).
+:func:`starpose.video.choose.open_detector` picks one for a model file (or none).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -55,32 +51,10 @@ def boxes_of(people: np.ndarray, min_confidence: float = 0.3) -> np.ndarray:
     return out
 
 
-def open_detector(model: str | None = None, *, max_people: int = 4) -> Detector:
-    """The detector for ``model`` (None: the bundled BlazePose); ``max_people`` per frame."""
-    if model is None:
-        from starpose.video.people import BlazePosePeople
-
-        return BlazePosePeople(max_people=max_people)
-    path = Path(model)
-    if not path.is_file():
-        raise DetectorError(f"{path}: no such detector model file")
-    opener = _OPENERS.get(path.suffix.lower())
-    if opener is None:
-        raise DetectorError(f"{path}: unknown detector model; give a MediaPipe .task file or a "
-                            "YOLO-pose .onnx file")
-    return opener(path, max_people)
-
-
-def _task(path, max_people):
-    from starpose.video.task_model import TaskDetector
-
-    return TaskDetector(path, max_people=max_people)
-
-
-def _onnx(path, max_people):
-    from starpose.video.onnx_pose import OnnxPoseDetector
-
-    return OnnxPoseDetector(path, max_people=max_people)
-
-
-_OPENERS = {".task": _task, ".onnx": _onnx}
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two ``x0, y0, x1, y1`` boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0

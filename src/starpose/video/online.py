@@ -35,7 +35,7 @@ def hold_unsure(xy: np.ndarray, conf: np.ndarray, last: np.ndarray | None,
 
 class OnlineLifter:
     """One person's causal lifter over a window predictor (``(B, F, J, 2) -> (B, F, J, 3)``,
-    :class:`starpose.inference.TorchPredictor` or ``OnnxPredictor``) for ``width x height`` frames.
+    :class:`starpose.inference.predictors.TorchPredictor` or ``OnnxPredictor``) for ``width x height`` frames.
     """
 
     def __init__(self, predictor, width: float, height: float, *, root: int = 0,

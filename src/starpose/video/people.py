@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from starpose.video.blazepose import SinglePose
-from starpose.video.detector import boxes_of, no_people
+from starpose.video.detector import box_iou, boxes_of, no_people
 
 MASK_MARGIN = 0.15
 MAX_MISSES = 2
@@ -110,12 +110,3 @@ def paint_out(rgb: np.ndarray, boxes) -> np.ndarray:
     for x0, y0, x1, y1 in boxes:
         out[int(y0):int(np.ceil(y1)), int(x0):int(np.ceil(x1))] = 0
     return out
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two ``x0, y0, x1, y1`` boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0

@@ -61,11 +61,3 @@ def scan_video(source: FrameSource, detector, *, tracker: Tracker | None = None,
         raise VideoError(f"{source.info.path}: the video holds no frames")
     return Scan(source.info, np.asarray(frames, np.int64), people, tracker.tracks(), seconds)
 
-
-def keep_tracks(tracks: list[Track], min_frames: int) -> list[Track]:
-    """Tracks with at least ``min_frames`` detections (flickers dropped), renumbered 1, 2, ...
-    in order of appearance; the tracks keep their detections."""
-    kept = [t for t in tracks if len(t.frames) >= min_frames]
-    for k, track in enumerate(kept, start=1):
-        track.id = k
-    return kept

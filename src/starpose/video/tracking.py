@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from starpose.video.detector import boxes_of
+from starpose.video.detector import box_iou, boxes_of
 
 MAX_GAP = 8
 MAX_COST = 1.5
@@ -67,8 +67,6 @@ class Track:
 def pair_cost(predicted: np.ndarray, detection: np.ndarray, min_confidence=MIN_CONFIDENCE) -> float:
     """``1 - IoU`` of the two people's boxes plus their mean keypoint distance over the box
     diagonal of ``predicted`` (joints both see with ``min_confidence``; all joints where none)."""
-    from starpose.video.people import box_iou
-
     a, b = boxes_of(np.stack([predicted, detection]), min_confidence)
     both = (predicted[:, 2] >= min_confidence) & (detection[:, 2] >= min_confidence)
     both = both if both.any() else np.ones(len(both), bool)
@@ -133,7 +131,15 @@ def link_tracks(frames, people_per_frame, *, max_gap: int = MAX_GAP, max_cost: f
     tracker = Tracker(max_gap, max_cost)
     for frame, people in zip(frames, people_per_frame):
         tracker.update(frame, people)
-    kept = [t for t in tracker.tracks() if len(t.frames) >= min_frames]
+    return keep_tracks(tracker.tracks(), min_frames)
+
+
+def keep_tracks(tracks: list[Track], min_frames: int) -> list[Track]:
+    """Tracks with at least ``min_frames`` detections (flickers dropped), renumbered 1, 2, ...
+    in order of appearance (the dropped ones get id 0); the tracks keep their detections."""
+    kept = [t for t in tracks if len(t.frames) >= min_frames]
+    for track in tracks:
+        track.id = 0  # dropped tracks have no id
     for k, track in enumerate(kept, start=1):
         track.id = k
     return kept
