@@ -105,16 +105,18 @@ def choose_tracks(tracks, person, path) -> list:
 
 def lift_video(path, predictor, dataset, options: VideoOptions = VideoOptions(), *,
                detector=None, progress: bool = True) -> VideoLift:
-    """Detect, track and lift the people of the video (or image folder) ``path`` with a window
-    predictor of ``dataset``'s joints; raises :class:`StarposeError` before anything is written
+    """Detect, track and lift the people of the video (or image folder) ``path``, or of the
+    frames of a :class:`~starpose.video.reader.FrameSource`, with a window predictor of
+    ``dataset``'s joints; raises :class:`StarposeError` before anything is written
     (no person found, a track id that does not exist, an unreadable video)."""
     from starpose.video.choose import open_detector
-    from starpose.video.reader import open_frames
+    from starpose.video.reader import FrameSource, open_frames
 
     own = detector is None
     detector = open_detector(options.detector_model, max_people=options.max_people) if own else detector
+    live = isinstance(path, FrameSource)  # frames that arrive one by one (a camera, a test)
     try:
-        with open_frames(path) as source:
+        with (path if live else open_frames(path)) as source:
             online = _OnlineTracks(predictor, source.info, dataset, options) if options.online else None
             scan = _scan(source, detector, online, progress)
     finally:
@@ -122,6 +124,7 @@ def lift_video(path, predictor, dataset, options: VideoOptions = VideoOptions(),
             detector.close()
     from starpose.video.tracking import keep_tracks
 
+    path = scan.info.path if live else path
     kept = keep_tracks(scan.tracks, options.min_track_frames)
     tracks = choose_tracks(kept, options.person, path)
     clock = time.perf_counter()

@@ -85,8 +85,11 @@ class SinglePose:
     name = "BlazePose full (MediaPipe 0.10.21, bundled)"
 
     def __init__(self, track: bool = True, min_detection_confidence: float = 0.5):
+        import warnings
+
         pose = import_mediapipe()
-        with quiet_stderr():
+        with quiet_stderr(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # protobuf 6 on MediaPipe's graph
             self._graph = pose.Pose(static_image_mode=not track, model_complexity=1,
                                     smooth_landmarks=track, enable_segmentation=False,
                                     min_detection_confidence=min_detection_confidence,
