@@ -74,3 +74,23 @@ def test_min_frames_drops_flickers_and_renumbers():
     tracks = link_tracks(frames, per_frame, min_frames=3)
     assert [(t.id, t.span) for t in tracks] == [(1, (0, 9))]
     assert abs(tracks[0].mean_confidence() - 0.9) < 1e-6
+
+
+def test_bench_video_clip_and_table(tmp_path):
+    """The benchmark's clip is what its docstring says; its table gives medians and spreads."""
+    from starpose.bench.video import FPS, HEIGHT, WIDTH, format_video_table, make_clip
+    from starpose.video.reader import open_frames
+
+    with open_frames(make_clip(tmp_path / "b.mp4", frames=3, people=2)) as source:
+        frames = list(source)
+        assert (source.info.width, source.info.height, source.info.fps) == (WIDTH, HEIGHT, FPS)
+    assert [n for n, _ in frames] == [0, 1, 2]
+
+    def run(detect, lift):
+        return {"frames": 100, "decode": 1.0, "detect": detect, "track": 0.1, "lift": lift,
+                "wall": 1.0 + detect + 0.1 + lift, "render": 2.0, "setup": 0.5}
+    runs = {mode: [run(4.0, 0.5), run(2.0, 0.25), run(5.0, 1.0)] for mode in ("offline", "online", "render")}
+    table = format_video_table(runs)
+    assert "detector                              25.0  (20.0-50.0)" in table
+    assert "lifter (offline windows)             200.0  (100.0-400.0)" in table
+    assert "online latency per frame" in table and "46.0 ms" in table  # (4 + 0.1 + 0.5) / 100 s
