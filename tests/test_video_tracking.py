@@ -94,3 +94,34 @@ def test_bench_video_clip_and_table(tmp_path):
     assert "detector                              25.0  (20.0-50.0)" in table
     assert "lifter (offline windows)             200.0  (100.0-400.0)" in table
     assert "online latency per frame" in table and "46.0 ms" in table  # (4 + 0.1 + 0.5) / 100 s
+
+
+def test_multi_person_coco_file_is_tracked_with_person_all(tmp_path, capsys):
+    """The video tracker also splits a COCO results file holding two people into two tracks."""
+    import json
+
+    from starpose.cli import main
+
+    detections = []
+    for t in range(30):
+        for k, p in enumerate((person(100 + 8 * t, 300), person(560 - 8 * t, 320, scale=0.7))):
+            if k == 1 and t >= 25:
+                continue  # the second person leaves early
+            detections.append({"image_id": 100 + t, "keypoints": p.reshape(-1).tolist()})
+    src = tmp_path / "two.json"
+    src.write_text(json.dumps({"width": 640, "height": 480, "fps": 30, "annotations": detections}))
+    assert main(["lift", str(src), "--person", "all", "--out", str(tmp_path / "res")]) == 0
+    with np.load(tmp_path / "res" / "two_track1.npz") as one, \
+            np.load(tmp_path / "res" / "two_track2.npz") as two:
+        assert list(one["frame_index"]) == list(range(100, 130))
+        assert list(two["frame_index"]) == list(range(100, 125))
+        assert np.all(np.diff(one["keypoints_2d"][:, 0, 0]) > 0)  # walks right all along
+        assert np.all(np.diff(two["keypoints_2d"][:, 0, 0]) < 0)  # walks left all along
+        assert float(one["fps"]) == 30.0
+    assert main(["lift", str(src), "--person", "2", "--out", str(tmp_path / "p2.npz")]) == 0
+    with np.load(tmp_path / "p2.npz") as two:
+        assert len(two["frame_index"]) == 25
+    capsys.readouterr()
+    assert main(["lift", str(src), "--person", "5", "--out", str(tmp_path / "p5.npz")]) == 2
+    assert "person 5 asked for, but there are 2 track(s)" in capsys.readouterr().err
+    assert not (tmp_path / "p5.npz").exists()

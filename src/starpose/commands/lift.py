@@ -160,11 +160,17 @@ def _read_inputs(args, dataset) -> list[Keypoints2D]:
     written."""
     if not 0.0 <= args.min_confidence <= 1.0:
         raise StarposeError(f"--min-confidence must be within [0, 1], got {args.min_confidence}")
+    from starpose.lift.people_files import load_tracks
+
     sequences = []
     for path in args.inputs:
         try:
-            found = load_keypoints(path, args.fmt, width=args.width, height=args.height,
-                                   fps=args.fps, min_confidence=args.min_confidence, dataset=dataset)
+            found = (load_tracks(path, args.fmt, args.person, dataset, width=args.width,
+                                 height=args.height, fps=args.fps,
+                                 min_confidence=args.min_confidence) if args.person is not None
+                     else load_keypoints(path, args.fmt, width=args.width, height=args.height,
+                                         fps=args.fps, min_confidence=args.min_confidence,
+                                         dataset=dataset))
         except NoKeypointsError as err:
             raise StarposeError(f"{err}{_option_hint(err)}") from None
         how = "detected" if args.fmt == "auto" else "read"

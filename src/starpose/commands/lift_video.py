@@ -13,8 +13,9 @@ from starpose.errors import StarposeError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 _IMAGES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-#: Options that only videos take, with the value that means "not given".
-VIDEO_ONLY = {"person": None, "save_2d": None, "detector_model": None, "online": False,
+#: Options that only videos take, with the value that means "not given" (``--person`` also
+#: picks tracks of multi-person COCO and OpenPose files).
+VIDEO_ONLY = {"save_2d": None, "detector_model": None, "online": False,
               "max_people": None}
 
 
@@ -35,8 +36,9 @@ def add_video_arguments(parser) -> None:
     group = parser.add_argument_group(
         "videos (INPUT is a .mp4/.mov/.avi/.mkv/.webm file or a folder of images)")
     group.add_argument("--person", type=person_choice, default=None, metavar="all|N",
-                       help="lift every tracked person (all, the default: one result file per "
-                       "track) or track N (numbered in order of appearance)")
+                       help="lift every tracked person (all, the default for videos: one result "
+                       "per track) or track N (numbered in order of appearance); also tracks "
+                       "the people of COCO and OpenPose files (without it they keep one)")
     group.add_argument("--save-2d", metavar="FILE.json",
                        help="also write the detections as COCO-17 JSON (image_id = frame number, "
                        "track_id), which starpose lift reads again without detecting")

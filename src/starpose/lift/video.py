@@ -98,7 +98,7 @@ def choose_tracks(tracks, person, path) -> list:
     chosen = [t for t in tracks if t.id == int(person)]
     if not chosen:
         spans = ", ".join(f"{t.id}: frames {t.span[0]}-{t.span[1]}" for t in tracks)
-        raise StarposeError(f"{path}: person {person} asked for, but the video has "
+        raise StarposeError(f"{path}: person {person} asked for, but there are "
                             f"{len(tracks)} track(s) ({spans})")
     return chosen
 
