@@ -13,7 +13,6 @@ from starpose.errors import StarposeError
 
 EXAMPLES = (
     "starpose bench --json bench.json                    # everything, also as JSON",
-    "starpose bench --quick --configs small --no-eval   # the small model only, fewer repetitions",
     "starpose bench --inference-only --quick             # the inference part only, in minutes",
     "starpose bench --video                              # lifting a 720p video, stage by stage",
 )

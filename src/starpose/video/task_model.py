@@ -35,7 +35,7 @@ class TaskDetector:
             raise DetectorError(f"{self.path}: the MediaPipe Tasks API cannot run with protobuf "
                                 f"{google.protobuf.__version__} installed here (MediaPipe 0.10.21 "
                                 "was built for protobuf 4.x); the built-in detector still works "
-                                "without --detector-model") from None
+                                "without a model file") from None
         except (RuntimeError, ValueError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise DetectorError(f"{self.path}: not a MediaPipe pose landmarker .task file "
