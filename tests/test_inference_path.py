@@ -9,7 +9,7 @@ from starpose.models import inference_path
 
 def _model(attention, frames, dtype=torch.float32):
     torch.manual_seed(0)
-    model = MixSTE(frames, 17, 2, 32, 2, 4, attention=attention).to(dtype).eval()
+    model = MixSTE(num_frames=frames, dim=32, depth=2, num_heads=4, attention=attention).to(dtype).eval()
     with torch.no_grad():  # weights well away from the zero-initialised embeddings
         for p in model.parameters():
             p.normal_(0, 0.2)
@@ -71,7 +71,7 @@ def test_the_path_is_taken_only_in_eval_without_grad_on_the_cpu(monkeypatch):
 
 def test_dropout_settings_do_not_matter_in_eval_mode():
     torch.manual_seed(0)
-    model = MixSTE(9, 17, 2, 32, 1, 4, drop_rate=0.2, attn_drop_rate=0.3, drop_path_rate=0.1).eval()
+    model = MixSTE(num_frames=9, num_joints=17, in_chans=2, dim=32, depth=1, num_heads=4, drop_rate=0.2, attn_drop_rate=0.3, drop_path_rate=0.1).eval()
     x = torch.randn(2, 9, 17, 2)
     assert inference_path.applies(model, x) is False  # grad enabled
     with torch.inference_mode():

@@ -288,7 +288,7 @@ def test_failure_before_writing_leaves_nothing_behind(lifter, tmp_path, capsys):
 
 
 def test_the_note_kind_not_its_wording_makes_a_warning(lifter, tmp_path, capsys, monkeypatch):
-    import starpose.commands.lift as command
+    import starpose.lift.pipeline as command
 
     xy = lifter["xy"][:12].astype(np.float32)
     notes = [Note(NoteKind.SEVERAL_PEOPLE, "memory: filled with people, kept one"),

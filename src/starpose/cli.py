@@ -13,17 +13,35 @@ import warnings
 
 from starpose import __version__
 from starpose.commands import COMMANDS
-from starpose.errors import StarposeError, StarposeWarning
+from starpose.errors import OptionError, StarposeError, StarposeWarning
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default as ``(default: ...)`` and keeps the epilog's examples as
+    written. Options without a meaningful default (None, or a flag's False) show none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or "(default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class StarposeParser(argparse.ArgumentParser):
+    """Every parser of the command line, subcommands' included: the :class:`HelpFormatter` layout."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = StarposeParser(
         prog="starpose",
         description="Monocular 3D human pose estimation by 2D-to-3D lifting "
         "(MixSTE with Star-Attention).",
     )
     parser.add_argument("--version", action="version", version=f"starpose {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=StarposeParser)
     for name in COMMANDS:
         importlib.import_module(f"starpose.commands.{name}").add_parser(subparsers)
     return parser
@@ -41,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except StarposeError as err:
-        print(f"starpose {args.command}: error: {err}", file=sys.stderr)
+        text = err.for_command_line() if isinstance(err, OptionError) else str(err)
+        print(f"starpose {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         print(f"starpose {args.command}: interrupted", file=sys.stderr)

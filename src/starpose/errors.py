@@ -20,3 +20,13 @@ class CheckpointError(StarposeError):
 
 class StarposeWarning(UserWarning):
     """Something the user should check, though the work goes on (the CLI prints one line)."""
+
+
+class OptionError(StarposeError):
+    """A problem with the value of an option. The message names options as ``<name>`` (the
+    option's name, as in ``<out-format>``); the command line shows them as flags (``--out-format``)."""
+
+    def for_command_line(self) -> str:
+        import re
+
+        return re.sub(r"<([a-z][a-z0-9-]*)>", r"--\1", str(self))

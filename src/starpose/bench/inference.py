@@ -196,14 +196,14 @@ def write_coco_json(path: Path, frames: int, fps: float = 50.0) -> Path:
     return path
 
 
-def _quiet_cli(argv: list[str]) -> int:
-    from starpose.cli import main
+def _lift_quietly(source, out, checkpoint, **options) -> None:
+    """:func:`starpose.lift.pipeline.lift_files` with its messages and progress bars silenced."""
+    from starpose.lift.options import LiftOptions
+    from starpose.lift.pipeline import lift_files
 
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
-        code = main(argv)
-    if code != 0:
-        raise StarposeError(f"starpose {' '.join(argv[:1])} failed: {err.getvalue().strip()[-300:]}")
-    return code
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        lift_files(LiftOptions(inputs=(str(source),), out=str(out), checkpoint=str(checkpoint),
+                               device="cpu", **options), log=lambda line: None)
 
 
 def lift_throughput(config: InferConfig, frames: int = 10_000, attention: str = "star") -> dict:
@@ -218,7 +218,7 @@ def lift_throughput(config: InferConfig, frames: int = 10_000, attention: str = 
         source = write_coco_json(folder / "walk.json", frames)
         out = folder / "walk3d.npz"
         begin = time.perf_counter()
-        _quiet_cli(["lift", str(source), "--checkpoint", str(checkpoint), "--out", str(out), "--device", "cpu"])
+        _lift_quietly(source, out, checkpoint)
         seconds = time.perf_counter() - begin
         with np.load(out) as result:
             if result["positions_3d"].shape != (frames, 17, 3):
@@ -247,8 +247,7 @@ def lift_rss_probe(spec: dict) -> dict:
     del xy, t
     out = folder / f"rec{spec['minutes']}.npz"
     begin = time.perf_counter()
-    _quiet_cli(["lift", str(source), "--checkpoint", spec["checkpoint"], "--out", str(out),
-                "--width", "1920", "--height", "1080", "--fps", str(spec["fps"]), "--device", "cpu"])
+    _lift_quietly(source, out, spec["checkpoint"], width=1920.0, height=1080.0, fps=float(spec["fps"]))
     seconds = time.perf_counter() - begin
     peak = rss_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"minutes": spec["minutes"], "frames": frames, "seconds": seconds, "peak_rss_bytes": peak}

@@ -1,6 +1,6 @@
 """What every command's parser shares: argument types, ``--device`` and the help layout.
 
-An argument type turns a bad value into argparse's usage error (exit status 2) that names the
+The help layout and parser class are :mod:`starpose.cli`'s. An argument type turns a bad value into argparse's usage error (exit status 2) that names the
 option, so the library behind a command only ever sees well-formed values. This module imports
 nothing heavy: building every parser must not import torch (``starpose --help`` stays fast).
 """
@@ -16,24 +16,14 @@ import textwrap
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows each option's default as ``(default: ...)`` and keeps the epilog's examples as
-    written. Options without a meaningful default (None, or a flag's False) show none."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.default is False or "(default" in (action.help or ""):
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
 def add_command_parser(subparsers, name: str, *, help: str, description: str,
                        examples: tuple[str, ...]) -> argparse.ArgumentParser:
-    """A subcommand's parser with :class:`HelpFormatter` and an epilog listing ``examples``.
-
-    The formatter keeps the description's line breaks, so it is wrapped here."""
+    """A subcommand's parser with an epilog listing ``examples`` (the parser class and help layout
+    are the command line's, :mod:`starpose.cli`; it keeps the description's line breaks, so it is
+    wrapped here)."""
     epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples)
     return subparsers.add_parser(name, help=help, description=textwrap.fill(description, 88),
-                                 epilog=epilog, formatter_class=HelpFormatter)
+                                 epilog=epilog)
 
 
 def positive_int(text: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from starpose.commands.common import HelpFormatter, add_command_parser, comma_list, non_negative_int, positive_float
+from starpose.commands.common import add_command_parser, comma_list, non_negative_int, positive_float
 
 
 def _camera_set(text: str) -> str:
@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:
         "result as a BVH animation (Blender, MotionBuilder, ...).")
     sub = parser.add_subparsers(dest="mocap_command", metavar="SUBCOMMAND", required=True)
     imp = sub.add_parser(
-        "import", formatter_class=HelpFormatter, help="BVH clips -> data_3d_h36m.npz, data_2d_h36m_gt.npz, data_2d_h36m_noisy.npz",
+        "import", help="BVH clips -> data_3d_h36m.npz, data_2d_h36m_gt.npz, data_2d_h36m_noisy.npz",
         description="Retarget BVH clips to the Human3.6M skeleton, project them through cameras "
         "and write a dataset that `starpose train` and `starpose evaluate` read.")
     imp.add_argument("clips", nargs="+", type=Path, metavar="CLIP.bvh")
@@ -49,7 +49,7 @@ def add_parser(subparsers) -> None:
                      help="file units (default: detected from the skeleton's height)")
     imp.add_argument("--up", choices=("y", "z"), default="y", help="the file's up axis")
     imp.set_defaults(func=run_import)
-    exp = sub.add_parser("export", formatter_class=HelpFormatter, help="a lifted result (.npz/.json) -> BVH",
+    exp = sub.add_parser("export", help="a lifted result (.npz/.json) -> BVH",
                          description="Write the 3D joints of a `starpose lift` result as a "
                          "17-joint BVH animation (y up, metres).")
     exp.add_argument("result", type=Path, metavar="RESULT")
@@ -78,7 +78,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from starpose.mocap.export import export_result
+    from starpose.lift.to_bvh import export_result
 
     path = export_result(args.result, args.out, fps=args.fps, unit=args.unit)
     print(f"wrote {path}")

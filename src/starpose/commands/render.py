@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import re
-from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, positive_float,
                                       positive_int)
 from starpose.datasets.registry import dataset_names
-from starpose.errors import StarposeError
-from starpose.lift.render import ANIMATION_SUFFIXES, DEFAULT_RENDER_FPS
+from starpose.lift.render import DEFAULT_RENDER_FPS
 
 
 def _parse_size(text: str):
@@ -69,49 +67,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
+    from dataclasses import fields
 
-    from starpose.io import atomic_files
-    from starpose.lift import read_ground_truth, read_result, render_result
-    from starpose.lift.dataset import result_dataset
-    from starpose.viz.plots import plot_per_joint_error, plot_trajectories
+    from starpose.lift.render_files import RenderOptions, render_files
 
-    if args.out is None and args.plot is None and args.error_plot is None:
-        raise StarposeError("nothing to do: give --out OUT.mp4|OUT.gif, --plot OUT.png and/or --error-plot OUT.png")
-    if args.out is not None and Path(args.out).suffix.lower() not in ANIMATION_SUFFIXES:
-        raise StarposeError(f"{args.out}: --out must end in .mp4 or .gif")
-    for flag, value in (("--plot", args.plot), ("--error-plot", args.error_plot)):
-        if value is not None and Path(value).suffix.lower() != ".png":
-            raise StarposeError(f"{value}: {flag} must end in .png")
-    if args.error_plot is not None and not args.ground_truth:
-        raise StarposeError("--error-plot needs --ground-truth")
-    from starpose.io import check_output_path
-
-    reads = tuple(p for p in (args.input, args.ground_truth) if p)
-    for value in (args.out, args.plot, args.error_plot):
-        if value is not None:
-            check_output_path(value, inputs=reads)
-    result = read_result(args.input)
-    skeleton = (dataset := result_dataset(result, args.dataset, args.input)).skeleton
-    truth = None
-    if args.ground_truth:
-        truth = read_ground_truth(args.ground_truth, len(result["positions_3d"]),
-                                  dataset.num_joints, dataset.root)
-    with atomic_files() as stage:
-        if args.out is not None:
-            frames = render_result(result, stage(Path(args.out)), ground_truth=truth, fps=args.fps,
-                                   azimuth=args.azimuth, limit=args.limit,
-                                   downsample=args.downsample, size=args.size, skeleton=skeleton)
-        if args.plot is not None:
-            series = {"lifted": result["positions_3d"]}
-            if truth is not None:
-                series["ground truth"] = truth
-            plot_trajectories(series, stage(Path(args.plot)), fps=args.fps or result["fps"],
-                              skeleton=skeleton, root=dataset.root)
-        if args.error_plot is not None:
-            errors_mm = 1000 * np.linalg.norm(result["positions_3d"] - truth, axis=-1).mean(axis=0)
-            plot_per_joint_error({"lifted": errors_mm}, stage(Path(args.error_plot)), names=skeleton.names,
-                                 title=f"Per-joint error vs {Path(args.ground_truth).name}")
+    frames = render_files(RenderOptions(**{f.name: getattr(args, f.name) for f in fields(RenderOptions)}))
     if args.out is not None:
         print(f"wrote {args.out} ({frames:,} frames)")
     for value in (args.plot, args.error_plot):

@@ -8,9 +8,10 @@ is :mod:`starpose.formats`; writing several outputs at once is :func:`starpose.i
 """
 from starpose.lift.lifting import lift_keypoints
 from starpose.lift.render import ANIMATION_SUFFIXES, DEFAULT_RENDER_FPS, render_result
-from starpose.lift.results import RESULT_SUFFIXES, read_ground_truth, read_result, write_result
+from starpose.lift.results import read_ground_truth, read_result, write_result
+from starpose.lift.writers import OUTPUT_SUFFIXES, RESULT_SUFFIXES
 
 __all__ = [
-    "ANIMATION_SUFFIXES", "DEFAULT_RENDER_FPS", "RESULT_SUFFIXES", "lift_keypoints",
+    "ANIMATION_SUFFIXES", "DEFAULT_RENDER_FPS", "OUTPUT_SUFFIXES", "RESULT_SUFFIXES", "lift_keypoints",
     "read_ground_truth", "read_result", "render_result", "write_result",
 ]

@@ -13,8 +13,7 @@ import numpy as np
 from starpose.data.npz import open_npz
 from starpose.errors import DataError
 from starpose.formats import read_json
-
-RESULT_SUFFIXES = (".npz", ".json", ".csv")
+from starpose.lift.writers import open_writer
 
 
 def write_result(result: dict, path) -> Path:
@@ -23,13 +22,11 @@ def write_result(result: dict, path) -> Path:
     ``.npz``: arrays plus ``joint_names``/``source`` strings and ``fps`` (NaN when unknown),
     readable with ``np.load(path)`` (no pickles). ``.json``: the same as lists (``fps`` null
     when unknown). ``.csv``: one row per frame and joint, ``frame, time_s, joint, x, y, z``.
-    The same file as :class:`starpose.lift.stream.ResultWriter` writes block by block.
+    The same file as :func:`starpose.lift.writers.open_writer`'s writer makes block by block.
     """
-    from starpose.lift.stream import ResultWriter
-
     poses = np.asarray(result["positions_3d"], dtype=np.float32)
     meta = {k: v for k, v in result.items() if k != "positions_3d"}
-    writer = ResultWriter(path, meta, len(poses), poses.shape[1])
+    writer = open_writer(path, meta, len(poses), poses.shape[1])
     try:
         writer.write(poses)
     except BaseException:

@@ -12,8 +12,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from starpose.errors import StarposeError
+from starpose.errors import OptionError, StarposeError
 from starpose.lift.video import VideoOptions
+
+#: Options of :class:`starpose.lift.options.LiftOptions` that only videos take (``person`` also
+#: picks tracks of multi-person keypoint files), with the value that means "not given".
+VIDEO_ONLY = {"save_2d": None, "detector_model": None, "online": False, "max_people": None}
 
 
 @dataclass(frozen=True)
@@ -47,36 +51,17 @@ def side_path(target, video, several: bool, suffixes: tuple, what: str) -> Path 
 
 
 def lift_video_files(inputs, predictor, dataset, options: VideoOptions, outputs: VideoOutputs,
-                     *, progress: bool = True) -> list[str]:
-    """Lift each video of ``inputs`` and write its outputs; returns the lines to show (tracks,
-    files written, frames/s per stage)."""
-    from starpose.train.interrupts import signals_interrupt
-    from starpose.io import atomic_files, check_output_path
-    from starpose.lift.video import lift_video
-    from starpose.lift.video_output import (speed_line, summary_lines, track_outputs,
-                                            write_coco_json, write_tracks)
+                     *, progress: bool = True, log=print) -> list[tuple]:
+    """Lift each video of ``inputs`` and write its outputs; ``log`` gets the tracks, the
+    detections file and the frames/s per stage; returns ``(result path, frames, rendered video
+    or None)`` per track."""
+    from starpose.io import atomic_files
+    from starpose.lift.video_output import speed_line, summary_lines, write_coco_json, write_tracks
     from starpose.lift.video_render import render_video
-    from starpose.video.choose import open_detector
+    from starpose.train.interrupts import signals_interrupt
 
-    several = len(inputs) > 1
-    lines, plans = [], []
     with signals_interrupt():
-        detector = open_detector(options.detector_model, max_people=options.max_people)
-        try:
-            for video in inputs:
-                lifted = lift_video(video, predictor, dataset, options, detector=detector,
-                                    progress=progress)
-                paths = track_outputs(outputs.out, video, [r.id for r in lifted.results],
-                                      outputs.out_format, several)
-                sides = (side_path(outputs.save_2d, video, several, (".json",), "detections"),
-                         side_path(outputs.render, video, several, RENDER_SUFFIXES, "rendering"))
-                for path in paths + [p for p in sides if p is not None]:
-                    check_output_path(path, inputs=tuple(map(str, inputs)))
-                plans.append((lifted, paths, sides))
-                if video is not inputs[-1]:
-                    detector = _fresh(detector, options)
-        finally:
-            detector.close()
+        plans, name = _lift_all(inputs, predictor, dataset, options, outputs, progress)
         with atomic_files() as stage:
             for lifted, paths, (save_2d, render) in plans:
                 write_tracks(lifted, paths, stage)
@@ -86,11 +71,46 @@ def lift_video_files(inputs, predictor, dataset, options: VideoOptions, outputs:
                     clock = time.perf_counter()
                     render_video(lifted, dataset.skeleton, stage(render))
                     lifted.seconds["render"] = time.perf_counter() - clock
-    for lifted, paths, sides in plans:
-        lines += summary_lines(lifted, getattr(detector, "name", "detector"))
-        lines += [f"wrote {p}" for p in paths + [s for s in sides if s is not None]]
-        lines.append(speed_line(lifted.seconds, lifted.scan.num_frames))
-    return lines
+    done = []
+    for lifted, paths, (save_2d, render) in plans:
+        for line in summary_lines(lifted, name):
+            log(line)
+        if save_2d is not None:
+            log(f"wrote {save_2d} (the detections, COCO-17)")
+        log(speed_line(lifted.seconds, lifted.scan.num_frames))
+        done += [(p, r.kp.num_frames, render if k == 0 else None)
+                 for k, (p, r) in enumerate(zip(paths, lifted.results))]
+    return done
+
+
+def _lift_all(inputs, predictor, dataset, options: VideoOptions, outputs: VideoOutputs,
+              progress: bool):
+    """Every video lifted, its output paths planned and checked; nothing written yet. Returns
+    ``[(lifted, result paths, (save_2d, render))]`` and the detector's name."""
+    from starpose.io import check_output_path
+    from starpose.lift.video import lift_video
+    from starpose.lift.video_output import track_outputs
+    from starpose.video.choose import open_detector
+
+    several, plans = len(inputs) > 1, []
+    detector = open_detector(options.detector_model, max_people=options.max_people)
+    name = getattr(detector, "name", "detector")
+    try:
+        for k, video in enumerate(inputs):
+            if k:
+                detector = _fresh(detector, options)
+            lifted = lift_video(video, predictor, dataset, options, detector=detector,
+                                progress=progress)
+            paths = track_outputs(outputs.out, video, [r.id for r in lifted.results],
+                                  outputs.out_format, several)
+            sides = (side_path(outputs.save_2d, video, several, (".json",), "detections"),
+                     side_path(outputs.render, video, several, RENDER_SUFFIXES, "rendering"))
+            for path in paths + [p for p in sides if p is not None]:
+                check_output_path(path, inputs=tuple(map(str, inputs)))
+            plans.append((lifted, paths, sides))
+    finally:
+        detector.close()
+    return plans, name
 
 
 def _fresh(detector, options: VideoOptions):
@@ -99,3 +119,48 @@ def _fresh(detector, options: VideoOptions):
 
     detector.close()
     return open_detector(options.detector_model, max_people=options.max_people)
+
+
+def refuse_video_options(opts) -> None:
+    """Keypoint files take none of the video-only options: say so rather than ignore them."""
+    given = [f"<{k.replace('_', '-')}>" for k, off in VIDEO_ONLY.items() if getattr(opts, k) != off]
+    if given:
+        raise OptionError(f"{', '.join(given)}: only for videos and image folders; the inputs "
+                          "are keypoint files")
+
+
+def _refuse_keypoint_options(opts) -> None:
+    from starpose.video.reader import is_video_input
+
+    if not all(is_video_input(p) for p in opts.inputs):
+        raise OptionError("give either videos (or image folders) or keypoint files, not both")
+    taken = {"<format>": opts.fmt != "auto", "<width>/<height>": opts.width is not None,
+             "<fps>": opts.fps is not None, "<out-format> bvh": opts.out_format == "bvh",
+             "<stride> with <online>": opts.online and opts.stride is not None}
+    wrong = [name for name, bad in taken.items() if bad]
+    if wrong:
+        raise OptionError(f"{', '.join(wrong)}: not for videos (a video states its size and "
+                          "frame rate; its results are .npz, .json or .csv)")
+
+
+def lift_video_inputs(opts, open_model, make_predictor, log=print) -> list:
+    """:func:`starpose.lift.pipeline.lift_files` for videos: ``opts`` a
+    :class:`~starpose.lift.options.LiftOptions`, the model from the pipeline's ``open_model`` and
+    ``make_predictor``; logs the tracks and the speed; returns ``(result path, frames, rendered
+    video or None)`` per track."""
+    from starpose.inference.predictors import resolve_device
+
+    _refuse_keypoint_options(opts)
+    if not 0.0 <= opts.min_confidence <= 1.0:
+        raise OptionError(f"<min-confidence> must be within [0, 1], got {opts.min_confidence}")
+    device = resolve_device(opts.device)
+    (model, dataset), problem = open_model(opts, device)
+    if problem is not None:
+        raise problem
+    predictor = make_predictor(opts, model, dataset, device)
+    given = {"person": opts.person, "detector_model": opts.detector_model,
+             "max_people": opts.max_people, "stride": opts.stride}
+    options = VideoOptions(online=opts.online, min_confidence=opts.min_confidence,
+                           **{k: v for k, v in given.items() if v is not None})
+    outputs = VideoOutputs(opts.out, opts.out_format, opts.save_2d, opts.render)
+    return lift_video_files(list(opts.inputs), predictor, dataset, options, outputs, log=log)

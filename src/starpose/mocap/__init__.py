@@ -6,10 +6,11 @@
 * :mod:`~starpose.mocap.normalize`: units, axes, floor, capture volume, frame rate, 32 joints;
 * :mod:`~starpose.mocap.rig`: the Human3.6M cameras or a ring of virtual cameras;
 * :mod:`~starpose.mocap.dataset`: the import pipeline (:func:`import_clips`);
-* :mod:`~starpose.mocap.export`: positions to a BVH animation (:func:`write_bvh`).
+* :mod:`~starpose.mocap.export`: positions to a BVH animation (:func:`write_bvh`; a lift result
+  file: :mod:`starpose.lift.to_bvh`).
 """
 from starpose.mocap.bvh import BvhClip, read_bvh
 from starpose.mocap.dataset import import_clips
-from starpose.mocap.export import export_result, write_bvh
+from starpose.mocap.export import write_bvh
 
-__all__ = ["BvhClip", "export_result", "import_clips", "read_bvh", "write_bvh"]
+__all__ = ["BvhClip", "import_clips", "read_bvh", "write_bvh"]

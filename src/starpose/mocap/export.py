@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from starpose.data.skeleton import H36M_17
-from starpose.errors import DataError
 from starpose.io import atomic_path
 from starpose.mocap.kinematics import matrix_to_euler, unwrap_degrees
 
@@ -216,15 +215,3 @@ def write_bvh(path, positions, fps: float, *, camera_coordinates: bool = True,
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
-
-
-def export_result(result_path, out, fps: float | None = None, unit: str = "m") -> Path:
-    """Convert a ``starpose lift`` result (``.npz`` or ``.json``) to a BVH file at ``out``."""
-    from starpose.lift import read_result
-
-    result = read_result(result_path)
-    rate = fps or result.get("fps") or 50.0
-    out = Path(out)
-    if out.exists() and not out.is_file():
-        raise DataError(f"{out}: exists and is not a regular file")
-    return write_bvh(out, result["positions_3d"], rate, unit=unit)

@@ -22,11 +22,14 @@ class Attention(nn.Module):
     """Vanilla multi-head self-attention: ``softmax(scale * q @ k^T) @ v``.
 
     ``kernel``: ``"auto"`` or a kernel name (:data:`starpose.models.kernels.KERNEL_NAMES`).
+    ``seq_len``: the tokens per sequence where the layer needs it (Star-Attention); vanilla
+    attention takes sequences of any length.
     """
 
     def __init__(
         self,
         dim: int,
+        seq_len: int | None = None,
         num_heads: int = 8,
         qkv_bias: bool = True,
         attn_drop: float = 0.0,
@@ -81,7 +84,9 @@ class StarAttention(Attention):
     items, so the layer only accepts sequences of exactly ``seq_len`` tokens.
     """
 
-    def __init__(self, dim: int, seq_len: int, num_heads: int = 8, **kwargs):
+    def __init__(self, dim: int, seq_len: int | None = None, num_heads: int = 8, **kwargs):
+        if seq_len is None:
+            raise ValueError("Star-Attention needs the sequence length (seq_len)")
         super().__init__(dim, num_heads=num_heads, **kwargs)
         self.seq_len = seq_len
         self.wa = nn.Parameter(torch.empty(seq_len, self.head_dim))
@@ -93,4 +98,7 @@ class StarAttention(Attention):
         return self.wa
 
 
-__all__ = ["Attention", "StarAttention"]
+#: The attention layers MixSTE can be built with (``MixSTEConfig.attention``).
+ATTENTIONS: dict[str, type[Attention]] = {"vanilla": Attention, "star": StarAttention}
+
+__all__ = ["ATTENTIONS", "Attention", "StarAttention"]

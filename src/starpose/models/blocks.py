@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from starpose.models import recompute
-from starpose.models.attention import Attention, StarAttention
+from starpose.models.attention import ATTENTIONS
 
 
 class Mlp(nn.Module):
@@ -69,14 +69,9 @@ class Block(nn.Module):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         common = dict(num_heads=num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop, kernel=kernel)
-        if attention == "star":
-            if seq_len is None:
-                raise ValueError("Star-Attention needs the sequence length (seq_len)")
-            self.attn = StarAttention(dim, seq_len, **common)
-        elif attention == "vanilla":
-            self.attn = Attention(dim, **common)
-        else:
-            raise ValueError(f"attention must be 'star' or 'vanilla', got {attention!r}")
+        if attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got {attention!r}")
+        self.attn = ATTENTIONS[attention](dim, seq_len=seq_len, **common)
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)

@@ -8,7 +8,7 @@ Star-Attention; ``attention_kernel`` picks how attention is computed (:mod:`star
 """
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -27,28 +27,16 @@ class MixSTE(nn.Module):
     3D joints. F and J must equal ``num_frames`` and ``num_joints``.
     """
 
-    def __init__(
-        self,
-        num_frames: int = 243,
-        num_joints: int = 17,
-        in_chans: int = 2,
-        dim: int = 512,
-        depth: int = 8,
-        num_heads: int = 8,
-        mlp_ratio: float = 2.0,
-        qkv_bias: bool = True,
-        drop_rate: float = 0.0,
-        attn_drop_rate: float = 0.0,
-        drop_path_rate: float = 0.0,
-        attention: str = "star",
-        attention_kernel: str = "auto",
-        recompute: bool = True,
-    ):
+    def __init__(self, config: MixSTEConfig | None = None, *, recompute: bool = True, **fields):
+        """``config`` (default: :class:`MixSTEConfig`'s defaults, the published 243-frame model)
+        with ``fields`` replaced, e.g. ``MixSTE(num_frames=27, dim=64)``; ``recompute``: recompute
+        cheap activations in the backward pass instead of storing them."""
         super().__init__()
-        self.config = MixSTEConfig(
-            num_frames, num_joints, in_chans, dim, depth, num_heads, mlp_ratio, qkv_bias,
-            drop_rate, attn_drop_rate, drop_path_rate, attention, attention_kernel,
-        )
+        self.config = config = replace(config or MixSTEConfig(), **fields)
+        num_frames, num_joints, in_chans, dim = config.num_frames, config.num_joints, config.in_chans, config.dim
+        num_heads, mlp_ratio, qkv_bias, depth = config.num_heads, config.mlp_ratio, config.qkv_bias, config.depth
+        drop_rate, attn_drop_rate, drop_path_rate = config.drop_rate, config.attn_drop_rate, config.drop_path_rate
+        attention, attention_kernel = config.attention, config.attention_kernel
         self.joint_embed = nn.Linear(in_chans, dim)
         self.spatial_pos_embed = nn.Parameter(torch.zeros(1, num_joints, dim))
         self.temporal_pos_embed = nn.Parameter(torch.zeros(1, num_frames, dim))
@@ -73,8 +61,8 @@ class MixSTE(nn.Module):
 
     @classmethod
     def from_config(cls, config: MixSTEConfig | dict, recompute: bool = True) -> "MixSTE":
-        fields = asdict(config) if isinstance(config, MixSTEConfig) else dict(config)
-        return cls(**fields, recompute=recompute)
+        """A model from a config or its dict (as checkpoints store it)."""
+        return cls(config if isinstance(config, MixSTEConfig) else MixSTEConfig(**config), recompute=recompute)
 
     @property
     def num_frames(self) -> int:

@@ -1,0 +1,27 @@
+"""``.bvh`` animations (:func:`starpose.mocap.write_bvh`): written at the end, from the whole clip
+(the bone lengths are medians over it)."""
+from __future__ import annotations
+
+import numpy as np
+
+from starpose.lift.writers.base import BlockWriter
+
+#: The frame rate of a BVH written from an input that does not state its own.
+DEFAULT_BVH_FPS = 50.0
+
+
+class BvhWriter(BlockWriter):
+    is_result = False
+
+    def __init__(self, path, meta: dict, num_frames: int, num_joints: int = 17):
+        super().__init__(path, meta, num_frames, num_joints)
+        self._blocks = []
+
+    def _write(self, poses: np.ndarray) -> None:
+        self._blocks.append(poses)
+
+    def _finish(self) -> None:
+        from starpose.mocap.export import write_bvh
+
+        poses = np.concatenate(self._blocks) if self._blocks else np.zeros((0, self.num_joints, 3), np.float32)
+        write_bvh(self.path, poses, self.meta.get("fps") or DEFAULT_BVH_FPS)
