@@ -186,6 +186,15 @@ def test_bad_videos_are_one_line_each_and_nothing_is_written(clips, tmp_path, ca
         writer.write(np.full((120, 160, 3), 90, np.uint8))
     writer.close()
     _bad([str(tmp_path / "nobody.mp4")], capsys, tmp_path, "no person found")
+    import av
+
+    for name in ("zero.mp4", "zero.mkv"):  # containers without a single frame
+        container = av.open(str(tmp_path / name), "w")
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width = stream.height = 64
+        container.start_encoding()
+        container.close()
+        _bad([str(tmp_path / name)], capsys, tmp_path, name)
 
 
 def test_options_that_do_not_fit_the_input_are_refused(clips, tmp_path, capsys):
