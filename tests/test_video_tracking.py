@@ -88,7 +88,7 @@ def test_bench_video_clip_and_table(tmp_path):
 
     def run(detect, lift):
         return {"frames": 100, "decode": 1.0, "detect": detect, "track": 0.1, "lift": lift,
-                "wall": 1.0 + detect + 0.1 + lift, "render": 2.0, "setup": 0.5}
+                "wall": 1.0 + detect + 0.1 + lift, "render": 2.0, "setup": 0.5, "cpu": 2.0}
     runs = {mode: [run(4.0, 0.5), run(2.0, 0.25), run(5.0, 1.0)] for mode in ("offline", "online", "render")}
     table = format_video_table(runs)
     assert "detector                              25.0  (20.0-50.0)" in table
