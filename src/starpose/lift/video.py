@@ -112,11 +112,13 @@ def lift_video(path, predictor, dataset, options: VideoOptions = VideoOptions(),
     from starpose.video.choose import open_detector
     from starpose.video.reader import FrameSource, open_frames
 
+    from starpose.inference.threads import VIDEO_LIFT_THREADS, torch_threads
+
     own = detector is None
     detector = open_detector(options.detector_model, max_people=options.max_people) if own else detector
     live = isinstance(path, FrameSource)  # frames that arrive one by one (a camera, a test)
     try:
-        with (path if live else open_frames(path)) as source:
+        with (path if live else open_frames(path)) as source, torch_threads(VIDEO_LIFT_THREADS):
             online = _OnlineTracks(predictor, source.info, dataset, options) if options.online else None
             scan = _scan(source, detector, online, progress)
     finally:
@@ -128,9 +130,11 @@ def lift_video(path, predictor, dataset, options: VideoOptions = VideoOptions(),
     kept = keep_tracks(scan.tracks, options.min_track_frames)
     tracks = choose_tracks(kept, options.person, path)
     clock = time.perf_counter()
-    results = [online.result(t, scan, path) if online else
-               _lift_offline(predictor, track_keypoints(t, scan, path, dataset, options.min_confidence),
-                             t, options.stride, dataset.root) for t in tracks]
+    with torch_threads(VIDEO_LIFT_THREADS):
+        results = [online.result(t, scan, path) if online else
+                   _lift_offline(predictor, track_keypoints(t, scan, path, dataset,
+                                                            options.min_confidence),
+                                 t, options.stride, dataset.root) for t in tracks]
     seconds = dict(scan.seconds)
     seconds["lift"] = time.perf_counter() - clock + seconds.pop("online")
     return VideoLift(str(path), results, scan, kept, seconds)
