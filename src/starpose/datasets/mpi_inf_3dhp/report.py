@@ -31,13 +31,6 @@ TITLES = {"pck": "PCK (%)", "auc": "AUC (%)", "mpjpe": "MPJPE (mm)", "p_mpjpe": 
 LAYOUTS = {"3dhp": MPI_3DHP_17, "h36m": H36M_17}
 
 
-def source_layout(checkpoint: dict) -> str:
-    """The joint layout a checkpoint's model was trained on: the ``dataset`` of its training
-    configuration; ``"h36m"`` for checkpoints that record none (published layouts, older runs)."""
-    config = checkpoint.get("train_config") if isinstance(checkpoint, dict) else None
-    return str((config or {}).get("dataset", "h36m"))
-
-
 def check_model_fits(model, source: str, path) -> None:
     """A 3DHP evaluation needs a 17-joint, 2-channel model of the 3DHP or Human3.6M layout."""
     cfg = model.config
