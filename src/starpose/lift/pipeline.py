@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from starpose.datasets.registry import DEFAULT_DATASET, get_dataset
+from starpose.datasets.registry import DEFAULT_DATASET, get_dataset, recorded_dataset
 from starpose.errors import OptionError, StarposeError
 from starpose.formats import H36M_NAMES, Keypoints2D, NoKeypointsError, format_title, load_keypoints
 from starpose.lift.options import LiftOptions
@@ -161,7 +161,6 @@ def _check_outputs(opts, outputs: list[Path], renders: list[Path]) -> None:
 def _load_model(opts, device):
     """The model of ``--runtime`` (a MixSTE, or an ONNX Runtime predictor), the dataset it records
     (None where it records none) and the file it came from."""
-    from starpose.lift.dataset import recorded_dataset
 
     if opts.runtime == "onnx":
         if not opts.model:

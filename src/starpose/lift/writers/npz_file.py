@@ -14,7 +14,7 @@ from starpose.lift.writers.base import BlockWriter
 
 
 class NpzWriter(BlockWriter):
-    def __init__(self, path, meta: dict, num_frames: int, num_joints: int = 17):
+    def __init__(self, path, meta: dict, num_frames: int, num_joints: int):
         super().__init__(path, meta, num_frames, num_joints)
         self._npy = temp_beside(self.path, suffix=".npy")
         self._fh = self._npy.open("wb")
