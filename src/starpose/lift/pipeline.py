@@ -22,8 +22,7 @@ from starpose.formats import H36M_NAMES, Keypoints2D, NoKeypointsError, format_t
 from starpose.lift.options import LiftOptions
 from starpose.lift.render import ANIMATION_SUFFIXES, render_result
 from starpose.lift.writers import OUTPUT_SUFFIXES, open_writer
-
-_VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+from starpose.video.reader import VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class LiftedFile:
 def _safe_name(name: str) -> str:
     """A file name from a sequence name: no folders, no odd characters, no video extension."""
     base = Path(str(name)).name
-    if Path(base).suffix.lower() in _VIDEO_SUFFIXES:
+    if Path(base).suffix.lower() in VIDEO_SUFFIXES:
         base = Path(base).stem
     return re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "sequence"
 

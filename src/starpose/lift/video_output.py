@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from starpose.errors import StarposeError
+from starpose.lift.writers import RESULT_SUFFIXES
 
-RESULT_SUFFIXES = (".npz", ".json", ".csv")
 
 
 def track_outputs(out, video, track_ids: list[int], out_format: str | None = None,
