@@ -85,6 +85,19 @@ def test_two_people_side_by_side_become_two_stable_tracks(clips, tmp_path, capsy
     assert not list(tmp_path.glob("p3*"))
 
 
+def test_online_from_the_command_line(clips, tmp_path, capsys):
+    offline, online = tmp_path / "off.npz", tmp_path / "on.npz"
+    assert main(["lift", str(clips["one"]), "--out", str(offline)]) == 0
+    printed = capsys.readouterr().out
+    assert "never seen surely" in printed  # her hands: the detector's guess is kept, with a note
+    assert main(["lift", str(clips["one"]), "--online", "--out", str(online)]) == 0
+    with np.load(offline) as off, np.load(online) as on:
+        assert on["positions_3d"].shape == off["positions_3d"].shape == (FRAMES, 17, 3)
+        assert list(on["frame_index"]) == list(range(FRAMES))
+        gap = np.linalg.norm(on["positions_3d"] - off["positions_3d"], axis=-1).mean()
+        assert 0 < gap < 0.15  # the same people, lifted another way (metres)
+
+
 def test_an_image_folder_is_a_video_without_a_frame_rate(tmp_path, capsys):
     from PIL import Image
 

@@ -94,6 +94,7 @@ def summary_lines(lifted, detector_name: str) -> list[str]:
         numbers = r.kp.frame_numbers
         lines.append(f"  track {r.id}: frames {numbers[0]}-{numbers[-1]} ({len(numbers):,} "
                      f"frames), mean confidence {r.mean_confidence:.2f}")
+        lines += [f"    {'warning: ' if n.kind.is_warning else ''}{n.text}" for n in r.kp.notes]
     return lines
 
 
