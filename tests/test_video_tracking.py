@@ -1,5 +1,6 @@
 """Tracking on synthetic 2D people (no detector): crossing paths, vanishing and reappearing."""
 import numpy as np
+import pytest
 
 from starpose.video.tracking import MAX_GAP, Tracker, link_tracks, pair_cost
 
@@ -125,3 +126,38 @@ def test_multi_person_coco_file_is_tracked_with_person_all(tmp_path, capsys):
     assert main(["lift", str(src), "--person", "5", "--out", str(tmp_path / "p5.npz")]) == 2
     assert "person 5 asked for, but there are 2 track(s)" in capsys.readouterr().err
     assert not (tmp_path / "p5.npz").exists()
+
+
+_COCO_TO_BODY25 = (0, 16, 15, 18, 17, 5, 2, 6, 3, 7, 4, 12, 9, 13, 10, 14, 11)
+
+
+def _body25(coco):
+    out = np.zeros((25, 3), np.float32)  # feet (19-24) undetected: (0, 0, 0)
+    out[list(_COCO_TO_BODY25)] = coco
+    out[1] = (coco[5] + coco[6]) / 2  # neck
+    out[8] = (coco[11] + coco[12]) / 2  # mid hip
+    return out
+
+
+def test_multi_person_openpose_folder_is_tracked(tmp_path, capsys):
+    import json
+
+    from starpose.cli import main
+
+    folder = tmp_path / "op"
+    folder.mkdir()
+    for t in range(20):
+        people = [_body25(person(150 + 6 * t, 300)), _body25(person(500 - 6 * t, 300, scale=0.8))]
+        people = people if t % 3 else people[::-1]  # the file's order says nothing
+        (folder / f"clip_{t:012d}_keypoints.json").write_text(json.dumps(
+            {"people": [{"pose_keypoints_2d": p.reshape(-1).tolist()} for p in people]}))
+    assert main(["lift", str(folder), "--person", "all", "--width", "640", "--height", "480",
+                 "--out", str(tmp_path / "res")]) == 0
+    starts = []
+    for k in (1, 2):
+        with np.load(tmp_path / "res" / f"op_track{k}.npz") as result:
+            assert list(result["frame_index"]) == list(range(20))
+            steps = np.diff(result["keypoints_2d"][:, 0, 0])
+            assert np.all(steps > 0) or np.all(steps < 0)
+            starts.append(result["keypoints_2d"][0, 0, 0])
+    assert sorted(starts) == pytest.approx([150, 500], abs=15)
