@@ -98,6 +98,35 @@ def test_online_from_the_command_line(clips, tmp_path, capsys):
         assert 0 < gap < 0.15  # the same people, lifted another way (metres)
 
 
+def test_frame_numbers_come_from_the_timestamps(tmp_path):
+    """A clip whose frame 5 was dropped: numbered 0-4, 6-11 by the container, lifted over
+    0-11 with frame 5 filled."""
+    from fractions import Fraction
+
+    import av
+
+    from starpose.video.reader import open_frames
+
+    container = av.open(str(tmp_path / "gap.mp4"), "w")
+    stream = container.add_stream("libx264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+    for t in [t for t in range(FRAMES) if t != 5]:
+        frame = av.VideoFrame.from_ndarray(astronaut_frame(t), format="rgb24")
+        frame.pts, frame.time_base = t, Fraction(1, 25)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    with open_frames(tmp_path / "gap.mp4") as source:
+        assert [n for n, _ in source] == [t for t in range(FRAMES) if t != 5]
+        assert source.info.fps == 25.0
+    assert main(["lift", str(tmp_path / "gap.mp4"), "--out", str(tmp_path / "gap.npz")]) == 0
+    with np.load(tmp_path / "gap.npz") as result:
+        assert list(result["frame_index"]) == list(range(FRAMES))
+        assert result["filled"][5].all() and not result["filled"][4].all()
+
+
 def test_an_image_folder_is_a_video_without_a_frame_rate(tmp_path, capsys):
     from PIL import Image
 

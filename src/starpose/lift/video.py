@@ -76,11 +76,13 @@ def keep_guessed_joints(kp: Keypoints2D, min_confidence: float) -> Keypoints2D:
     from starpose.formats import Note, NoteKind
 
     sure = (kp.confidence >= min_confidence) & np.isfinite(kp.xy).all(axis=-1)
-    never = np.flatnonzero(~sure.any(axis=0) & np.isfinite(kp.xy).all(axis=-1).any(axis=0))
+    guessed = np.isfinite(kp.xy).all(axis=-1) & (kp.confidence > 0)
+    never = np.flatnonzero(~sure.any(axis=0) & guessed.any(axis=0))
     if not len(never):
         return kp
     conf = kp.confidence.copy()
-    conf[:, never] = np.where(np.isfinite(kp.xy[:, never]).all(axis=-1), min_confidence, 0.0)
+    # a guess is what the detector gave (confidence > 0); frames without it stay missing
+    conf[:, never] = np.where(guessed[:, never], min_confidence, 0.0)
     names = ", ".join(kp.joint_names[j] for j in never)
     note = Note(NoteKind.FILLED_JOINTS, f"{kp.name}: {names} never seen surely; kept the "
                 "detector's guess (the lifted pose is unsure there)")

@@ -124,7 +124,9 @@ def _open_container(container, path: Path, av) -> FrameSource:
         container.close()
         raise VideoError(f"{path}: unsupported video codec (FFmpeg has no decoder for it)")
     stream.thread_type = "AUTO"
-    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    # the nominal rate (FFmpeg's r_frame_rate), not the average: a dropped frame must leave a
+    # gap in the numbering, not slow every frame down
+    rate = stream.guessed_rate or stream.base_rate or stream.average_rate
     fps = float(rate) if rate else None
     stated = int(stream.frames) or None
     if stated is None and container.duration and fps:  # Matroska/WebM state a duration only

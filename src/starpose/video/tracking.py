@@ -23,6 +23,9 @@ from starpose.video.detector import box_iou, boxes_of
 MAX_GAP = 8
 MAX_COST = 1.5
 MIN_CONFIDENCE = 0.3
+#: Gaps in a video's frame numbers up to this size are frames to fill (dropped frames); wider
+#: gaps (an image folder of every 10th frame) are kept as they are.
+FILLED_GAP = 4
 
 
 @dataclass
@@ -40,10 +43,14 @@ class Track:
         return int(self.frames[0]), int(self.frames[-1])
 
     def dense(self, frame_numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(T, K, 3)`` keypoints over ``frame_numbers`` (the video's, within the span), NaN and
-        confidence 0 where the track holds no detection, and the ``(T,)`` numbers themselves."""
+        """``(T, K, 3)`` keypoints over ``frame_numbers`` (the video's, within the span; a gap
+        of up to :data:`FILLED_GAP` numbers, a dropped frame, counts as frames without a
+        detection), NaN and confidence 0 where the track holds no detection, and the ``(T,)``
+        numbers themselves."""
         lo, hi = self.span
         numbers = np.asarray([f for f in frame_numbers if lo <= f <= hi], np.int64)
+        if len(numbers) > 1 and np.diff(numbers).max() <= FILLED_GAP:
+            numbers = np.arange(lo, hi + 1, dtype=np.int64)
         out = np.full((len(numbers), self.keypoints[0].shape[0], 3), np.nan, np.float32)
         out[..., 2] = 0.0
         where = np.searchsorted(numbers, np.asarray(self.frames, np.int64))
