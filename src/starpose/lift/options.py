@@ -12,7 +12,11 @@ class LiftOptions:
     """``inputs``: keypoint files or folders; ``out``: a result file (``.npz``/``.json``/``.csv``/
     ``.bvh``) or a folder; ``checkpoint`` None: the bundled model; ``runtime`` ``"onnx"`` lifts with
     the export ``model``; ``width``/``height``/``fps`` override what the files store; ``stride``
-    None: half the model's frames; ``dataset`` None: the one the checkpoint records."""
+    None: half the model's frames; ``dataset`` None: the one the checkpoint records. Videos:
+    ``person`` None (all for a video; one person, the most confident, for a keypoint file), ``"all"``
+    or a track id; ``save_2d`` the detections' COCO JSON; ``detector_model`` None (the bundled
+    BlazePose) or a ``.task``/``.onnx`` file; ``online`` causal lifting; ``max_people`` None (the
+    default of :class:`starpose.lift.video.VideoOptions`)."""
 
     inputs: tuple = ()
     out: str = ""
@@ -32,6 +36,12 @@ class LiftOptions:
     model: str | None = None
     dataset: str | None = None
     device: str = "auto"
+    # videos (and, for ``person``, multi-person COCO/OpenPose files): starpose.lift.video
+    person: str | int | None = None
+    save_2d: str | None = None
+    detector_model: str | None = None
+    online: bool = False
+    max_people: int | None = None
 
 
 #: Field name -> default.
