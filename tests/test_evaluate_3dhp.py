@@ -8,12 +8,12 @@ import pytest
 from starpose.inference.predictors import predict_windows
 import torch
 
-from starpose.datasets.registry import get_dataset
+from starpose.datasets.registry import DEFAULT_DATASET, get_dataset, recorded_dataset
 from starpose.datasets.mpi_inf_3dhp.layout import LOSS_JOINT_WEIGHTS, MPI_3DHP_17, SCENES
 from starpose.data.windows import TrainWindows
 from starpose.errors import CheckpointError
 from starpose.datasets.mpi_inf_3dhp.report import (
-    check_model_fits, format_report, report, source_layout, validation_metrics)
+    check_model_fits, format_report, report, validation_metrics)
 from starpose.train.loss import mixste_loss
 from starpose.models.mixste import MixSTE
 from starpose.models.presets import get_preset
@@ -66,8 +66,8 @@ def test_cross_dataset_excludes_the_head_and_says_so(test_sequences):
     result = report(_tiny_model(), test_sequences[:2], predict=predict_windows, source="h36m")
     assert result["joints_excluded"] == ["head"] and len(result["joints_compared"]) == 16
     assert "excluded from the metrics (no counterpart): head" in format_report(result)
-    assert source_layout({"model": {}}) == "h36m"
-    assert source_layout({"train_config": {"dataset": "3dhp"}}) == "3dhp"
+    assert recorded_dataset({"model": {}}, DEFAULT_DATASET) == "h36m"
+    assert recorded_dataset({"train_config": {"dataset": "3dhp"}}, DEFAULT_DATASET) == "3dhp"
 
 
 def test_wrong_joint_count_is_a_checkpoint_error():

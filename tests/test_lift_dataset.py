@@ -15,7 +15,8 @@ from starpose.datasets.registry import get_dataset
 from starpose.errors import DataError, StarposeError
 from starpose.formats import Keypoints2D
 from starpose.lift import lift_keypoints, read_result
-from starpose.lift.dataset import lift_dataset, recorded_dataset, result_dataset
+from starpose.datasets.registry import recorded_dataset
+from starpose.lift.dataset import lift_dataset, result_dataset
 from starpose.models.mixste import MixSTE
 from starpose.viz.animation import read_video_info
 from tests.keypoint_writers import H, W, fake_motion, midpoints_in_2d, write_coco_results, write_npy
@@ -115,6 +116,7 @@ def test_a_17_joint_array_is_refused_for_a_humaneva_model(he, tmp_path, capsys):
 def test_the_dataset_comes_from_the_flag_the_record_or_the_joint_count():
     assert recorded_dataset({"train_config": {"dataset": "humaneva"}}) == "humaneva"
     assert recorded_dataset({"model_pos": {}}) is None
+    assert recorded_dataset({"dataset": "h36m", "model": {}}) == "h36m"  # a packaged checkpoint
     assert lift_dataset(None, None, 15, "m.bin") is HUMANEVA
     assert lift_dataset(None, None, 17, "m.bin").name == "h36m"
     assert lift_dataset(None, "3dhp", 17, "m.pt").name == "3dhp"

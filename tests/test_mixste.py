@@ -4,10 +4,11 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from starpose.models import PRESETS, MixSTE, Recipe, build_model, count_parameters, get_preset
+from starpose.models import PRESETS, MixSTE, build_model, count_parameters, get_preset
 from starpose.models.kernels import INFERENCE_ONLY, KERNELS
 from starpose.models.checkpoints import starpose_to_published
 from starpose.models.published_forward import reference_forward
+from starpose.train.recipes import preset_recipe
 
 
 def test_parameter_counts_match_the_published_code():
@@ -21,7 +22,7 @@ def test_paper_presets():
     for name in ("mixste-243", "star-mixste-243"):
         cfg = PRESETS[name].model
         assert (cfg.num_frames, cfg.dim, cfg.depth, cfg.num_heads) == (243, 512, 8, 8)
-        assert PRESETS[name].recipe == Recipe(lr=4e-5, batch_size=4, epochs=120)
+        assert preset_recipe(name).train == dict(lr=4e-5, batch_size=4, epochs=120)
 
 
 def test_preset_table_pairs_each_size_with_both_attentions_and_one_recipe():
@@ -33,10 +34,11 @@ def test_preset_table_pairs_each_size_with_both_attentions_and_one_recipe():
     assert PRESETS["mixste-43-humaneva"].model.num_frames == 43
     for frames in (81, 27):
         vanilla, star = get_preset(f"mixste-{frames}"), get_preset(f"star-mixste-{frames}")
-        assert vanilla.recipe == star.recipe and vanilla.name == f"mixste-{frames}"
+        assert preset_recipe(vanilla.name) == preset_recipe(star.name) and vanilla.name == f"mixste-{frames}"
         assert asdict(vanilla.model) == {**asdict(star.model), "attention": "vanilla"}
-    assert get_preset("mixste-81").recipe == Recipe(lr=5e-4, batch_size=16, epochs=40)
-    assert get_preset("star-mixste-27").recipe == Recipe(lr=1e-3, batch_size=32, epochs=30)
+    assert preset_recipe("mixste-81").train == dict(lr=5e-4, batch_size=16, epochs=40)
+    assert preset_recipe("star-mixste-27").train == dict(lr=1e-3, batch_size=32, epochs=30)
+    assert preset_recipe("star-mixste-43-humaneva").train == dict(lr=1e-4, batch_size=32, epochs=200)
     assert build_model("star-mixste-27").config == get_preset("star-mixste-27").model
     with pytest.raises(KeyError, match="'mixste-9'.*mixste-243, star-mixste-243"):
         get_preset("mixste-9")

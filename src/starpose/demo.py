@@ -135,14 +135,14 @@ def evaluate_checkpoint(checkpoint: Path | str, label: str, test: list[Sequence]
 def bundled_result(test: list[Sequence], dataset: Dataset | None = None) -> DemoResult | None:
     """The bundled model on the same test sequences (None, said once, when it is unavailable or
     lifts another dataset's joints than ``dataset``'s, default Human3.6M)."""
-    from starpose.lift.dataset import recorded_dataset
+    from starpose.datasets.registry import recorded_dataset
     from starpose.models.bundled import BUNDLED, read_manifest
     from starpose.models.checkpoints import read_checkpoint
 
     dataset = dataset or get_dataset(DEFAULT_DATASET)
     try:
         preset = read_manifest()["preset"]
-        trained_on = recorded_dataset(read_checkpoint(BUNDLED)) or DEFAULT_DATASET
+        trained_on = recorded_dataset(read_checkpoint(BUNDLED), DEFAULT_DATASET)
         if trained_on != dataset.name:
             print(f"no reference row: the bundled model lifts {get_dataset(trained_on).title}'s joints, "
                   f"not {dataset.title}'s")

@@ -44,11 +44,12 @@ from starpose.models.mixste import MixSTE
 #: The configurations of the inference goals: the small one of the first measurement and the
 #: paper's (batch 2 of the goal's 1-4, so that a round takes seconds, not minutes).
 INFER_CONFIGS = {
-    "small": InferConfig("small", 27, 128, 4, 8, batch=16, rounds=7),
-    "paper": InferConfig("paper", 243, 512, 8, 8, batch=2, rounds=3),
+    "small": InferConfig.of_preset("small", "mixste-81", batch=16, model=dict(num_frames=27), rounds=7),
+    "paper": InferConfig.of_preset("paper", "mixste-243", batch=2, rounds=3),
 }
 #: For tests: seconds, not minutes.
-TINY_INFER = InferConfig("tiny", 9, 16, 1, 2, batch=2, rounds=2)
+TINY_INFER = InferConfig.of_preset("tiny", "mixste-27", batch=2, model=dict(num_frames=9, dim=16, depth=1, num_heads=2),
+                                   rounds=2)
 
 #: The variants in table order; ``published`` is the base of the ratios, ``reference`` of the errors.
 VARIANTS = ("published", "reference", "auto", "compiled", "onnxruntime", "auto+bf16")
@@ -119,7 +120,7 @@ def inference_rows(config: InferConfig, attention: str, names=VARIANTS, compile_
     """The rows of one model (see the module docstring), in the order of ``names``."""
     torch.manual_seed(0)
     model = config.model(attention)
-    x = torch.randn(config.batch, config.frames, 17, 2, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(config.batch, config.frames, config.joints, 2, generator=torch.Generator().manual_seed(1))
     with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
         fns = make_variants(model, x, names, Path(folder), compile_mode, log)
         outputs, setup = {}, {}
@@ -221,8 +222,8 @@ def lift_throughput(config: InferConfig, frames: int = 10_000, attention: str = 
         _lift_quietly(source, out, checkpoint)
         seconds = time.perf_counter() - begin
         with np.load(out) as result:
-            if result["positions_3d"].shape != (frames, 17, 3):
-                raise StarposeError(f"lift wrote {result['positions_3d'].shape}, expected ({frames}, 17, 3)")
+            if result["positions_3d"].shape != (frames, config.joints, 3):
+                raise StarposeError(f"lift wrote {result['positions_3d'].shape}, expected ({frames}, {config.joints}, 3)")
     return {"model": config.describe_model(), "attention": attention, "frames": frames,
             "seconds": seconds, "frames_per_s": frames / seconds}
 
@@ -231,7 +232,7 @@ def lift_throughput(config: InferConfig, frames: int = 10_000, attention: str = 
 
 #: The 243-frame model of the memory measurement: the paper's window, a small width (the peak
 #: memory of the model's activations grows with the width, not with the recording's length).
-RSS_CONFIG = InferConfig("rss", 243, 64, 1, 4, batch=32, rounds=1)
+RSS_CONFIG = InferConfig.of_preset("rss", "mixste-243", batch=32, model=dict(dim=64, depth=1, num_heads=4), rounds=1)
 
 
 def lift_rss_probe(spec: dict) -> dict:

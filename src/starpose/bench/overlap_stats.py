@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from starpose.data.skeleton import H36M_17
+
 
 def border_inside_steps(poses: np.ndarray, frames: int) -> tuple[float, float]:
     """Mean border and inside step of ``poses (T, J, 3)`` for windows of ``frames`` frames."""
@@ -42,7 +44,7 @@ def window_biased_predictor(truth: np.ndarray, frames: int, scale: float = 0.02,
     return Predictor()
 
 
-def frame_coded_input(length: int, joints: int = 17) -> np.ndarray:
+def frame_coded_input(length: int, joints: int = H36M_17.num_joints) -> np.ndarray:
     """``(T, J, 2)`` input whose joint 0 x is the frame number (for :func:`window_biased_predictor`)."""
     x = np.zeros((length, joints, 2), np.float32)
     x[:, 0, 0] = np.arange(length)

@@ -59,7 +59,8 @@ CONFIGS = {
     "paper": BenchConfig.of_preset("paper", "mixste-243", warmup=1, reps=3),
 }
 #: For tests: seconds, not minutes.
-TINY = BenchConfig("tiny", 9, 16, 1, 2, batch=2, warmup=1, reps=2)
+TINY = BenchConfig.of_preset("tiny", "mixste-27", batch=2, model=dict(num_frames=9, dim=16, depth=1, num_heads=2),
+                             warmup=1, reps=2)
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,8 @@ def median_seconds(fn, device: torch.device, warmup: int, reps: int) -> float:
 
 def _inputs(config: BenchConfig, batch: int, device: torch.device, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, config.frames, 17, 2, generator=gen).to(device)
-    y = torch.randn(batch, config.frames, 17, 3, generator=gen).to(device)
+    x = torch.randn(batch, config.frames, config.joints, 2, generator=gen).to(device)
+    y = torch.randn(batch, config.frames, config.joints, 3, generator=gen).to(device)
     return x, y
 
 
@@ -144,8 +145,8 @@ def train_step_fn(forward, optimizer, x, y, amp: str | None):
 def flops_per_frame(config: BenchConfig, attention: str) -> tuple[float, float]:
     """``(forward, training)`` FLOPs per frame on the explicit path (see the module docstring)."""
     model = config.model(attention, "reference").to("meta")
-    x = torch.empty(1, config.frames, 17, 2, device="meta")
-    y = torch.empty(1, config.frames, 17, 3, device="meta")
+    x = torch.empty(1, config.frames, config.joints, 2, device="meta")
+    y = torch.empty(1, config.frames, config.joints, 3, device="meta")
     counter = FlopCounterMode(display=False)
     with counter:
         model(x)

@@ -13,8 +13,8 @@ from starpose.errors import StarposeError
 
 EXAMPLES = (
     "starpose bench --json bench.json                    # everything, also as JSON",
-    "starpose bench --quick --configs small --no-eval   # the small model only, fewer repetitions",
     "starpose bench --inference-only --quick             # the inference part only, in minutes",
+    "starpose bench --video                              # lifting a 720p video, stage by stage",
 )
 
 
@@ -53,7 +53,35 @@ def add_parser(subparsers) -> None:
                         "(default: ~/.cache/starpose/synthetic-<preset>)")
     parser.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation timing")
+    parser.add_argument("--video", action="store_true",
+                        help="only the video benchmark: a 1280x720 clip made here, lifted end to "
+                        "end (decode, detector, tracking, lifter, render; online latency)")
+    parser.add_argument("--video-frames", type=positive_int, default=90,
+                        help="frames of the --video clip")
+    parser.add_argument("--video-people", type=int, choices=(1, 2), default=1,
+                        help="people in the --video clip")
     parser.set_defaults(func=run)
+
+
+def run_video(args) -> int:
+    """``--video``: :func:`starpose.bench.video.run_video_bench`, then its table."""
+    import torch
+
+    from starpose.bench.video import format_video_table, run_video_bench
+    from starpose.inference.predictors import resolve_device
+
+    device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    runs = run_video_bench(frames=args.video_frames, people=args.video_people,
+                           rounds=2 if args.quick else 3, device=device, log=_log)
+    print(format_video_table(runs))
+    if args.json:
+        from starpose.io import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps({"video": runs}, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
 
 
 def _minutes(text: str) -> tuple[float, ...]:
@@ -99,6 +127,8 @@ def bench_configs(names: tuple[str, ...], quick: bool) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.video:
+        return run_video(args)
     import torch
 
     from starpose.bench.run import CONFIGS, run_bench, to_json

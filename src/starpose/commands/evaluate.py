@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 
 from starpose.commands.common import add_command_parser, add_device_argument, comma_list, positive_int
-from starpose.datasets.registry import dataset_names
+from starpose.datasets.registry import DEFAULT_DATASET, dataset_names, recorded_dataset
 from starpose.errors import StarposeError
 
 EXAMPLES = (
-    "starpose evaluate --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --checkpoint best.pt",
+    "starpose evaluate --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --checkpoint best.pt --by-subject --json out.json",
     "starpose evaluate --data-dir data/synthetic/small --checkpoint bundled --robustness",
     "starpose evaluate --data-dir synth_varied/ --keypoints noisy --checkpoint bundled --trajectory",
 )
@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
         "the acceleration error (--protocol clean).",
         examples=EXAMPLES,
     )
-    parser.add_argument("--dataset", choices=dataset_names(), default="h36m",
+    parser.add_argument("--dataset", choices=dataset_names(), default=DEFAULT_DATASET,
                         help="benchmark of the data folder and the checkpoint")
     parser.add_argument("--data-dir", required=True, help="folder with the dataset's 3D file and 2D files "
                         "(h36m: data_3d_h36m.npz and data_2d_h36m_<name>.npz; humaneva: "
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_trajectory(args, model, sequences, dataset)
     result, text = dataset_report(dataset, model, sequences, protocol=args.protocol, flip=not args.no_flip,
                           by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp,
-                          skeleton=dataset.skeleton, trained_on=_trained_on(checkpoint))
+                          skeleton=dataset.skeleton, trained_on=recorded_dataset(checkpoint, DEFAULT_DATASET))
     print(text)
     if args.json:
         _write_json(args, result, sequences, dataset)
@@ -170,13 +170,6 @@ def _robustness(args: argparse.Namespace, model) -> int:
         atomic_write_text(args.json, json.dumps(payload, indent=2))
         print(f"wrote {args.json}")
     return 0
-
-
-def _trained_on(checkpoint: dict) -> str:
-    """The dataset a checkpoint was trained on (its training config; Human3.6M when unrecorded,
-    as for published checkpoints)."""
-    config = checkpoint.get("train_config") if isinstance(checkpoint, dict) else None
-    return str((config or {}).get("dataset", "h36m")) if isinstance(config, dict) else "h36m"
 
 
 def _check_json_path(path: Path) -> None:

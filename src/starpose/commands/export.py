@@ -102,9 +102,9 @@ def _export_onnx(args: argparse.Namespace) -> int:
         raise StarposeError("ONNX export needs the onnx package: pip install 'starpose[onnx]'") from None
     data = read_checkpoint(args.checkpoint)
     model = model_from_checkpoint(data, args.checkpoint, num_heads=args.num_heads)
-    from starpose.lift.dataset import recorded_dataset
+    from starpose.datasets.registry import recorded_dataset
 
-    dataset = data.get("dataset") if isinstance(data.get("dataset"), str) else recorded_dataset(data)
+    dataset = recorded_dataset(data)
     try:
         out = export_onnx(model, args.out, frames=args.frames, opset=args.opset, flip=args.flip,
                           metadata={"dataset": dataset or "unknown"})

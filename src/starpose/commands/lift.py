@@ -8,6 +8,7 @@ import argparse
 
 from starpose.commands.common import (add_command_parser, add_device_argument, positive_float,
                                       positive_int)
+from starpose.commands.lift_video import add_video_arguments
 from starpose.datasets.registry import dataset_names
 from starpose.formats import FORMATS
 from starpose.lift.options import DEFAULTS, LiftOptions
@@ -17,21 +18,23 @@ from starpose.lift.writers import OUTPUT_SUFFIXES
 def add_parser(subparsers) -> None:
     parser = add_command_parser(
         subparsers, "lift", examples=(
+            'starpose lift clip.mp4 --out clip3d.npz --render clip3d.mp4   # every person, one file each',
+            'starpose lift clip.mp4 --person 1 --online --out clip3d.npz --save-2d clip2d.json',
             'starpose lift detections.json --out walk3d.npz --width 1920 --height 1080   # the bundled model',
             'starpose lift detections.json --checkpoint best.pt --out walk3d.npz --render walk.mp4',
             'starpose lift openpose_clip/ --checkpoint best.pt --out walk3d.json --width 1920 --height 1080',
             'starpose lift clips/*.json --checkpoint best.pt --out results/ --out-format csv',
             'starpose lift walk15.npy --checkpoint he27/best.pt --out walk3d.npz --width 640 --height 480',
         ),
-        help="lift 2D keypoint files (COCO, MediaPipe, OpenPose, VideoPose3D, npy) to 3D",
-        description="Read 2D keypoints, convert them to the model's joint layout (the "
+        help="lift videos, or 2D keypoint files (COCO, MediaPipe, OpenPose, VideoPose3D, npy), to 3D",
+        description="Detect and track the people of a video (bundled BlazePose, offline), or read 2D keypoints, convert them to the model's joint layout (the "
         "Human3.6M 17 joints; HumanEva-I's 15 for a HumanEva-I model), fill missing or unsure "
         "joints by interpolation, and lift them to root-relative 3D joints (camera coordinates, "
         "metres) with a MixSTE checkpoint. OUT's extension picks the format (.npz, .json, .csv); "
         "with several sequences OUT is a folder.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="keypoint file(s), or OpenPose folder(s)")
+                        help="video(s), image folder(s), keypoint file(s) or OpenPose folder(s)")
     parser.add_argument("--checkpoint", metavar="FILE",
                         help="MixSTE checkpoint (--runtime torch); default: the bundled model, a "
                         "Star-MixSTE trained on starpose's synthetic data (docs/bundled-model.md)")
@@ -69,6 +72,7 @@ def add_parser(subparsers) -> None:
                         "trained on; for a checkpoint that records none, the one of its joint "
                         "count: 17 h36m, 15 humaneva); arrays are read in its joint order")
     add_device_argument(parser, DEFAULTS["device"])
+    add_video_arguments(parser)
     add_world_arguments(parser)
     parser.set_defaults(func=run)
 

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from starpose.commands.common import add_command_parser, non_negative_int
-from starpose.datasets.registry import dataset_names
+from starpose.datasets.registry import DEFAULT_DATASET, dataset_names
 from starpose.errors import StarposeError
 
 
@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:
                   "starpose synth --dataset humaneva --out data/synthetic/humaneva --preset small",
                   "starpose synth --out data/synthetic/h36m-size --preset h36m-size"),
     )
-    parser.add_argument("--dataset", choices=dataset_names(), default="h36m",
+    parser.add_argument("--dataset", choices=dataset_names(), default=DEFAULT_DATASET,
                         help="h36m: 7 subjects x 15 actions x 2 takes, 4 cameras; humaneva: "
                         "Train/Validate S1-S3 x 5 actions, 3 cameras, 60 fps (data_*_humaneva15_*.npz)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")

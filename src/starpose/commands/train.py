@@ -1,12 +1,14 @@
 """``starpose train``: parsed options -> :class:`starpose.train.loop.TrainConfig` -> ``Trainer.fit``.
 
-Options left unset (epochs, batch size, learning rate) stay None in the config, so the preset's
-recipe fills them in (:meth:`TrainConfig.resolved`).
+An option's default is its TrainConfig field's default (:func:`config_defaults`), and an option
+whose name is a field's fills that field. Options left unset (epochs, batch size, learning rate)
+stay None in the config, so the preset's recipe fills them in (:meth:`TrainConfig.resolved`).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, add_device_argument, comma_list,
@@ -14,7 +16,11 @@ from starpose.commands.common import (add_command_parser, add_device_argument, c
                                       positive_float, positive_int, probability)
 from starpose.datasets.registry import dataset_names
 from starpose.errors import StarposeError
-from starpose.train.recipes import RECIPES
+from starpose.train.config import TrainConfig, config_defaults
+from starpose.train.recipes import RECIPES, size_defaults
+
+#: TrainConfig's defaults, which are the options' defaults.
+DEFAULTS = config_defaults()
 
 EXAMPLES = (
     "starpose train --data-dir data/synthetic/small --keypoints noisy --preset star-mixste-27 --out runs/s27",
@@ -44,7 +50,7 @@ def add_parser(subparsers) -> None:
     _add_model_arguments(p)
     _add_optimiser_arguments(p)
     _add_data_arguments(p)
-    add_device_argument(p)
+    add_device_argument(p, default=DEFAULTS["device"])
     p.add_argument("--amp", choices=("bf16",), help="bf16 autocast (fp32 master weights)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--recipe", choices=tuple(RECIPES),
@@ -55,25 +61,25 @@ def add_parser(subparsers) -> None:
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", choices=dataset_names(), default="h36m",
+    p.add_argument("--dataset", choices=dataset_names(), default=DEFAULTS["dataset"],
                    help="benchmark: its files, subjects, joints, loss weights and flip lists")
     p.add_argument("--data-dir", help="folder with the dataset's files (h36m: data_3d_h36m.npz and "
                    "data_2d_h36m_<name>.npz; humaneva: data_3d_humaneva15.npz and data_2d_humaneva15_<name>.npz)")
-    p.add_argument("--keypoints", default="gt", help="2D keypoints name")
+    p.add_argument("--keypoints", default=DEFAULTS["keypoints"], help="2D keypoints name")
     p.add_argument("--out", help="run folder (checkpoints, metrics.csv, tensorboard/, config.json)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run exactly (with it only --epochs, --device, --progress, "
                         "--checkpoint-every and --log-every may be given)")
     p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
                    help="also write last.pt every N steps within an epoch (default: once per epoch)")
-    p.add_argument("--log-every", type=positive_int, default=100, metavar="N",
+    p.add_argument("--log-every", type=positive_int, default=DEFAULTS["log_every"], metavar="N",
                    help="without a progress bar (output not a terminal): a line with loss and speed every N steps")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=DEFAULTS["progress"],
                    help="progress bar (default: only when the output is a terminal)")
 
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", type=model_preset, default="star-mixste-27", metavar="PRESET",
+    p.add_argument("--preset", type=model_preset, default=DEFAULTS["preset"], metavar="PRESET",
                    help="model preset, one of those `starpose info` lists")
     p.add_argument("--attention", choices=("star", "vanilla"), help="override the preset's attention")
     p.add_argument("--drop-path", type=probability, help="stochastic depth rate (published: 0.1)")
@@ -90,12 +96,14 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_optimiser_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=positive_int, help="epochs (default: the preset's recipe)")
-    p.add_argument("--batch-size", type=positive_int, help="windows per optimiser step over all processes")
-    p.add_argument("--lr", type=positive_float, help="learning rate (243 frames: 4e-5)")
-    p.add_argument("--lr-decay", type=decay_factor, default=0.99, help="factor per epoch")
-    p.add_argument("--weight-decay", type=non_negative_float, default=0.1, help="AdamW weight decay")
-    p.add_argument("--loss", choices=("squared", "plain"), default="squared",
+    p.add_argument("--epochs", type=positive_int, help=f"epochs {_by_size('epochs')}")
+    p.add_argument("--batch-size", type=positive_int,
+                   help=f"windows per optimiser step over all processes {_by_size('batch_size')}")
+    p.add_argument("--lr", type=positive_float, help=f"learning rate {_by_size('lr')}")
+    p.add_argument("--lr-decay", type=decay_factor, default=DEFAULTS["lr_decay"], help="factor per epoch")
+    p.add_argument("--weight-decay", type=non_negative_float, default=DEFAULTS["weight_decay"],
+                   help="AdamW weight decay")
+    p.add_argument("--loss", choices=("squared", "plain"), default=DEFAULTS["loss_mode"],
                    help="'squared': as published, descend on 0.5*L^2; 'plain': descend on L")
 
 
@@ -110,9 +118,14 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--actions", type=comma_list, help="comma-separated action types to use "
                    "(default: the dataset's evaluated actions, h36m all; humaneva Walk,Jog,Box)")
     p.add_argument("--max-batches-per-epoch", type=positive_int, help="cap each epoch at this many shuffled batches")
-    p.add_argument("--val-stride", type=positive_int, default=1,
+    p.add_argument("--val-stride", type=positive_int, default=DEFAULTS["val_stride"],
                    help="validate after each epoch on every k-th test sequence")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+    p.add_argument("--seed", type=non_negative_int, default=DEFAULTS["seed"], help="random seed")
+
+
+def _by_size(setting: str) -> str:
+    """``(default: the preset's recipe, 243 frames: 120, ...)`` for an option a recipe sets."""
+    return f"(default: the preset's recipe, {size_defaults(setting)})"
 
 
 def apply_recipe(args: argparse.Namespace) -> None:
@@ -133,25 +146,16 @@ def apply_recipe(args: argparse.Namespace) -> None:
         setattr(args, dest, value)
 
 
-def train_config(args: argparse.Namespace):
-    """The :class:`starpose.train.loop.TrainConfig` that the parsed options describe."""
-    from starpose.train.loop import TrainConfig
-
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` that the parsed options describe: each option named as a field
+    fills it; ``--loss``, ``--no-flip-augment``, ``--drop-path`` and ``--frames`` are mapped."""
     if getattr(args, "recipe", None):
         apply_recipe(args)
     overrides = {k: v for k, v in (("drop_path_rate", args.drop_path), ("num_frames", args.frames))
                  if v is not None}
-    return TrainConfig(
-        data_dir=args.data_dir, out=args.out, keypoints=args.keypoints, preset=args.preset,
-        attention=args.attention, model_overrides=overrides, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, lr_decay=args.lr_decay,
-        weight_decay=args.weight_decay, loss_mode=args.loss, flip_augment=not args.no_flip_augment,
-        subjects_train=args.subjects_train, subjects_test=args.subjects_test, actions=args.actions,
-        seed=args.seed, device=args.device, amp=args.amp, compile=args.compile,
-        max_batches_per_epoch=args.max_batches_per_epoch, val_stride=args.val_stride,
-        progress=args.progress, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-        dataset=args.dataset, input_norm=args.input_norm, init_from=args.init_from,
-    )
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    return TrainConfig(**given, model_overrides=overrides, loss_mode=args.loss,
+                       flip_augment=not args.no_flip_augment)
 
 
 def run(args: argparse.Namespace) -> int:

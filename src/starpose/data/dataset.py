@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence as Seq
 
-from starpose.data.skeleton import Skeleton
+from starpose.data.skeleton import H36M_17, Skeleton
 from starpose.errors import DataError
 
 #: ``load(data_dir, keypoints, subjects) -> list[Sequence]`` (see :mod:`starpose.datasets.h36m.files`).
@@ -119,5 +119,5 @@ class Dataset:
         if not 0 <= self.root < self.num_joints:
             raise ValueError(f"{self.name}: root {self.root} outside the skeleton")
         if self.h36m_joints is not None and (len(self.h36m_joints) != self.num_joints
-                                             or not all(0 <= j < 17 for j in self.h36m_joints)):
+                                             or not all(0 <= j < H36M_17.num_joints for j in self.h36m_joints)):
             raise ValueError(f"{self.name}: h36m_joints must give one Human3.6M-17 joint per joint")

@@ -19,6 +19,13 @@ PROVIDERS: dict[str, str] = {
 }
 
 
+def register_provider(name: str, module: str) -> None:
+    """Name ``module`` (a dotted module path, importable from ``sys.path``) as the provider of
+    the dataset ``name``: the hook for a dataset kept outside the package (a plug-in, a test).
+    Call it before the command line is built so that ``--dataset name`` is among the choices."""
+    PROVIDERS[name] = module
+
+
 def register(dataset: Dataset) -> Dataset:
     """Make ``dataset`` available to :func:`get_dataset` (called by the dataset's module)."""
     _REGISTRY[dataset.name] = dataset
@@ -45,6 +52,18 @@ def get_dataset(name: str) -> Dataset:
 def all_datasets() -> tuple[Dataset, ...]:
     """Every dataset, in the order of :func:`dataset_names` (imports their modules)."""
     return tuple(get_dataset(name) for name in PROVIDERS)
+
+
+def recorded_dataset(checkpoint: dict, default: str | None = None) -> str | None:
+    """The dataset a starpose checkpoint was trained on: its training configuration's
+    ``dataset``, else the ``dataset`` a packaged checkpoint (the bundled model) records beside its
+    weights; ``default`` for checkpoints that record none (published layouts, older runs). The one
+    place a checkpoint's dataset is read."""
+    if not isinstance(checkpoint, dict):
+        return default
+    config = checkpoint.get("train_config")
+    name = config.get("dataset") if isinstance(config, dict) else checkpoint.get("dataset")
+    return name if isinstance(name, str) else default
 
 
 def dataset_with_layout(layout_name: str) -> Dataset | None:

@@ -26,6 +26,7 @@ import torch
 from starpose import metrics
 from starpose.datasets.h36m.files import Sequence
 from starpose.data.model_input import input_norm_of, sequences_input
+from starpose.datasets.registry import DEFAULT_DATASET, get_dataset
 from starpose.data.windows import eval_windows, reassemble
 from starpose.errors import StarposeError
 from starpose.inference.predictors import predict_windows
@@ -200,8 +201,8 @@ def format_table(table: dict[str, dict[str, float]], title: str = "") -> str:
 def check_model_fits(model, path, dataset=None) -> None:
     """The model must take the 2D keypoints of ``dataset`` (default: Human3.6M's 17 joints)."""
     cfg = model.config
-    joints = 17 if dataset is None else dataset.num_joints
-    title = "Human3.6M" if dataset is None else dataset.title
+    dataset = dataset or get_dataset(DEFAULT_DATASET)
+    joints, title = dataset.num_joints, dataset.title
     if cfg.num_joints != joints or cfg.in_chans != 2:
         raise StarposeError(
             f"{path}: the model takes {cfg.num_joints} joints with {cfg.in_chans} channels, "

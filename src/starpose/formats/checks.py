@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from starpose.errors import DataError, StarposeError
-from starpose.formats.keypoints import FORMAT_TITLES, Keypoints2D, Note, NoteKind
+from starpose.formats.keypoints import Keypoints2D, Note, NoteKind
+from starpose.formats.table import FORMAT_TITLES
 
 #: More than this share of the keypoints outside the image is taken as a wrong image size
 #: (a person partly out of the picture leaves far fewer outside).

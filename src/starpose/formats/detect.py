@@ -10,7 +10,7 @@ from pathlib import Path
 from starpose.data.npz import npz_keys
 from starpose.errors import DataError
 from starpose.formats.json_io import read_json
-from starpose.formats.keypoints import FORMATS
+from starpose.formats.table import FORMATS
 
 
 def _walk(obj, limit=5000):

@@ -3,7 +3,7 @@
 :class:`Keypoints2D` holds ``(T, J, 2)`` pixels and ``(T, J)`` confidences (the detector formats
 give the Human3.6M 17 joints; arrays come in the lifting model's own order); :class:`Note` is a
 message for the user whose :class:`NoteKind` says what happened (callers decide by the kind,
-never by the wording). Also the registry of format names and titles.
+never by the wording). The formats' names and titles: :mod:`starpose.formats.table`.
 """
 from __future__ import annotations
 
@@ -14,25 +14,8 @@ import numpy as np
 
 from starpose.data.skeleton import H36M_17
 
-FORMATS = ("h36m", "coco", "mediapipe", "openpose", "videopose3d")
-FORMAT_TITLES = {
-    "h36m": "Human3.6M-ordered keypoint array",
-    "coco": "COCO-17 keypoints JSON",
-    "mediapipe": "MediaPipe Pose 33 landmarks",
-    "openpose": "OpenPose BODY_25 folder",
-    "videopose3d": "VideoPose3D custom 2D npz",
-}
 DEFAULT_MIN_CONFIDENCE = 0.3
 H36M_NAMES = tuple(H36M_17.names)
-#: The format of plain arrays, read in the joint order of the lifting model's dataset.
-ARRAY_FORMAT = "h36m"
-
-
-def format_title(fmt: str, dataset=None) -> str:
-    """The title of format ``fmt``; a plain array is named after the dataset whose order it is in."""
-    if fmt == ARRAY_FORMAT and dataset is not None:
-        return f"{dataset.title}-ordered keypoint array"
-    return FORMAT_TITLES[fmt]
 
 
 class NoteKind(enum.Enum):

@@ -14,7 +14,8 @@ from dataclasses import replace
 import numpy as np
 
 from starpose.errors import DataError
-from starpose.formats.keypoints import FORMAT_TITLES, H36M_NAMES, Keypoints2D
+from starpose.formats.keypoints import H36M_NAMES, Keypoints2D
+from starpose.formats.table import FORMAT_TITLES
 
 
 def to_layout(kp: Keypoints2D, dataset) -> Keypoints2D:

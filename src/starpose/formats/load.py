@@ -1,15 +1,14 @@
 """Reading any keypoint file in one call: detect, read, put in the model's joint layout, check
 the image size, fill the gaps.
 
-:data:`READERS` maps each name of :data:`FORMATS` to its reader; :func:`load_keypoints` is the
-entry point ``starpose lift`` and library users call.
+Each format's reader is a row of :data:`starpose.formats.table.TABLE`; :func:`load_keypoints` is
+the entry point ``starpose lift`` and library users call.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
 from starpose.errors import DataError, StarposeError
-from starpose.formats.array import read_h36m_array
 from starpose.formats.checks import (
     NoKeypointsError,
     check_found,
@@ -17,25 +16,11 @@ from starpose.formats.checks import (
     other_format,
     outside_image_notes,
 )
-from starpose.formats.coco import read_coco_json
 from starpose.formats.detect import detect_format
 from starpose.formats.fill import fill_missing
-from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, FORMATS, Keypoints2D, format_title
+from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, Keypoints2D
 from starpose.formats.layout import to_layout
-from starpose.formats.mediapipe import read_mediapipe
-from starpose.formats.openpose import read_openpose
-from starpose.formats.videopose3d import read_videopose3d
-
-# ``reader(path, width, height, min_confidence) -> list[Keypoints2D]``, gaps not filled yet. Only
-# MediaPipe needs the image size while reading (its landmarks are fractions of the image).
-READERS = {
-    "h36m": lambda path, width, height, min_confidence: read_h36m_array(path),
-    "coco": lambda path, width, height, min_confidence: read_coco_json(path, min_confidence),
-    "mediapipe": read_mediapipe,
-    "openpose": lambda path, width, height, min_confidence: read_openpose(path, min_confidence),
-    "videopose3d": lambda path, width, height, min_confidence: read_videopose3d(path, min_confidence),
-}
-assert tuple(READERS) == FORMATS, "every format needs a reader, in the order of FORMATS"
+from starpose.formats.table import FORMATS, READERS, format_title
 
 
 def read_format(path, fmt: str, width=None, height=None,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from starpose.data.safe_pickle import load_npz
+from starpose.data.skeleton import H36M_17
 from starpose.errors import DataError
 from starpose.formats.joint_map import coco_to_h36m
 from starpose.formats.keypoints import DEFAULT_MIN_CONFIDENCE, Keypoints2D, make_sequence
@@ -71,7 +72,7 @@ def _videopose3d_video(path, video, streams, skeleton, meta, min_confidence) -> 
     if not custom:
         raise DataError(f"{where}: no 'custom' keypoint stream")
     arr = np.asarray(custom[0], dtype=np.float64)
-    joints = 17 if skeleton is None else skeleton.num_joints
+    joints = (skeleton or H36M_17).num_joints
     if arr.ndim != 3 or arr.shape[1] != joints or arr.shape[2] not in (2, 3):
         raise DataError(f"{where}: expected keypoints of shape (T, {joints}, 2), got {arr.shape}")
     conf = np.clip(arr[..., 2], 0, 1) if arr.shape[2] == 3 else np.ones(arr.shape[:2])

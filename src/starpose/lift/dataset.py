@@ -1,7 +1,8 @@
 """Which dataset's joints a lift or a render works in (:class:`starpose.datasets.registry.Dataset`).
 
 ``starpose lift`` takes them from ``--dataset``, else from what the model records (a starpose
-checkpoint's training configuration, an ONNX export's ``dataset`` entry), else from the model's
+checkpoint's training configuration, an ONNX export's ``dataset`` entry: see
+:func:`starpose.datasets.registry.recorded_dataset`), else from the model's
 joint count (a published checkpoint: 17 joints is Human3.6M, 15 HumanEva-I). ``starpose render``
 takes them from ``--dataset``, else from the result's ``joint_names``, else from its joint count.
 """
@@ -11,14 +12,6 @@ from starpose.data.dataset import Dataset
 
 from starpose.datasets.registry import dataset_for_joints, dataset_names, get_dataset
 from starpose.errors import DataError, StarposeError
-
-
-def recorded_dataset(checkpoint: dict) -> str | None:
-    """The dataset a starpose checkpoint was trained on (its training configuration's
-    ``dataset``); None for checkpoints that record none (published layouts)."""
-    config = checkpoint.get("train_config") if isinstance(checkpoint, dict) else None
-    name = config.get("dataset") if isinstance(config, dict) else None
-    return name if isinstance(name, str) else None
 
 
 def lift_dataset(name: str | None, recorded: str | None, num_joints: int, source) -> Dataset:

@@ -61,11 +61,13 @@ def normalised_input(kp: Keypoints2D, num_joints: int, norm: str = "screen") -> 
 
 def model_dataset(model, dataset=None):
     """``dataset``, else the dataset of the model's joint count (Human3.6M for 17 joints)."""
-    from starpose.datasets.registry import dataset_for_joints
+    from starpose.datasets.registry import DEFAULT_DATASET, dataset_for_joints, get_dataset
 
     if dataset is not None:
         return dataset
-    joints = int(getattr(model, "num_joints", 17))
+    if getattr(model, "num_joints", None) is None:
+        return get_dataset(DEFAULT_DATASET)
+    joints = int(model.num_joints)
     found = dataset_for_joints(joints)
     if found is None:
         raise StarposeError(f"the model lifts {joints} joints, the layout of no known dataset")

@@ -16,7 +16,11 @@ class LiftOptions:
     motion (:mod:`starpose.lift.world`): ``focal_px`` or ``fov`` (degrees) the camera, else the
     typical field of view; ``trajectory`` ``"auto"``, ``"geometric"`` or trajectory weights;
     ``stature`` metres, else the typical one; ``no_foot_lock`` keeps foot sliding; ``no_world``
-    writes ``positions_3d`` alone."""
+    writes ``positions_3d`` alone. Videos:
+    ``person`` None (all for a video; one person, the most confident, for a keypoint file), ``"all"``
+    or a track id; ``save_2d`` the detections' COCO JSON; ``detector_model`` None (the bundled
+    BlazePose) or a ``.task``/``.onnx`` file; ``online`` causal lifting; ``max_people`` None (the
+    default of :class:`starpose.lift.video.VideoOptions`)."""
 
     inputs: tuple = ()
     out: str = ""
@@ -36,6 +40,13 @@ class LiftOptions:
     model: str | None = None
     dataset: str | None = None
     device: str = "auto"
+    # videos (and, for ``person``, multi-person COCO/OpenPose files): starpose.lift.video
+    person: str | int | None = None
+    save_2d: str | None = None
+    detector_model: str | None = None
+    online: bool = False
+    max_people: int | None = None
+    # world motion (17-joint models): starpose.lift.world
     focal_px: float | None = None
     fov: float | None = None
     trajectory: str = "auto"

@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from starpose.datasets.registry import DEFAULT_DATASET, get_dataset
+from starpose.datasets.registry import DEFAULT_DATASET, get_dataset, recorded_dataset
 from starpose.errors import OptionError, StarposeError
 from starpose.formats import H36M_NAMES, Keypoints2D, NoKeypointsError, format_title, load_keypoints
 from starpose.lift.options import LiftOptions
 from starpose.lift.render import ANIMATION_SUFFIXES, render_result
 from starpose.lift.writers import OUTPUT_SUFFIXES, open_writer
-
-_VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+from starpose.video.reader import VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class LiftedFile:
 def _safe_name(name: str) -> str:
     """A file name from a sequence name: no folders, no odd characters, no video extension."""
     base = Path(str(name)).name
-    if Path(base).suffix.lower() in _VIDEO_SUFFIXES:
+    if Path(base).suffix.lower() in VIDEO_SUFFIXES:
         base = Path(base).stem
     return re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "sequence"
 
@@ -102,11 +101,17 @@ def _read_inputs(opts, dataset, log) -> list[Keypoints2D]:
     written."""
     if not 0.0 <= opts.min_confidence <= 1.0:
         raise OptionError(f"<min-confidence> must be within [0, 1], got {opts.min_confidence}")
+    from starpose.lift.people_files import load_tracks
+
     sequences = []
     for path in opts.inputs:
         try:
-            found = load_keypoints(path, opts.fmt, width=opts.width, height=opts.height,
-                                   fps=opts.fps, min_confidence=opts.min_confidence, dataset=dataset)
+            found = (load_tracks(path, opts.fmt, opts.person, dataset, width=opts.width,
+                                 height=opts.height, fps=opts.fps,
+                                 min_confidence=opts.min_confidence) if opts.person is not None
+                     else load_keypoints(path, opts.fmt, width=opts.width, height=opts.height,
+                                         fps=opts.fps, min_confidence=opts.min_confidence,
+                                         dataset=dataset))
         except NoKeypointsError as err:
             raise OptionError(f"{err}{_option_hint(err)}") from None
         how = "detected" if opts.fmt == "auto" else "read"
@@ -157,7 +162,6 @@ def _check_outputs(opts, outputs: list[Path], renders: list[Path]) -> None:
 def _load_model(opts, device):
     """The model of ``--runtime`` (a MixSTE, or an ONNX Runtime predictor), the dataset it records
     (None where it records none) and the file it came from."""
-    from starpose.lift.dataset import recorded_dataset
 
     if opts.runtime == "onnx":
         if not opts.model:
@@ -235,6 +239,13 @@ def lift_files(opts: LiftOptions, log=print) -> list[LiftedFile]:
     from starpose.lift.lifting import result_meta
     from starpose.lift.world import check_world_options, world_note, world_setup
 
+    from starpose.lift.video_files import lift_video_inputs, refuse_video_options
+    from starpose.video.reader import is_video_input
+
+    if any(is_video_input(p) for p in opts.inputs):
+        return [LiftedFile(out, frames, render) for out, frames, render
+                in lift_video_inputs(opts, _open_model, _predictor, log)]
+    refuse_video_options(opts)
     if (opts.width is None) != (opts.height is None):
         raise OptionError("give both <width> and <height>, or neither")
     check_world_options(opts)

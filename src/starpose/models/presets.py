@@ -1,7 +1,8 @@
-"""The named model presets: one table of sizes and training recipes (:data:`PRESETS`).
+"""The named model presets: one table of sizes (:data:`PRESETS`).
 
 Every size exists with vanilla attention (``mixste-F``, the published MixSTE at F = 243) and
 with Star-Attention (``star-mixste-F``, the paper's at F = 243); 81 and 27 frames train on a CPU.
+The recipe each size trains with is training's: :data:`starpose.train.recipes.SIZE_RECIPES`.
 """
 from __future__ import annotations
 
@@ -11,57 +12,47 @@ from starpose.models.config import MixSTEConfig
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """The training recipe of a preset: AdamW learning rate, windows per batch, epochs."""
-
-    lr: float
-    batch_size: int
-    epochs: int
-
-
-@dataclass(frozen=True)
 class Preset:
-    """A named model configuration with the recipe it trains with."""
+    """A named model configuration."""
 
     name: str
     model: MixSTEConfig
-    recipe: Recipe
 
 
-#: (frames, dim, depth, heads, recipe): the paper's 243-frame model and recipe, and CPU sizes.
+#: (frames, dim, depth, heads): the paper's 243-frame model, and CPU sizes.
 _SIZES = (
-    (243, 512, 8, 8, Recipe(lr=4e-5, batch_size=4, epochs=120)),
-    (81, 128, 4, 8, Recipe(lr=5e-4, batch_size=16, epochs=40)),
-    (27, 64, 4, 4, Recipe(lr=1e-3, batch_size=32, epochs=30)),
+    (243, 512, 8, 8),
+    (81, 128, 4, 8),
+    (27, 64, 4, 4),
 )
 _ATTENTIONS = (("mixste", "vanilla"), ("star-mixste", "star"))
 
 
 def _table() -> dict[str, Preset]:
     table = {}
-    for frames, dim, depth, heads, recipe in _SIZES:
+    for frames, dim, depth, heads in _SIZES:
         for prefix, attention in _ATTENTIONS:
             name = f"{prefix}-{frames}"
             model = MixSTEConfig(num_frames=frames, dim=dim, depth=depth, num_heads=heads, attention=attention)
-            table[name] = Preset(name, model, recipe)
+            table[name] = Preset(name, model)
     return table
 
 
 #: HumanEva-I (15 joints): MixSTE's 43-frame model (its HumanEva setting) and a CPU size.
 _HUMANEVA_SIZES = (
-    (43, 512, 8, 8, Recipe(lr=1e-4, batch_size=32, epochs=200)),
-    (27, 64, 4, 4, Recipe(lr=1e-3, batch_size=32, epochs=30)),
+    (43, 512, 8, 8),
+    (27, 64, 4, 4),
 )
 
 
 def _humaneva_table() -> dict[str, Preset]:
     table = {}
-    for frames, dim, depth, heads, recipe in _HUMANEVA_SIZES:
+    for frames, dim, depth, heads in _HUMANEVA_SIZES:
         for prefix, attention in _ATTENTIONS:
             name = f"{prefix}-{frames}-humaneva"
             model = MixSTEConfig(num_frames=frames, num_joints=15, dim=dim, depth=depth,
                                  num_heads=heads, attention=attention)
-            table[name] = Preset(name, model, recipe)
+            table[name] = Preset(name, model)
     return table
 
 
@@ -77,4 +68,4 @@ def get_preset(name: str) -> Preset:
         raise KeyError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None
 
 
-__all__ = ["Recipe", "Preset", "PRESETS", "get_preset"]
+__all__ = ["Preset", "PRESETS", "get_preset"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
-from starpose.datasets.registry import get_dataset
+from starpose.datasets.registry import DEFAULT_DATASET, get_dataset
 from starpose.errors import StarposeError
-from starpose.models.presets import PRESETS, get_preset
+from starpose.train.recipes import preset_recipe
 
 @dataclass
 class TrainConfig:
@@ -41,12 +41,14 @@ class TrainConfig:
     progress: bool | None = None  # None: only on a terminal
     checkpoint_every: int | None = None  # also write last.pt every N steps within an epoch
     log_every: int = 100  # without a progress bar: a line with loss and speed every N steps
-    dataset: str = "h36m"  # a name of starpose.datasets.registry
+    dataset: str = DEFAULT_DATASET  # a name of starpose.datasets.registry
     input_norm: str | None = None  # model input normalisation (None: init_from's, else screen)
     init_from: str | None = None  # start from this checkpoint's weights (fresh optimiser)
 
     def resolved(self) -> "TrainConfig":
         """The config with the recipe's defaults filled in for unset epochs / batch size / lr."""
+        from starpose.models.presets import PRESETS
+
         if self.preset not in PRESETS:
             raise StarposeError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
         at_least_one = (lambda v: v >= 1, "at least 1")
@@ -60,7 +62,7 @@ class TrainConfig:
                 ("drop_path_rate", self.model_overrides.get("drop_path_rate"), (lambda v: 0 <= v < 1, "in [0, 1)"))):
             if value is not None and not ok(value):
                 raise StarposeError(f"training setting {name} must be {rule}, got {value}")
-        recipe = asdict(get_preset(self.preset).recipe)
+        recipe = preset_recipe(self.preset).train
         filled = {k: v for k, v in recipe.items() if getattr(self, k) is None}
         try:
             dataset = get_dataset(self.dataset)
@@ -71,12 +73,19 @@ class TrainConfig:
                        actions=tuple(self.actions) if self.actions else None, **filled)
 
     def model_config(self):
+        from starpose.models.presets import get_preset
+
         # The model takes the dataset's joints, whatever joint count the preset was written for.
         overrides = {"num_joints": get_dataset(self.dataset).num_joints,
                      "input_norm": self.input_norm or "screen", **self.model_overrides}
         if self.attention:
             overrides["attention"] = self.attention
         return replace(get_preset(self.preset).model, **overrides)
+
+
+def config_defaults() -> dict:
+    """The defaults of :class:`TrainConfig`'s fields that have one (the command line's defaults)."""
+    return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
 def jsonable(value):

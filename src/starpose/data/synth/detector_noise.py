@@ -24,17 +24,17 @@ def detector_noise(keypoints: np.ndarray, rng, fps: int = H36M_FPS) -> np.ndarra
     Independent per-joint noise (~2 px), temporally correlated jitter (~3 px, ~0.15 s), and
     gross errors lasting a few frames: left/right swaps of limbs and lost joints that jump away.
     """
-    T = len(keypoints)
+    T, J = keypoints.shape[:2]
     sigma = _JOINT_NOISE[:, None]
-    out = keypoints.astype(np.float64) + rng.normal(0, 2.0, (T, 17, 2)) * sigma
-    out += _correlated_noise(rng, (T, 17, 2), 0.15 * fps) * 3.0 * sigma
+    out = keypoints.astype(np.float64) + rng.normal(0, 2.0, (T, J, 2)) * sigma
+    out += _correlated_noise(rng, (T, J, 2), 0.15 * fps) * 3.0 * sigma
     for start in np.flatnonzero(rng.random(T) < 0.2 / fps):  # ~one error every 5 s
         stop = start + int(rng.integers(2, 12))
         if rng.random() < 0.6:
             for left, right in _SWAP_PAIRS[rng.integers(len(_SWAP_PAIRS))]:
                 out[start:stop, [left, right]] = out[start:stop, [right, left]]
         else:
-            joint = int(rng.integers(17))
+            joint = int(rng.integers(J))
             out[start:stop, joint] += rng.uniform(-80, 80, 2)
     return out.astype(np.float32)
 

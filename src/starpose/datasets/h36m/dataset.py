@@ -24,7 +24,7 @@ def _h36m_dataset():
         image_sizes=dict(IMAGE_SIZES), subjects_train=SUBJECTS_TRAIN, subjects_test=SUBJECTS_TEST,
         loss_joint_weights=H36M_JOINT_WEIGHTS, file_3d=FILE_3D, file_2d="data_2d_h36m_{name}.npz",
         load=_load, synthesize=_synthesize, synth_presets=("small", "tiny", "h36m-size"),
-        h36m_joints=tuple(range(17)), layout_name="h36m",
+        h36m_joints=tuple(range(H36M_17.num_joints)), layout_name="h36m",
         extra={"synth_cameras": ("h36m", "varied")}))
 
 

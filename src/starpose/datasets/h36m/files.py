@@ -23,7 +23,7 @@ from starpose.data.camera_file import CAMERAS_FILE, read_cameras_json
 from starpose.data.cameras import Camera, world_to_camera
 from starpose.datasets.h36m.layout import h36m_cameras
 from starpose.data.safe_pickle import load_npz
-from starpose.data.skeleton import JOINTS_KEPT_FOR_17, h36m_metadata
+from starpose.data.skeleton import H36M_17, JOINTS_KEPT_FOR_17, h36m_metadata
 from starpose.data.take_cameras import TAKE_CAMERAS_FILE, read_take_cameras
 from starpose.errors import DataError
 
@@ -162,8 +162,8 @@ def _check_metadata(metadata, path: Path) -> None:
         return
     if not isinstance(metadata, dict):
         raise DataError(f"{path}: 'metadata' must be a dict, got {type(metadata).__name__}")
-    if int(metadata.get("num_joints", 17)) != 17:
-        raise DataError(f"{path}: metadata says {metadata['num_joints']} joints, expected 17")
+    if int(metadata.get("num_joints", H36M_17.num_joints)) != H36M_17.num_joints:
+        raise DataError(f"{path}: metadata says {metadata['num_joints']} joints, expected {H36M_17.num_joints}")
 
 
 def _own_cameras(data_dir: Path) -> dict[str, list[Camera]] | None:
@@ -241,10 +241,10 @@ def _check_2d(actions_2d, length: int, path: Path, subject: str, action: str,
         raise DataError(f"{what}: expected a list of {num_cameras} cameras, got {count}")
     for index, view in enumerate(views):
         where = f"{what}, camera {index}"
-        if not isinstance(view, np.ndarray) or view.ndim != 3 or view.shape[1] != 17 \
+        if not isinstance(view, np.ndarray) or view.ndim != 3 or view.shape[1] != H36M_17.num_joints \
                 or view.shape[2] < 2:
             shape = tuple(view.shape) if isinstance(view, np.ndarray) else type(view).__name__
-            raise DataError(f"{where}: expected 2D keypoints of shape (T, 17, 2), got {shape}")
+            raise DataError(f"{where}: expected 2D keypoints of shape (T, {H36M_17.num_joints}, 2), got {shape}")
         if len(view) < length:
             raise DataError(f"{where}: 2D keypoints have {len(view)} frames, fewer than the "
                             f"{length} frames of the 3D poses")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from starpose.data.skeleton import JOINTS_KEPT_FOR_17, h36m_metadata
+from starpose.data.skeleton import H36M_17, JOINTS_KEPT_FOR_17, h36m_metadata
 from starpose.data.synth.anthropometry import Body, stream_key, subject_body, subject_style
 from starpose.data.synth.detector_noise import detector_noise
 from starpose.data.synth.files import check_out_dir, write_pose_files
@@ -123,7 +123,7 @@ def _varied_take(world, subject: str, take: str, index: int, seed: int):
 
 def keypoints_metadata() -> dict:
     """The ``metadata`` entry of the 2D files (as in the published files)."""
-    return {"layout_name": "h36m", "num_joints": 17,
+    return {"layout_name": "h36m", "num_joints": H36M_17.num_joints,
             "keypoints_symmetry": [list(s) for s in h36m_metadata()["keypoints_symmetry_2d"]]}
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 #: For each 3DHP joint (in 3DHP order), the index of the Human3.6M-17 joint in its place.
 H36M_FOR_3DHP = (10, 8, 14, 15, 16, 11, 12, 13, 1, 2, 3, 4, 5, 6, 0, 7, 9)
 #: For each Human3.6M-17 joint, the index of the 3DHP joint in its place (the inverse map).
-MPI_FOR_H36M = tuple(H36M_FOR_3DHP.index(j) for j in range(17))
+MPI_FOR_H36M = tuple(H36M_FOR_3DHP.index(j) for j in range(len(H36M_FOR_3DHP)))
 #: 3DHP joints whose Human3.6M counterpart is a different point (3DHP head vs Neck/Nose).
 NO_COUNTERPART = (16,)
 
@@ -46,9 +46,9 @@ def compared_joints(source: str) -> tuple[int, ...]:
     """The 3DHP joints the metrics count for a model trained on ``source`` ("3dhp": all 17,
     "h36m": those with a counterpart)."""
     excluded = NO_COUNTERPART if source == "h36m" else ()
-    return tuple(j for j in range(17) if j not in excluded)
+    return tuple(j for j in range(len(H36M_FOR_3DHP)) if j not in excluded)
 
 
 def _check(x) -> None:
-    if x.shape[-2] != 17:
-        raise ValueError(f"joint map: expected 17 joints, got shape {tuple(x.shape)}")
+    if x.shape[-2] != len(H36M_FOR_3DHP):
+        raise ValueError(f"joint map: expected {len(H36M_FOR_3DHP)} joints, got shape {tuple(x.shape)}")

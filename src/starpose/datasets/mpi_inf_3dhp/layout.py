@@ -2,7 +2,7 @@
 :class:`~starpose.datasets.registry.Dataset` description.
 
 The facts (joints, parents, left/right, root, image sizes, frame rates, scenes, activities, the
-evaluation's joint groups) come from ``mpi_inf_3dhp_metadata.json`` beside this file. The files
+evaluation's joint groups) come from ``metadata.json`` beside this file. The files
 of the lifting literature are read by :mod:`starpose.datasets.mpi_inf_3dhp.files`; the synthetic set
 is written by :mod:`starpose.datasets.mpi_inf_3dhp.synthetic`; the evaluation is :mod:`starpose.datasets.mpi_inf_3dhp.report`.
 

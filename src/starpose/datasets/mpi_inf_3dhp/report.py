@@ -31,19 +31,13 @@ TITLES = {"pck": "PCK (%)", "auc": "AUC (%)", "mpjpe": "MPJPE (mm)", "p_mpjpe": 
 LAYOUTS = {"3dhp": MPI_3DHP_17, "h36m": H36M_17}
 
 
-def source_layout(checkpoint: dict) -> str:
-    """The joint layout a checkpoint's model was trained on: the ``dataset`` of its training
-    configuration; ``"h36m"`` for checkpoints that record none (published layouts, older runs)."""
-    config = checkpoint.get("train_config") if isinstance(checkpoint, dict) else None
-    return str((config or {}).get("dataset", "h36m"))
-
-
 def check_model_fits(model, source: str, path) -> None:
     """A 3DHP evaluation needs a 17-joint, 2-channel model of the 3DHP or Human3.6M layout."""
     cfg = model.config
-    if cfg.num_joints != 17 or cfg.in_chans != 2:
+    joints = MPI_3DHP_17.num_joints
+    if cfg.num_joints != joints or cfg.in_chans != 2:
         raise CheckpointError(f"{path}: the model takes {cfg.num_joints} joints with "
-                              f"{cfg.in_chans} channels; MPI-INF-3DHP needs 17 joints with 2")
+                              f"{cfg.in_chans} channels; MPI-INF-3DHP needs {joints} joints with 2")
     if source not in LAYOUTS:
         raise CheckpointError(f"{path}: trained on '{source}', whose joints have no map to "
                               f"MPI-INF-3DHP (known: {', '.join(LAYOUTS)})")
@@ -119,7 +113,7 @@ def report(model, sequences: list[Sequence3DHP], *, predict, source: str = "3dhp
     result = {
         "dataset": "3dhp", "source_layout": source, "flip": flip,
         "joints_compared": [names[j] for j in joints],
-        "joints_excluded": [names[j] for j in range(17) if j not in joints],
+        "joints_excluded": [names[j] for j in range(len(names)) if j not in joints],
         "pck_joints": [names[j] for group in PCK_JOINT_GROUPS.values() for j in group],
         "sequences": rows,
         "overall": scores(np.concatenate(preds), np.concatenate(targets), joints),

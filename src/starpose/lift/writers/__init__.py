@@ -23,7 +23,7 @@ OUTPUT_SUFFIXES = tuple(WRITERS)
 RESULT_SUFFIXES = tuple(s for s, writer in WRITERS.items() if writer.is_result)
 
 
-def open_writer(path, meta: dict, num_frames: int, num_joints: int = 17):
+def open_writer(path, meta: dict, num_frames: int, num_joints: int):
     """The writer of ``path``'s format; ``meta`` is a lift result without ``positions_3d``."""
     path = Path(path)
     writer = WRITERS.get(path.suffix.lower())

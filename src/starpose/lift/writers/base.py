@@ -17,7 +17,7 @@ class BlockWriter:
     #: Whether the file is a complete lift result that :func:`starpose.lift.read_result` reads.
     is_result = True
 
-    def __init__(self, path, meta: dict, num_frames: int, num_joints: int = 17):
+    def __init__(self, path, meta: dict, num_frames: int, num_joints: int):
         self.path, self.meta = Path(path), meta
         self.num_frames, self.num_joints = int(num_frames), int(num_joints)
         self.written = 0

@@ -9,7 +9,7 @@ from starpose.lift.writers.base import BlockWriter
 class BvhWriter(BlockWriter):
     is_result = False
 
-    def __init__(self, path, meta: dict, num_frames: int, num_joints: int = 17):
+    def __init__(self, path, meta: dict, num_frames: int, num_joints: int):
         super().__init__(path, meta, num_frames, num_joints)
         self._blocks = []
 

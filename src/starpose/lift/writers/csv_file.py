@@ -10,7 +10,7 @@ from starpose.lift.writers.base import BlockWriter
 
 
 class CsvWriter(BlockWriter):
-    def __init__(self, path, meta: dict, num_frames: int, num_joints: int = 17):
+    def __init__(self, path, meta: dict, num_frames: int, num_joints: int):
         super().__init__(path, meta, num_frames, num_joints)
         self._fh = self.path.open("w", newline="", encoding="utf-8")
         self._csv = csv.writer(self._fh)

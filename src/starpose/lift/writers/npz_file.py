@@ -15,7 +15,7 @@ from starpose.world.motion import WORLD_KEYS
 
 
 class NpzWriter(BlockWriter):
-    def __init__(self, path, meta: dict, num_frames: int, num_joints: int = 17):
+    def __init__(self, path, meta: dict, num_frames: int, num_joints: int):
         super().__init__(path, meta, num_frames, num_joints)
         self._npy = temp_beside(self.path, suffix=".npy")
         self._fh = self._npy.open("wb")
@@ -56,6 +56,8 @@ def npz_entries(meta: dict) -> dict:
         "source_format": np.array(meta["source_format"]),
         "name": np.array(meta["name"]),
     }
+    if meta.get("track") is not None:  # a video's person (starpose.lift.video_output)
+        entries["track"] = np.int64(meta["track"])
     if meta.get("frame_index") is not None:
         entries["frame_index"] = np.asarray(meta["frame_index"], dtype=np.int64)
         time_s = meta.get("time_s")
