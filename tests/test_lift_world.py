@@ -109,3 +109,12 @@ def test_a_given_stature_sets_the_size(walk, tmp_path, capsys):
     assert "stature 1.90 m" in capsys.readouterr().out
     raw = np.load(tmp_path / "tall.npz")
     assert float(raw["stature_m"]) == pytest.approx(1.9) and str(raw["root_method"]) == "geometric"
+
+
+def test_world_options_are_refused_for_videos_not_ignored(tmp_path, capsys):
+    (tmp_path / "clip.mp4").write_bytes(b"\x00" * 16)
+    assert main(["lift", str(tmp_path / "clip.mp4"), "--out", str(tmp_path / "r.npz"),
+                 "--fov", "60"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--fov" in err and "video" in err and "\n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
