@@ -56,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGXFSZ"):  # over a file size limit: an EFBIG error we report, not a kill
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     _print_warnings_as_lines(args.command)
+    from starpose.train.interrupts import signals_interrupt
+
     try:
-        return int(args.func(args) or 0)
+        with signals_interrupt():  # SIGTERM too unwinds: temporary files are removed, locks released
+            return int(args.func(args) or 0)
     except StarposeError as err:
         text = err.for_command_line() if isinstance(err, OptionError) else str(err)
         print(f"starpose {args.command}: error: {text}", file=sys.stderr)
