@@ -103,3 +103,74 @@ def test_only_temporaries_that_nobody_holds_are_stale(tmp_path):
     finally:
         os.close(fd)
     assert remove_stale_temporaries(tmp_path, {"r.npz"}) == [live]  # released: now an orphan
+
+
+# -- starpose bench ----------------------------------------------------------------------------------
+
+_TINY_BENCH = ("import sys; import starpose.bench.inference as b; b.INFER_CONFIGS['small'] = b.TINY_INFER; "
+               "from starpose.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def test_ctrl_c_during_bench_exits_130_with_one_line(tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) while the peak-memory probe,
+    a child process, lifts a recording: exit 130, ``interrupted``, no error, no progress text."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _TINY_BENCH, "bench", "--inference-only", "--quick", "--configs", "small",
+         "--rss-minutes", "20", "--no-compile"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), start_new_session=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "peak memory" in line:
+            break
+    assert "peak memory" in seen[-1], "".join(seen)
+    time.sleep(3)  # the probe is lifting now
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["starpose bench: interrupted"]
+
+
+def _signal_child_when_it_runs(marker: str, signum: int) -> None:
+    """From a thread: send ``signum`` to this process's child whose command line holds ``marker``."""
+    import threading
+
+    def watch():
+        for _ in range(600):
+            for status in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    ppid = int(status.read_text().rsplit(")", 1)[1].split()[1])
+                    cmdline = (status.parent / "cmdline").read_bytes().decode(errors="replace")
+                except (OSError, IndexError, ValueError):
+                    continue
+                if ppid == os.getpid() and marker in cmdline:
+                    time.sleep(0.5)
+                    os.kill(int(status.parent.name), signum)
+                    return
+            time.sleep(0.05)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_probe_ended_by_a_signal_is_an_interruption_not_a_failure(signum):
+    from starpose.bench.probe import run_probe
+    from starpose.train.interrupts import Interrupted
+
+    _signal_child_when_it_runs("from time import sleep", signum)
+    with pytest.raises(Interrupted) as caught:
+        run_probe("time", "sleep", 60, "sleeping")
+    assert caught.value.exit_code == 128 + signum
+
+
+def test_a_failed_probe_is_one_line_without_progress_bars():
+    from starpose.bench.probe import last_line, run_probe
+    from starpose.errors import StarposeError
+
+    with pytest.raises(StarposeError) as caught:
+        run_probe("math", "sqrt", -1, "square root")
+    assert str(caught.value).startswith("square root failed (exit status 1): ValueError: ")
+    assert "\n" not in str(caught.value)
+    bar = "walk:  50%|#####     | 5.00k/10.0k [01:25<01:25, 58.3frame/s]\r"
+    assert last_line(f"{bar}walk: 100%|##########| 10.0k/10.0k\r\nOSError: disk full\n") == "OSError: disk full"
+    assert last_line("") == "no output"
