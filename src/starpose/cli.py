@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with signals_interrupt():  # SIGTERM too unwinds: temporary files are removed, locks released
+            if getattr(args, "apply_threads", False):
+                _apply_threads(args)
             return int(args.func(args) or 0)
     except StarposeError as err:
         text = err.for_command_line() if isinstance(err, OptionError) else str(err)
@@ -68,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         print(f"starpose {args.command}: interrupted", file=sys.stderr)
         return getattr(err, "exit_code", 130)  # 130 for Ctrl-C, 143 for SIGTERM
+
+
+def _apply_threads(args) -> None:
+    """torch's thread count from ``--threads`` (``train`` prints it in its first line)."""
+    from starpose.inference.threads import apply_threads
+
+    apply_threads(args.threads)
 
 
 def _print_warnings_as_lines(command: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from starpose.commands.common import add_command_parser, non_negative_int, positive_int
+from starpose.commands.common import add_command_parser, add_threads_argument, non_negative_int, positive_int
 from starpose.datasets.registry import DEFAULT_DATASET, dataset_names
 
 EXAMPLES = (
@@ -34,6 +34,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--compare", action="store_true", help="train star and vanilla and compare them")
     p.add_argument("--epochs", type=positive_int, help="training epochs (default: the demo recipe's)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+    add_threads_argument(p)
     p.add_argument("--quick", action="store_true",
                    help="train nothing: evaluate and report the bundled model alone")
     p.set_defaults(func=run)

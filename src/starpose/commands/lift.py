@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 
 from starpose.commands.common import (add_command_parser, add_device_argument, positive_float,
-                                      positive_int)
+                                      positive_int,
+                                      add_threads_argument)
 from starpose.datasets.registry import dataset_names
 from starpose.formats import FORMATS
 from starpose.lift.options import DEFAULTS, LiftOptions
@@ -69,6 +70,7 @@ def add_parser(subparsers) -> None:
                         "trained on; for a checkpoint that records none, the one of its joint "
                         "count: 17 h36m, 15 humaneva); arrays are read in its joint order")
     add_device_argument(parser, DEFAULTS["device"])
+    add_threads_argument(parser)
     parser.set_defaults(func=run)
 
 
