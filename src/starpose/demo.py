@@ -26,7 +26,7 @@ from starpose.datasets.registry import DEFAULT_DATASET, get_dataset
 from starpose.data.dataset import Dataset
 from starpose.datasets.h36m.files import Sequence
 from starpose.data.windows import eval_window_starts
-from starpose.errors import CheckpointError, StarposeError
+from starpose.errors import CheckpointError, OptionError, StarposeError
 from starpose.evaluate.protocol import (METRIC_TITLES, action_table, clean_sequence_errors, errors_of_predictions,
                                format_table, predict_all, target_windows)
 from starpose.io import atomic_write_text
@@ -269,6 +269,10 @@ def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool =
     if out.exists() and not out.is_dir():
         raise StarposeError(f"{out}: exists and is not a folder")
     description = get_dataset(dataset)
+    if description.evaluate_report is not None:  # MPI-INF-3DHP: PCK / AUC, which the report lacks
+        raise OptionError(f"<dataset> {dataset}: the demo's report has no place for {description.title}'s "
+                          "own evaluation; run starpose synth, train and evaluate with this dataset "
+                          "instead (docs/mpi-inf-3dhp.md)")
     ensure_data(data_dir, seed, description)
     out.mkdir(parents=True, exist_ok=True)
     if quick:
