@@ -6,7 +6,6 @@ import json
 import re
 import warnings
 
-import numpy as np
 import pytest
 
 from starpose.cli import main
