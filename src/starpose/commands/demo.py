@@ -26,8 +26,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", type=Path, default="demo_output", help="report folder")
     p.add_argument("--dataset", choices=dataset_names(), default=DEFAULT_DATASET,
                    help="benchmark to imitate: its synthetic 'small' copy, CPU preset, subjects "
-                   "and evaluated actions (default: h36m; 3dhp, evaluated by PCK/AUC, is refused: "
-                   "see docs/mpi-inf-3dhp.md)")
+                   "and evaluated actions; 3dhp, evaluated by PCK/AUC, is refused: see "
+                   "docs/mpi-inf-3dhp.md (default: h36m)")
     p.add_argument("--data-dir", type=Path, default="data/synthetic/small",
                    help="synthetic dataset folder (created if absent; each dataset's files have "
                    "their own names)")

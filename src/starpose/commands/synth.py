@@ -31,8 +31,7 @@ def add_parser(subparsers) -> None:
         "layout (docs/mpi-inf-3dhp.md).",
         examples=("starpose synth --out data/synthetic/small",
                   "starpose synth --dataset humaneva --out data/synthetic/humaneva --preset small",
-                  "starpose synth --dataset 3dhp --out data/3dhp --preset tiny",
-                  "starpose synth --out data/synthetic/h36m-size --preset h36m-size"),
+                  "starpose synth --dataset 3dhp --out data/3dhp --preset tiny"),
     )
     parser.add_argument("--dataset", choices=dataset_names(), default="h36m",
                         help="h36m: 7 subjects x 15 actions x 2 takes, 4 cameras; humaneva: "
