@@ -65,7 +65,8 @@ def render_files(opts: RenderOptions) -> int | None:
             if truth is not None:
                 series["ground truth"] = truth
             plot_trajectories(series, stage(Path(opts.plot)), fps=opts.fps or result["fps"],
-                              skeleton=skeleton, root=dataset.root)
+                              skeleton=skeleton, root=dataset.root, frame_index=result["frame_index"],
+                              time_s=None if opts.fps else result["time_s"])
         if opts.error_plot is not None:
             errors_mm = 1000 * np.linalg.norm(result["positions_3d"] - truth, axis=-1).mean(axis=0)
             plot_per_joint_error({"lifted": errors_mm}, stage(Path(opts.error_plot)), names=skeleton.names,

@@ -40,7 +40,8 @@ def read_result(path, num_joints: int | None = None) -> dict:
 
     Returns ``positions_3d`` ``(T, J, 3)`` (``J`` must be ``num_joints`` when given, else the
     joint count of a known dataset: 17 Human3.6M, 15 HumanEva-I), and
-    ``keypoints_2d``, ``image_size``, ``fps`` and ``joint_names`` (None where not stored). A bare
+    ``keypoints_2d``, ``image_size``, ``fps``, ``joint_names``, ``frame_index`` (the input's
+    frame numbers) and ``time_s`` (their times, NaN where unknown) (None where not stored). A bare
     ``(T, J, 3)`` array in an ``.npz``/``.npy`` is accepted too.
     """
     path = Path(path)
@@ -90,7 +91,26 @@ def _check_result(raw: dict, path: Path, num_joints: int | None) -> dict:
         size = _float_array(raw["image_size"], path, "image_size")
         result["image_size"] = tuple(int(round(v)) for v in size)
     result["fps"] = _frame_rate(raw.get("fps"), path)
+    result["frame_index"], result["time_s"] = _frame_numbers(raw, len(poses), path)
     return result
+
+
+def _frame_numbers(raw: dict, frames: int, path: Path) -> tuple:
+    """``frame_index`` ``(T,)`` int64 and ``time_s`` ``(T,)`` float64 where stored (else None)."""
+    index = times = None
+    if raw.get("frame_index") is not None:
+        index = np.asarray(raw["frame_index"])
+        if index.shape != (frames,) or not np.issubdtype(index.dtype, np.integer):
+            raise DataError(f"{path}: frame_index must be {frames} integers, one per frame")
+        index = index.astype(np.int64)
+    if raw.get("time_s") is not None:
+        try:
+            times = np.asarray(raw["time_s"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: time_s is not a numeric array") from None
+        if times.shape != (frames,):
+            raise DataError(f"{path}: time_s must hold {frames} times, one per frame")
+    return index, times
 
 
 def _known_joint_counts() -> tuple[int, ...]:
