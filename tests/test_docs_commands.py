@@ -4,8 +4,9 @@ Each document's commands run in order, in a folder of their own that holds small
 the files they name (``detections.json``, ``best.pt``, ``cmu/*.bvh``, ``h36m/``, ...), through
 ``starpose.cli.main`` in this process. To keep it to minutes the work is made small, not the
 commands: every model preset is shrunk (width 16, one block, at most 27 frames), the synthetic
-``small`` sets are generated at the ``tiny`` size and every training run stops after one epoch
-of two batches. The Python blocks run too; the ONNX Runtime example of docs/lift.md must give
+``tiny`` and ``small`` sets have takes of 40-80 frames, every training run stops after one
+epoch of two batches, every animation draws 6 frames and the benchmark's
+``small`` inference model is its tiny one. The Python blocks run too; the ONNX Runtime example of docs/lift.md must give
 what ``starpose lift --runtime onnx`` gives. Only the commands in :data:`NOT_RUN` are skipped,
 each for the reason it gives (the test checks that they are still in the docs, and few).
 """
@@ -102,8 +103,17 @@ def small_work(monkeypatch):
     for name, preset in list(presets.PRESETS.items()):
         model = replace(preset.model, dim=16, depth=1, num_heads=2, num_frames=min(preset.model.num_frames, 27))
         monkeypatch.setitem(presets.PRESETS, name, replace(preset, model=model))
-    monkeypatch.setitem(h36m_synth.PRESETS, "small", h36m_synth.PRESETS["tiny"])
-    monkeypatch.setitem(he_synth.PRESETS, "small", he_synth.PRESETS["tiny"])
+    for name in ("tiny", "small"):  # takes of 40-60 frames: windows of 27 still fit
+        monkeypatch.setitem(h36m_synth.PRESETS, name, (40, 60))
+        monkeypatch.setitem(he_synth.PRESETS, name, (60, 80))
+    from starpose.bench import inference as bench_inference
+    from starpose.viz import animation
+
+    monkeypatch.setitem(bench_inference.INFER_CONFIGS, "small", bench_inference.TINY_INFER)
+
+    render = animation.render_animation
+    monkeypatch.setattr(animation, "render_animation",  # every animation: its first 6 frames
+                        lambda *a, **k: render(*a, **{**k, "limit": 6, "downsample": 1}))
     original = loop.Trainer.__init__
 
     def short(self, config, *args, **kwargs):
