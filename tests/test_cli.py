@@ -144,8 +144,8 @@ def test_export_reads_the_checkpoint_once(tmp_path, monkeypatch):
     assert loads == [tmp_path / "m.pt"]
 
 
-# Until the lift/render split lands, these still hold their own argparse code.
 def _raised_strings(path: Path):
+    """``(line, text)`` of every string constant in the exceptions that ``path`` raises."""
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Raise) and node.exc is not None:
             for sub in ast.walk(node.exc):

@@ -1,26 +1,10 @@
-"""``starpose synth/train/evaluate --dataset 3dhp`` end to end on the tiny synthetic set.
-
-The ``--dataset`` option of the commands comes with the dataset wiring of the HumanEva-I work;
-until that is merged the commands do not accept it and this test is skipped with that reason.
-"""
+"""``starpose synth/train/evaluate --dataset 3dhp`` end to end on the tiny synthetic set."""
 import json
 
-import pytest
 
-from starpose.cli import build_parser, main
-
-
-def _accepts_3dhp() -> bool:
-    try:
-        build_parser().parse_args(["evaluate", "--dataset", "3dhp", "--data-dir", ".",
-                                   "--checkpoint", "x.pt"])
-    except SystemExit:
-        return False
-    return True
+from starpose.cli import main
 
 
-@pytest.mark.skipif(not _accepts_3dhp(), reason="needs the commands' --dataset option "
-                    "(dataset wiring of the HumanEva-I branch)")
 def test_synth_train_evaluate_3dhp(tmp_path, capsys):
     data, run = tmp_path / "data", tmp_path / "run"
     assert main(["synth", "--dataset", "3dhp", "--out", str(data), "--preset", "tiny"]) == 0

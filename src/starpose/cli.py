@@ -56,8 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGXFSZ"):  # over a file size limit: an EFBIG error we report, not a kill
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     _print_warnings_as_lines(args.command)
+    from starpose.train.interrupts import signals_interrupt
+
     try:
-        return int(args.func(args) or 0)
+        with signals_interrupt():  # SIGTERM too unwinds: temporary files are removed, locks released
+            if getattr(args, "apply_threads", False):
+                _apply_threads(args)
+            return int(args.func(args) or 0)
     except StarposeError as err:
         text = err.for_command_line() if isinstance(err, OptionError) else str(err)
         print(f"starpose {args.command}: error: {text}", file=sys.stderr)
@@ -65,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         print(f"starpose {args.command}: interrupted", file=sys.stderr)
         return getattr(err, "exit_code", 130)  # 130 for Ctrl-C, 143 for SIGTERM
+
+
+def _apply_threads(args) -> None:
+    """torch's thread count from ``--threads`` (``train`` prints it in its first line)."""
+    from starpose.inference.threads import apply_threads
+
+    apply_threads(args.threads)
 
 
 def _print_warnings_as_lines(command: str) -> None:

@@ -36,16 +36,17 @@ def info_lines() -> list[str]:
         f"device   {describe_device()}",
         f"cpu      {describe_cpu()}",
         "",
-        f"{'preset':<18} {'attention':<9} {'frames':>6} {'dim':>4} {'depth':>5} {'heads':>5} {'parameters':>12}"
-        "  attention kernel (joints / frames)",
     ]
+    width = max(map(len, PRESETS))  # the longest name, e.g. star-mixste-43-humaneva
+    lines.append(f"{'preset':<{width}} {'attention':<9} {'frames':>6} {'dim':>4} {'depth':>5} {'heads':>5} "
+                 f"{'parameters':>12}  attention kernel (joints / frames)")
     for name, preset in PRESETS.items():
         cfg = preset.model
         params = count_parameters(build_model(name))
         kernels = [resolve_kernel(cfg.attention_kernel, device, torch.float32, n)
                    for n in (cfg.num_joints, cfg.num_frames)]
         lines.append(
-            f"{name:<18} {cfg.attention:<9} {cfg.num_frames:>6} {cfg.dim:>4} {cfg.depth:>5} "
+            f"{name:<{width}} {cfg.attention:<9} {cfg.num_frames:>6} {cfg.dim:>4} {cfg.depth:>5} "
             f"{cfg.num_heads:>5} {params:>12,}  {' / '.join(kernels)}"
         )
     lines.append(f"(attention kernel: the one chosen automatically on {device.type} in fp32 without dropout)")

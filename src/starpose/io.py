@@ -9,11 +9,17 @@ Durability: each temporary file is fsynced before the rename and its folder afte
 after a power cut or a kill the destination holds either the old or the complete new content.
 A write that fails for lack of space or quota (``ENOSPC``, ``EDQUOT``, ``EFBIG``) becomes one
 :class:`StarposeError` line naming the file (:func:`write_error`).
+
+Leftovers: the temporary files of a transaction are removed when it fails, SIGINT/SIGTERM included
+(the command line turns both into exceptions). Only a SIGKILL or a power cut leaves them; each
+temporary file is held under an ``flock`` while its writer lives, so :func:`remove_stale_temporaries`
+can tell an orphan (nobody holds it: deleted) from a file another process is writing (kept).
 """
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import re
 import tempfile
@@ -32,14 +38,49 @@ def temp_beside(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
 
     ``suffix`` keeps an extension on the temporary file for writers that look at it.
     """
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    except OSError as err:
-        raise StarposeError(f"{path}: cannot write here ({err.strerror or err})") from None
+    tmp, fd = held_temp_beside(path, suffix)
     os.close(fd)
+    return tmp
+
+
+def held_temp_beside(path: str | os.PathLike, suffix: str = ".tmp") -> tuple[Path, int]:
+    """:func:`temp_beside`, and an open descriptor of the file that holds its ``flock`` (closing
+    it releases the lock): while it is open, :func:`remove_stale_temporaries` keeps the file."""
+    path = Path(path)
+    while True:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        except OSError as err:
+            raise StarposeError(f"{path}: cannot write here ({err.strerror or err})") from None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink:  # not removed as stale between its creation and the lock
+            break
+        os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates the file private (0600)
-    return Path(tmp)
+    return Path(tmp), fd
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, targets) -> list[Path]:
+    """Delete the temporary files in ``folder`` that stand in for one of the file names
+    ``targets`` (:func:`temp_target`) and that no living process holds (:func:`held_temp_beside`):
+    the leftovers of a write that was killed. Returns them, sorted."""
+    targets, removed = set(targets), []
+    for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else ():
+        if temp_target(path.name) not in targets or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            path.unlink()
+            removed.append(path)
+        except OSError:  # held by a living writer (BlockingIOError), or already gone
+            pass
+        finally:
+            os.close(fd)
+    return removed
 
 
 #: :func:`temp_beside`'s names: a dot, the final name, a dot and mkstemp's 8 random characters,
@@ -70,12 +111,14 @@ def atomic_files(make_parents: bool = True) -> Iterator[Stage]:
     """
     pending: list[tuple[Path, Path]] = []
     created: list[Path] = []
+    held: list[int] = []
 
     def stage(final: str | os.PathLike, suffix: str | None = None) -> Path:
         final = Path(final)
         if make_parents:
             created.extend(_make_parents(final.parent))
-        tmp = temp_beside(final, suffix=final.suffix if suffix is None else suffix)
+        tmp, fd = held_temp_beside(final, suffix=final.suffix if suffix is None else suffix)
+        held.append(fd)
         pending.append((tmp, final))
         return tmp
 
@@ -94,6 +137,9 @@ def atomic_files(make_parents: bool = True) -> Iterator[Stage]:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+    finally:
+        for fd in held:
+            os.close(fd)
 
 
 def _commit(pending: list[tuple[Path, Path]]) -> None:

@@ -27,8 +27,6 @@ import io
 import json
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +35,7 @@ import numpy as np
 import torch
 
 from starpose.bench.config import InferConfig
+from starpose.bench.probe import run_probe
 from starpose.errors import StarposeError
 from starpose.models.mixste import MixSTE
 
@@ -267,13 +266,8 @@ def lift_peak_rss(minutes=(10, 60), fps: float = 50.0, config: InferConfig = RSS
             log(f"[bench] peak memory: lifting {length} min at {fps:g} fps ...")
             spec = {"minutes": length, "fps": fps, "folder": folder, "checkpoint": str(checkpoint),
                     "threads": torch.get_num_threads()}
-            code = ("import json, sys; from starpose.bench.inference import lift_rss_probe; "
-                    "print(json.dumps(lift_rss_probe(json.loads(sys.argv[1]))))")
-            done = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True,
-                                  text=True, check=False)
-            if done.returncode != 0:
-                raise StarposeError(f"peak-memory probe failed: {done.stderr.strip()[-500:]}")
-            probes.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            probes.append(run_probe("starpose.bench.inference", "lift_rss_probe", spec,
+                                    f"peak-memory probe ({length:g} min)"))
     return {"model": config.describe_model() + ", star", "fps": fps, "probes": probes}
 
 

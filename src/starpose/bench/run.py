@@ -33,11 +33,8 @@ starpose's eager, compiled and ONNX Runtime inference, lift end to end and its p
 """
 from __future__ import annotations
 
-import json
 import resource
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,8 +45,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from starpose.bench.config import BenchConfig
 from starpose.bench.memory import rss_bytes
+from starpose.bench.probe import run_probe
 from starpose.bench.report import device_capacity, machine_info, peak_bf16
-from starpose.errors import StarposeError
 from starpose.inference.predictors import autocast, predict_windows
 from starpose.train.loss import mixste_loss
 
@@ -188,13 +185,7 @@ def measure_memory(config: BenchConfig, variant: Variant, device: torch.device) 
     if device.type == "cuda":
         torch.cuda.empty_cache()
         return memory_probe(spec)
-    code = ("import json, sys; from starpose.bench.run import memory_probe; "
-            "print(json.dumps(memory_probe(json.loads(sys.argv[1]))))")
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        raise StarposeError(f"memory probe failed for {variant.path}: {done.stderr.strip()[-500:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_probe("starpose.bench.run", "memory_probe", spec, f"memory probe of {variant.path}")
 
 
 def max_batch_estimate(peak_bytes: int, params: int, batch: int, capacity: int) -> int:

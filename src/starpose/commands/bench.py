@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--compile", action="store_true", default=None,
                         help="add torch.compile training rows (default: on CUDA) and the compiled "
                         "inference row (default: unless --quick)")
-    parser.add_argument("--no-compile", dest="compile", action="store_false",
+    parser.add_argument("--no-compile", dest="compile", action="store_false", default=None,
                         help="no torch.compile rows at all")
     parser.add_argument("--compile-mode", default=None,
                         help="torch.compile mode of the compiled inference row (default: torch's "

@@ -84,6 +84,22 @@ def add_device_argument(parser: argparse.ArgumentParser, default: str = "auto") 
         help="compute device; auto: CUDA when available, else the CPU")
 
 
+def thread_count(text: str) -> int | None:
+    """``auto`` (None) or a positive number of threads."""
+    return None if text == "auto" else positive_int(text)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--threads``; the command line applies it before the command runs
+    (:func:`starpose.inference.threads.apply_threads`)."""
+    parser.set_defaults(apply_threads=True)
+    return parser.add_argument(
+        "--threads", type=thread_count, default="auto", metavar="N|auto",
+        help="CPU threads of torch; auto: one per core that other processes leave idle (so a "
+        "busy machine slows the work down gracefully), or OMP_NUM_THREADS where it is set "
+        "(default: %(default)s)")
+
+
 def _parse(text: str, kind: type, expected: str):
     try:
         return kind(text)

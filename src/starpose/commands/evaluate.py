@@ -9,7 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from starpose.commands.common import add_command_parser, add_device_argument, comma_list, positive_int
+from starpose.commands.common import (add_command_parser, add_device_argument, add_threads_argument,
+                                      comma_list, positive_int)
 from starpose.datasets.registry import DEFAULT_DATASET, dataset_names, recorded_dataset
 from starpose.errors import StarposeError
 
@@ -51,6 +52,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--json", metavar="OUT", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="windows per forward pass")
     add_device_argument(parser)
+    add_threads_argument(parser)
     parser.add_argument("--amp", choices=("bf16",), default=None, help="bf16 autocast")
     parser.add_argument("--robustness", action="store_true",
                         help="instead of the action tables: the camera-robustness table (the test "

@@ -17,9 +17,12 @@ EXAMPLES = (
 def add_parser(subparsers) -> None:
     parser = add_command_parser(
         subparsers, "export",
-        help="convert a checkpoint between the starpose and the published MixSTE layouts",
-        description="Write CHECKPOINT in the published MixSTE/Star-Attention layout (--to mixste: "
-        "'model_pos' with 'module.'-prefixed names) or in starpose's own layout (--to starpose).",
+        help="convert a checkpoint: published MixSTE layout, starpose layout, ONNX, bundled model",
+        description="Write CHECKPOINT in one of four layouts: the published MixSTE/Star-Attention "
+        "layout (--to mixste: 'model_pos' with 'module.'-prefixed names), starpose's own layout "
+        "(--to starpose), an ONNX graph for ONNX Runtime (--to onnx; docs/lift.md shows how to run "
+        "it without starpose), or the bundled model's files (--to bundled: bundled.pt and "
+        "bundled.json in a weights folder).",
         examples=EXAMPLES,
     )
     parser.add_argument("checkpoint", help="a starpose or published checkpoint (.pt/.bin)")

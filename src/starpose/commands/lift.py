@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 from starpose.commands.common import (add_command_parser, add_device_argument, positive_float,
-                                      positive_int)
+                                      positive_int, add_threads_argument)
 from starpose.commands.lift_video import add_video_arguments
 from starpose.datasets.registry import dataset_names
 from starpose.formats import FORMATS
@@ -74,6 +74,7 @@ def add_parser(subparsers) -> None:
     add_device_argument(parser, DEFAULTS["device"])
     add_video_arguments(parser)
     add_world_arguments(parser)
+    add_threads_argument(parser)
     parser.set_defaults(func=run)
 
 

@@ -48,6 +48,11 @@ def add_parser(subparsers) -> None:
     imp.add_argument("--unit", choices=("auto", "m", "cm", "mm", "inch", "cmu"), default="auto",
                      help="file units (default: detected from the skeleton's height)")
     imp.add_argument("--up", choices=("y", "z"), default="y", help="the file's up axis")
+    imp.add_argument("--action-from", default="auto", metavar="auto|stem|MAP.json",
+                     help="how takes get their action (evaluation groups by it): auto: the first "
+                     "word of letters in the file name after the words all file names share "
+                     "(dataset-1_walk_normal_001.bvh -> walk); stem: the file name's first word; "
+                     "or a JSON file {file: action} (default: %(default)s)")
     imp.set_defaults(func=run_import)
     exp = sub.add_parser("export", help="a lifted result (.npz/.json) -> BVH",
                          description="Write the 3D joints of a `starpose lift` result as a "
@@ -74,11 +79,16 @@ def run_import(args: argparse.Namespace) -> int:
     subjects = args.subjects or None
     takes = import_clips(args.clips, args.out, skeleton=args.skeleton, subjects=subjects,
                          split=args.split, fps=args.fps, cameras=args.cameras, seed=args.seed,
-                         unit=args.unit, up=args.up)
+                         unit=args.unit, up=args.up, action_from=args.action_from)
     for take in takes:
         print(f"{take.path}: {take.family} names, unit {take.unit}, stature "
               f"{take.stature_m:.2f} m, {take.frames_in} frames at {take.fps_in:g} fps -> "
               f"{len(take.world)} at {take.fps:g} fps, {take.subject} '{take.action}'")
+    counts: dict[str, int] = {}
+    for take in takes:
+        counts[take.action_group] = counts.get(take.action_group, 0) + 1
+    found = [f"{name} ({n} {'take' if n == 1 else 'takes'})" for name, n in counts.items()]
+    print(f"actions: {', '.join(found)}")
     print(f"wrote {args.out} ({len(takes)} takes, cameras {args.cameras})")
     if args.cameras != "h36m":
         print(f"the cameras are stored in {args.out / 'cameras.json'}, where the loader finds them")

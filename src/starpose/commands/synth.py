@@ -23,20 +23,25 @@ def synth_preset(text: str) -> str:
 
 def add_parser(subparsers) -> None:
     parser = add_command_parser(
-        subparsers, "synth", help="generate a synthetic Human3.6M-format dataset",
-        description="Write data_3d_h36m.npz, data_2d_h36m_gt.npz and data_2d_h36m_noisy.npz "
-        "with procedural motion of 7 subjects x 15 actions x 2 takes, seen by the real cameras.",
+        subparsers, "synth", help="generate a synthetic dataset (Human3.6M, HumanEva-I or MPI-INF-3DHP)",
+        description="Write a synthetic copy of a benchmark in its file layout: procedural motion "
+        "seen by its cameras, ground-truth and detector-like noisy 2D keypoints. h36m: "
+        "data_3d_h36m.npz, data_2d_h36m_gt.npz and data_2d_h36m_noisy.npz (7 subjects x 15 "
+        "actions x 2 takes); humaneva: data_*_humaneva15_*.npz; 3dhp: MPI-INF-3DHP's test-set "
+        "layout (docs/mpi-inf-3dhp.md).",
         examples=("starpose synth --out data/synthetic/small",
                   "starpose synth --dataset humaneva --out data/synthetic/humaneva --preset small",
-                  "starpose synth --out data/synthetic/h36m-size --preset h36m-size"),
+                  "starpose synth --dataset 3dhp --out data/3dhp --preset tiny"),
     )
     parser.add_argument("--dataset", choices=dataset_names(), default=DEFAULT_DATASET,
                         help="h36m: 7 subjects x 15 actions x 2 takes, 4 cameras; humaneva: "
-                        "Train/Validate S1-S3 x 5 actions, 3 cameras, 60 fps (data_*_humaneva15_*.npz)")
+                        "Train/Validate S1-S3 x 5 actions, 3 cameras, 60 fps (data_*_humaneva15_*.npz); "
+                        "3dhp: MPI-INF-3DHP, 17 joints, PCK/AUC evaluation (default: h36m)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--preset", type=synth_preset, default="small", metavar="PRESET",
                         help="tiny: tests (seconds); small: CPU demo; h36m-size (h36m): the real "
-                        "training split's size, ~1.56M 2D frames; full (humaneva): takes of 40-60 s")
+                        "training split's size, ~1.56M 2D frames; full (humaneva, 3dhp): the real "
+                        "sets' take lengths (default: small)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
     parser.add_argument("--cameras", default=None, metavar="SET",
                         help="h36m (default): each subject's four Human3.6M cameras; varied: per "

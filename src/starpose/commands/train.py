@@ -13,7 +13,8 @@ from pathlib import Path
 
 from starpose.commands.common import (add_command_parser, add_device_argument, comma_list,
                                       decay_factor, non_negative_float, non_negative_int,
-                                      positive_float, positive_int, probability)
+                                      positive_float, positive_int, probability,
+                                      add_threads_argument)
 from starpose.datasets.registry import dataset_names
 from starpose.errors import StarposeError
 from starpose.train.config import TrainConfig, config_defaults
@@ -51,6 +52,7 @@ def add_parser(subparsers) -> None:
     _add_optimiser_arguments(p)
     _add_data_arguments(p)
     add_device_argument(p, default=DEFAULTS["device"])
+    add_threads_argument(p)
     p.add_argument("--amp", choices=("bf16",), help="bf16 autocast (fp32 master weights)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--recipe", choices=tuple(RECIPES),

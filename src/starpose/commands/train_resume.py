@@ -17,7 +17,7 @@ from starpose.errors import StarposeError
 #: option dest -> TrainConfig field, applied to a resumed run.
 APPLIED = {"epochs": "epochs", "device": "device", "progress": "progress",
            "checkpoint_every": "checkpoint_every", "log_every": "log_every"}
-NOT_OPTIONS = {"command", "func", "resume", "option_defaults"}
+NOT_OPTIONS = {"command", "func", "resume", "option_defaults", "threads", "apply_threads"}
 
 
 def refused_options(args: argparse.Namespace) -> list[str]:

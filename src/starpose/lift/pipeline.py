@@ -269,6 +269,7 @@ def lift_files(opts: LiftOptions, log=print) -> list[LiftedFile]:
     if opts.stride is not None and opts.stride > predictor.frames:
         raise OptionError(f"<stride> {opts.stride} exceeds the model's {predictor.frames} frames")
     with _out_folder_lock(opts.out, outputs), atomic_files() as stage:
+        _remove_leftovers(outputs + renders)
         for i, (kp, out) in enumerate(zip(sequences, outputs)):
             meta = result_meta(kp)
             poses = _lift_into(predictor, kp, open_writer(stage(out), meta, kp.num_frames, kp.xy.shape[1]),
@@ -278,6 +279,21 @@ def lift_files(opts: LiftOptions, log=print) -> list[LiftedFile]:
             notes.append(world_note(meta))
     return [LiftedFile(out, kp.num_frames, renders[i] if i < len(renders) else None, notes[i])
             for i, (out, kp) in enumerate(zip(outputs, sequences))]
+
+
+def _remove_leftovers(targets: list[Path]) -> None:
+    """Delete the temporary files of an earlier lift to ``targets`` that was killed (SIGKILL, a
+    power cut) before it could clean up (:func:`starpose.io.remove_stale_temporaries`)."""
+    from starpose.io import remove_stale_temporaries
+
+    folders: dict[Path, set[str]] = {}
+    for target in targets:
+        folders.setdefault(target.parent, set()).add(target.name)
+    for folder, names in folders.items():
+        removed = remove_stale_temporaries(folder, names)
+        if removed:
+            _note(f"{folder}: removed {len(removed)} temporary file(s) left by an earlier lift that "
+                  f"was killed ({', '.join(p.name for p in removed[:3])}{', ...' if len(removed) > 3 else ''})")
 
 
 def _lift_into(predictor, kp: Keypoints2D, writer, stride, keep: bool, root: int = 0, world=None):

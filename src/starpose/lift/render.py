@@ -37,6 +37,8 @@ def render_result(result: dict, out_path, *, ground_truth=None, fps=None, azimut
         downsample=downsample,
         image_size=result.get("image_size"),
         root_relative=True,
+        frame_numbers=result.get("frame_index"),
+        times=result.get("time_s"),
         **drawn,
     )
 

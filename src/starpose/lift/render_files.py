@@ -71,7 +71,8 @@ def render_files(opts: RenderOptions) -> int | None:
             if truth is not None:
                 series["ground truth"] = truth
             plot_trajectories(series, stage(Path(opts.plot)), fps=opts.fps or result["fps"],
-                              skeleton=skeleton, root=dataset.root)
+                              skeleton=skeleton, root=dataset.root, frame_index=result["frame_index"],
+                              time_s=None if opts.fps else result["time_s"])
         if opts.world_plot is not None:
             plot_world_result(result, stage(Path(opts.world_plot)), skeleton=skeleton,
                               title=Path(opts.input).name)

@@ -40,7 +40,8 @@ def read_result(path, num_joints: int | None = None) -> dict:
 
     Returns ``positions_3d`` ``(T, J, 3)`` (``J`` must be ``num_joints`` when given, else the
     joint count of a known dataset: 17 Human3.6M, 15 HumanEva-I), and
-    ``keypoints_2d``, ``image_size``, ``fps`` and ``joint_names`` (None where not stored). A bare
+    ``keypoints_2d``, ``image_size``, ``fps``, ``joint_names``, ``frame_index`` (the input's
+    frame numbers) and ``time_s`` (their times, NaN where unknown) (None where not stored). A bare
     ``(T, J, 3)`` array in an ``.npz``/``.npy`` is accepted too.
     """
     path = Path(path)
@@ -91,14 +92,14 @@ def _check_result(raw: dict, path: Path, num_joints: int | None) -> dict:
         result["image_size"] = tuple(int(round(v)) for v in size)
     result["fps"] = _frame_rate(raw.get("fps"), path)
     result.update(_world_fields(raw, path, poses.shape[0], joints))
+    result["frame_index"], result["time_s"] = _frame_numbers(raw, len(poses), path)
     return result
 
 
 def _world_fields(raw: dict, path: Path, frames: int, joints: int) -> dict:
-    """The optional per-frame fields of a result, checked: ``frame_index`` ``(T,)``, and the
-    world motion of :mod:`starpose.world` (``joints_cam``, ``joints_world`` ``(T, J, 3)``,
+    """The optional per-frame fields of a result, checked: the world motion of :mod:`starpose.world` (``joints_cam``, ``joints_world`` ``(T, J, 3)``,
     ``root_cam`` ``(T, 3)``, ``contacts`` ``(T, 2)``, ``intrinsics`` ``(4,)``); None where absent."""
-    shapes = {"frame_index": (frames,), "joints_cam": (frames, joints, 3),
+    shapes = {"joints_cam": (frames, joints, 3),
               "joints_world": (frames, joints, 3), "root_cam": (frames, 3),
               "contacts": (frames, 2), "intrinsics": (4,)}
     out = {}
@@ -111,11 +112,27 @@ def _world_fields(raw: dict, path: Path, frames: int, joints: int) -> dict:
         if arr.shape != shape:
             raise DataError(f"{path}: {key} has shape {arr.shape}, expected {shape}")
         out[key] = arr
-    if out["frame_index"] is not None:
-        out["frame_index"] = out["frame_index"].astype(np.int64)
     if out["contacts"] is not None:
         out["contacts"] = out["contacts"] > 0.5
     return out
+
+
+def _frame_numbers(raw: dict, frames: int, path: Path) -> tuple:
+    """``frame_index`` ``(T,)`` int64 and ``time_s`` ``(T,)`` float64 where stored (else None)."""
+    index = times = None
+    if raw.get("frame_index") is not None:
+        index = np.asarray(raw["frame_index"])
+        if index.shape != (frames,) or not np.issubdtype(index.dtype, np.integer):
+            raise DataError(f"{path}: frame_index must be {frames} integers, one per frame")
+        index = index.astype(np.int64)
+    if raw.get("time_s") is not None:
+        try:
+            times = np.asarray(raw["time_s"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: time_s is not a numeric array") from None
+        if times.shape != (frames,):
+            raise DataError(f"{path}: time_s must hold {frames} times, one per frame")
+    return index, times
 
 
 def _known_joint_counts() -> tuple[int, ...]:

@@ -3,14 +3,17 @@
 Each clip is read, retargeted to the 17 Human3.6M joints, put into metres in the z-up world
 of the capture volume, resampled, spread into the 32-joint layout and assigned a subject
 (round-robin over the subjects, or from a split file) and an action named after the file
-(``walk_01.bvh`` -> ``"walk 01"``). Then it is projected through the subject's cameras
-(``data_2d_h36m_gt.npz``) and corrupted like a detector's output (``data_2d_h36m_noisy.npz``).
-All files are written to temporary names first and moved into place together at the end.
+(:mod:`starpose.mocap.actions`: ``dataset-1_walk_normal_001.bvh`` -> ``"walk normal 001"``).
+Then it is projected through the subject's cameras (``data_2d_h36m_gt.npz``) and corrupted like
+a detector's output (``data_2d_h36m_noisy.npz``). Implausible body heights and joints outside
+the cameras' images are warned about (:mod:`starpose.mocap.plausibility`). All files are
+written to temporary names first and moved into place together at the end.
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +25,10 @@ from starpose.data.skeleton import JOINTS_KEPT_FOR_17
 from starpose.data.synth.motion import VOLUME_CENTRE
 from starpose.data.synth.detector_noise import detector_noise
 from starpose.datasets.h36m.synthetic import SUBJECTS, keypoints_metadata
-from starpose.errors import DataError
+from starpose.errors import DataError, StarposeWarning
 from starpose.io import atomic_path
-from starpose.mocap import normalize
+from starpose.mocap import normalize, plausibility
+from starpose.mocap.actions import action_group, take_actions
 from starpose.mocap.bvh import read_bvh
 from starpose.mocap.retarget import detect_map, read_mapping, retarget
 from starpose.data.camera_file import CAMERAS_FILE, cameras_json
@@ -50,15 +54,16 @@ class Take:
     fps: float
     world: np.ndarray
 
-
-def action_name(path) -> str:
-    """``walk_01.bvh`` -> ``"walk 01"`` (the loader groups actions by the first word)."""
-    return Path(path).stem.replace("_", " ").strip() or Path(path).stem
+    @property
+    def action_group(self) -> str:
+        """The action the loader groups this take under (the first word of ``action``)."""
+        return action_group(self.action)
 
 
 def load_take(path, subject: str, *, skeleton: str = "auto", unit: str = "auto",
-              up: str = "y", fps: float = DEFAULT_FPS) -> Take:
-    """Read and convert one BVH clip (see the module docstring)."""
+              up: str = "y", fps: float = DEFAULT_FPS, action: str | None = None) -> Take:
+    """Read and convert one BVH clip (see the module docstring); ``action`` names the take
+    (default: :func:`starpose.mocap.actions.take_actions` of this file alone)."""
     clip = read_bvh(path)
     joint_map = detect_map(clip) if skeleton == "auto" else read_mapping(skeleton, clip)
     joints, stature = retarget(clip, joint_map)
@@ -73,7 +78,7 @@ def load_take(path, subject: str, *, skeleton: str = "auto", unit: str = "auto",
     world = normalize.resample(world, clip.fps, fps)
     normalize.check_length(len(world), MIN_FRAMES, str(path), fps)
     world = normalize.place_on_floor(world, stature * scale)
-    return Take(str(path), subject, action_name(path), joint_map.family, unit, stature * scale,
+    return Take(str(path), subject, action or take_actions([path])[0], joint_map.family, unit, stature * scale,
                 clip.fps, clip.num_frames, fps,
                 normalize.to_32_joints(world).astype(np.float32))
 
@@ -103,31 +108,43 @@ def assign_subjects(paths: list, subjects: tuple[str, ...] | None = None,
 
 def import_clips(paths: list, out_dir, *, skeleton: str = "auto", subjects=None, split=None,
                  fps: float = DEFAULT_FPS, cameras: str = "h36m", seed: int = 0,
-                 unit: str = "auto", up: str = "y") -> list[Take]:
-    """Import BVH ``paths`` into ``out_dir``; returns the takes. Nothing is written on error."""
+                 unit: str = "auto", up: str = "y", action_from: str = "auto") -> list[Take]:
+    """Import BVH ``paths`` into ``out_dir``; returns the takes. Nothing is written on error.
+    ``action_from``: ``auto``, ``stem`` or a JSON mapping file (:mod:`starpose.mocap.actions`)."""
     parse_camera_set(cameras)
     if not paths:
         raise DataError("no BVH file given")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(f"{out_dir}: exists and is not a directory")
-    takes = [load_take(path, subject, skeleton=skeleton, unit=unit, up=up, fps=fps)
-             for path, subject in zip(paths, assign_subjects(paths, subjects, split))]
+    actions = take_actions(paths, action_from)
+    takes = [load_take(path, subject, skeleton=skeleton, unit=unit, up=up, fps=fps, action=action)
+             for path, subject, action in zip(paths, assign_subjects(paths, subjects, split), actions)]
     _check_unique(takes)
+    for take in takes:
+        _warn(plausibility.stature_warning(take.path, take.stature_m, take.unit))
     rigs = {subject: subject_cameras(cameras, subject, seed, radius)
             for subject, radius in _reach(takes).items()}
-    positions_3d, gt, noisy = {}, {}, {}
+    positions_3d, gt, noisy, outside = {}, {}, {}, {}
     for index, take in enumerate(takes):
         kept = take.world[:, list(JOINTS_KEPT_FOR_17)]
         views = [cam.project(kept).astype(np.float32) for cam in rigs[take.subject]]
+        outside[take.path] = (sum(int(plausibility.outside_image(v, c.res_w, c.res_h).sum())
+                                  for v, c in zip(views, rigs[take.subject])), len(kept) * len(views))
         positions_3d.setdefault(take.subject, {})[take.action] = take.world
         gt.setdefault(take.subject, {})[take.action] = views
         noisy.setdefault(take.subject, {})[take.action] = [
             detector_noise(view, np.random.default_rng([seed, zlib.crc32(take.action.encode()),
                                                         index, c]), fps=round(fps))
             for c, view in enumerate(views)]
+    _warn(plausibility.out_of_view_warning(outside, cameras))
     _write(out_dir, positions_3d, gt, noisy, rigs if cameras != "h36m" else None)
     return takes
+
+
+def _warn(message: str | None) -> None:
+    if message:
+        warnings.warn(message, StarposeWarning, stacklevel=3)
 
 
 def _reach(takes: list[Take]) -> dict[str, float]:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from starpose.data.skeleton import H36M_17
+from starpose.errors import DataError
 from starpose.io import atomic_path
 from starpose.mocap.bone_rotations import local_rotations, world_rotations
 from starpose.mocap.kinematics import matrix_to_euler, unwrap_degrees

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from starpose.errors import CheckpointError, StarposeWarning
+from starpose.errors import CheckpointError, OptionError, StarposeWarning
 from starpose.io import atomic_path
 from starpose.models.bundled import is_bundled, verified_weights
 from starpose.models.integrity import checksum_problem, with_checksum
@@ -147,6 +147,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     path = verified_weights() if is_bundled(path) else Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    _refuse_other_kinds(path)
     try:
         with torch.serialization.safe_globals(_numpy_globals()):
             data = torch.load(path, map_location="cpu", weights_only=True)
@@ -167,6 +168,24 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if problem:
         raise CheckpointError(f"{path}: {problem}")
     return data
+
+
+class OnnxGivenError(CheckpointError, OptionError):
+    """An ONNX export given where a PyTorch checkpoint is read (the message names the option that
+    takes it)."""
+
+
+def _refuse_other_kinds(path: Path) -> None:
+    """An ONNX export, a text file, a NumPy array... named as such (:mod:`starpose.models.file_kind`)."""
+    from starpose.models.file_kind import describe_file, is_onnx
+
+    kind = describe_file(path)
+    if kind is None:
+        return
+    if is_onnx(path):
+        raise OnnxGivenError(f"{path}: is an ONNX model, not a PyTorch checkpoint (lifting runs "
+                             f"it with <runtime> onnx <model> {path})")
+    raise CheckpointError(f"{path}: not a readable PyTorch checkpoint: it is {kind}")
 
 
 def _unpickling_reason(err: Exception) -> str:
@@ -243,6 +262,7 @@ def model_from_checkpoint(
 ) -> MixSTE:
     """:func:`load_model` on a checkpoint dict already read from ``path`` (named in errors)."""
     state, config = checkpoint_state(data, path)
+    _check_heads(path, config, state, num_heads)
     try:
         config = config or infer_config(state, num_heads)
     except (KeyError, ValueError, IndexError) as err:
@@ -256,6 +276,20 @@ def model_from_checkpoint(
     model = MixSTE.from_config(replace(config, attention_kernel=attention_kernel))
     load_weights(model, state, path)
     return model.to(device).eval()
+
+
+def _check_heads(path, stored: MixSTEConfig | None, state: dict, num_heads: int | None) -> None:
+    """A head count given for a checkpoint that records its own (a stored configuration, or
+    Star-Attention weights, whose shape gives it) must agree with it: never silently ignored."""
+    if num_heads is None:
+        return
+    recorded = stored.num_heads if stored is not None else None
+    if recorded is None and "spatial_blocks.0.attn.wa" in state and "joint_embed.weight" in state:
+        recorded = state["joint_embed.weight"].shape[0] // state["spatial_blocks.0.attn.wa"].shape[1]
+    if recorded is not None and recorded != num_heads:
+        raise OptionError(f"{path}: the checkpoint records {recorded} attention heads; <num-heads> "
+                          f"{num_heads} contradicts it (leave it out: it is for published vanilla "
+                          "checkpoints, which do not record theirs)")
 
 
 def _is_published_without_config(data: dict) -> bool:

@@ -46,11 +46,11 @@ from starpose.io import atomic_write_text
 from starpose.train.loss import mixste_loss
 from starpose.models.checkpoints import load_weights, save_checkpoint
 from starpose.models.mixste import MixSTE
-from starpose.train.run_checkpoints import read_resume_checkpoint, remove_stale_temporaries, rotate_in
+from starpose.train.run_checkpoints import position, read_resume_checkpoint, remove_stale_temporaries, rotate_in
 from starpose.data.model_input import sequences_input
 from starpose.train.init_from import initial_weights
 from starpose.runlock import folder_lock
-from starpose.train.log import StepLog
+from starpose.train.log import StepLog, start_line
 
 
 class Trainer:
@@ -77,6 +77,7 @@ class Trainer:
         self.epoch_start_state = self.windows.state_dict()
         self.epoch_sums = _empty_sums()  # the running epoch's loss sums, steps, frames, seconds
         self.rows: list[dict] = []
+        self.resumed_from: str | None = None  # "last.pt at epoch 3, step 40" after a resume
         if resume:
             self._restore(self.out)
         self.forward_model = self._wrap(self.model)
@@ -164,6 +165,7 @@ class Trainer:
         load_weights(self.model, data["model"], path)
         self.optimizer.load_state_dict(data["optimizer"])
         ts = data["train_state"]
+        self.resumed_from = f"{path.name} ({position(data)})"
         self.epoch, self.batch_in_epoch, self.best = data["epoch"], ts["batch_in_epoch"], ts["best"]
         self.rows = list(ts["rows"])
         self.epoch_start_state = ts["windows"]
@@ -199,6 +201,9 @@ class Trainer:
         _make_run_folder(self.out)
         with folder_lock(self.out, "training run"), signals_interrupt():
             _note_stale_temporaries(self.out)
+            print(start_line(self.out, self.resumed_from, self.epoch, self.batch_in_epoch, self.steps_per_epoch(),
+                             self.config, len(self.windows), torch.get_num_threads(), self.device,
+                             self._plain_lines()), flush=True)
             return self._fit()
 
     def _fit(self) -> list[dict]:
@@ -233,9 +238,7 @@ class Trainer:
         drop_last = cfg.compile
         batches = self.windows.epoch_batches(per_rank, rank=info.rank, world_size=info.world_size,
                                              drop_last=drop_last, as_torch=True, start_batch=self.batch_in_epoch)
-        total = self.windows.num_batches(per_rank, info.world_size, drop_last=drop_last)
-        if cfg.max_batches_per_epoch:
-            total = min(total, cfg.max_batches_per_epoch)
+        total = self.steps_per_epoch()
         self.model.train()
         sums, seconds_before, begin = self.epoch_sums, self.epoch_sums["seconds"], time.perf_counter()
         batches = itertools.islice(batches, max(total - self.batch_in_epoch, 0))
@@ -265,6 +268,12 @@ class Trainer:
         seconds = sums["seconds"]
         row.update(frames_per_s=sums["frames"] / seconds if seconds > 0 else 0.0, seconds=seconds)
         return row
+
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps of one epoch (the last, smaller batch dropped when compiled)."""
+        cfg, info = self.config, self.dist
+        total = self.windows.num_batches(cfg.batch_size // info.world_size, info.world_size, drop_last=cfg.compile)
+        return min(total, cfg.max_batches_per_epoch) if cfg.max_batches_per_epoch else total
 
     def _step(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
@@ -324,6 +333,11 @@ class Trainer:
         if not self.dist.is_main:
             return True
         return None if self.config.progress is None else not self.config.progress
+
+    def _plain_lines(self) -> bool:
+        """Whether progress comes as :class:`StepLog` lines (no progress bar: not a terminal)."""
+        disabled = self._progress_disabled()
+        return (not sys.stderr.isatty()) if disabled is None else disabled
 
     def _summary_writer(self):
         if not self.dist.is_main:

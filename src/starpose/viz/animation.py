@@ -58,6 +58,8 @@ def render_animation(
     image_size: tuple[int, int] | None = None,
     root_relative: bool = False,
     world: tuple | None = None,
+    frame_numbers=None,
+    times=None,
 ) -> int:
     """Render an animation of 2D keypoints and 3D poses to ``.mp4`` or ``.gif``.
 
@@ -70,7 +72,8 @@ def render_animation(
     it (otherwise it fits the keypoints). root_relative: centre each 3D pose on joint 0.
     world: ``(joints_world (T, J, 3), contacts (T, 2) or None)`` adds a panel of the world
     motion on its floor (:mod:`starpose.viz.world_view`).
-    Returns the number of frames written.
+    frame_numbers, times: ``(T,)`` the input's frame number and time (s, NaN where unknown) of
+    each frame, shown in the label (otherwise ``frame k/T``). Returns the number of frames written.
     """
     out = Path(out_path)
     kind = out.suffix.lower()
@@ -86,6 +89,7 @@ def render_animation(
     frames = _frame_indices(_sequence_length(kp2d, seqs), limit, downsample)
 
     scene = _Scene(kp2d, seqs, skeleton, azimuth, elevation, size, image_size, world)
+    scene.label = frame_label(frame_numbers, times, scene.num_frames)
     with atomic_output(out) as tmp:
         if kind == ".mp4":
             _write_mp4(scene, frames, tmp, fps / downsample, ffmpeg)
@@ -191,6 +195,7 @@ class _Scene:
             self.panels.append(add_world_panel(self.fig, num_panels, column, world[0], world[1],
                                                self.bones, self._bone_colors()))
         self.counter = self.fig.text(0.01, 0.96, "", fontsize=8, va="top")
+        self.label = frame_label(None, None, self.num_frames)
         self.fig.text(0.99, 0.01, "blue: left, red: right", fontsize=7, va="bottom", ha="right", color="0.3")
 
     def _bone_colors(self) -> list[str]:
@@ -245,11 +250,25 @@ class _Scene:
         """RGB ``(H, W, 3)`` uint8 image of frame ``i``."""
         for update in self.panels:
             update(i)
-        self.counter.set_text(f"frame {i + 1}/{self.num_frames}")
+        self.counter.set_text(self.label(i))
         canvas = self.fig.canvas
         canvas.draw()
         rgb = np.asarray(canvas.buffer_rgba())[..., :3]
         return _fit(rgb, *self.pixel_size)
+
+
+def frame_label(frame_numbers, times, num_frames: int):
+    """``label(i)``: ``frame 1234, 41.13 s`` from the input's numbers and times, else ``frame i+1/T``."""
+    numbers = None if frame_numbers is None else np.asarray(frame_numbers)
+    seconds = None if times is None else np.asarray(times, dtype=np.float64)
+
+    def label(i: int) -> str:
+        text = f"frame {numbers[i]}" if numbers is not None else f"frame {i + 1}/{num_frames}"
+        if seconds is not None and np.isfinite(seconds[i]):
+            text += f", {seconds[i]:.2f} s"
+        return text
+
+    return label
 
 
 def _make_figure(num_panels: int, size):

@@ -222,12 +222,16 @@ def plot_trajectories(
     root: int | None = 0,
     fps: float | None = None,
     title: str = "Root-relative joint trajectories",
+    frame_index=None,
+    time_s=None,
 ) -> Path:
     """Plot x, y, z of a few joints over time (one panel per axis); jitter shows as wiggles.
 
     poses: ``(T, J, 3)``, or a dict ``{label: (T, J, 3)}`` to overlay e.g. prediction and ground
     truth (solid, dashed, ... lines). joints: indices or names (default wrists and ankles);
     root: joint subtracted from all (None keeps absolute coordinates); fps: label time in seconds.
+    frame_index, time_s: ``(T,)`` the input's frame numbers and times: the axis shows the input's
+    time (``time_s`` where every time is known, else ``frame_index / fps``), not time from 0.
     """
     series = poses if isinstance(poses, Mapping) else {"": poses}
     series = {k: _check_sequence(v, skeleton) for k, v in series.items()}
@@ -239,7 +243,7 @@ def plot_trajectories(
     styles = ["-", "--", ":", "-."]
     for s, (label, seq) in enumerate(series.items()):
         rel = seq - seq[:, root : root + 1] if root is not None else seq
-        t = np.arange(len(seq)) / fps if fps else np.arange(len(seq))
+        t = time_axis(len(seq), fps, frame_index, time_s)
         for c, j in enumerate(picked):
             name = skeleton.names[j] if j < len(skeleton.names) else str(j)
             for a, ax in enumerate(axes):
@@ -248,12 +252,22 @@ def plot_trajectories(
     for a, ax in enumerate(axes):
         ax.set_ylabel(_AXIS_NAMES[a])
         ax.grid(alpha=0.3)
-    axes[-1].set_xlabel("time (s)" if fps else "frame")
+    in_seconds = fps or (time_s is not None and np.isfinite(np.asarray(time_s, dtype=float)).all())
+    axes[-1].set_xlabel("time (s)" if in_seconds else "frame")
     fig.suptitle(title)
     # Outside the panels, on the right: inside it would hide the curves it explains.
     fig.legend(*axes[0].get_legend_handles_labels(), loc="center right", fontsize=8)
     fig.tight_layout(rect=(0, 0, 0.8, 1))
     return save_png(fig, out_png)
+
+
+def time_axis(frames: int, fps: float | None, frame_index=None, time_s=None) -> np.ndarray:
+    """``(T,)`` x values: ``time_s`` when all known, else frame numbers (``frame_index`` or 0..T-1),
+    divided by ``fps`` when given."""
+    if time_s is not None and np.isfinite(np.asarray(time_s, dtype=float)).all():
+        return np.asarray(time_s, dtype=float)
+    numbers = np.arange(frames) if frame_index is None else np.asarray(frame_index, dtype=float)
+    return numbers / fps if fps else numbers
 
 
 def _check_sequence(seq, skeleton: Skeleton) -> np.ndarray:

@@ -4,12 +4,13 @@ blocks), which is copied into the archive at the end; the other entries are writ
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import zipfile
 
 import numpy as np
 
-from starpose.io import temp_beside
+from starpose.io import held_temp_beside
 from starpose.lift.writers.base import BlockWriter
 from starpose.world.motion import WORLD_KEYS
 
@@ -17,8 +18,8 @@ from starpose.world.motion import WORLD_KEYS
 class NpzWriter(BlockWriter):
     def __init__(self, path, meta: dict, num_frames: int, num_joints: int):
         super().__init__(path, meta, num_frames, num_joints)
-        self._npy = temp_beside(self.path, suffix=".npy")
-        self._fh = self._npy.open("wb")
+        self._npy, fd = held_temp_beside(self.path, suffix=".npy")
+        self._fh = os.fdopen(fd, "wb")  # holds the temporary's lock until closed
         header = {"descr": "<f4", "fortran_order": False, "shape": (self.num_frames, num_joints, 3)}
         np.lib.format.write_array_header_1_0(self._fh, header)
 
