@@ -45,6 +45,14 @@ def test_a_video_is_lifted_with_its_frame_numbers_fps_and_size(clips, tmp_path, 
         nose_x = result["keypoints_2d"][:, 9, 0]  # H36M nose, from the detector
         assert np.all(np.diff(nose_x) > 0)  # she drifts right in the clip
         lifted = result["positions_3d"]
+        # world motion, as for keypoint files: absolute camera-space joints around the root,
+        # the root in front of the camera, and gravity-aligned joints
+        assert result["joints_cam"].shape == result["joints_world"].shape == (FRAMES, 17, 3)
+        around_root = result["joints_cam"] - result["root_cam"][:, None]  # the lifted pose, scaled
+        scale = np.median(np.linalg.norm(around_root[:, 1:], axis=-1) / np.linalg.norm(lifted[:, 1:], axis=-1))
+        np.testing.assert_allclose(around_root, scale * lifted, atol=1e-3)
+        assert np.all(result["root_cam"][:, 2] > 0)
+        assert result["intrinsics"].shape == (4,)
     saved = json.loads(kp_json.read_text())
     assert saved["width"] == 320 and saved["fps"] == 25.0
     assert sorted({a["image_id"] for a in saved["annotations"]}) == list(range(FRAMES))

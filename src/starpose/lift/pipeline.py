@@ -237,14 +237,13 @@ def lift_files(opts: LiftOptions, log=print) -> list[LiftedFile]:
     from starpose.inference.predictors import resolve_device
     from starpose.io import atomic_files
     from starpose.lift.lifting import result_meta
-    from starpose.lift.world import (check_world_options, refuse_world_options_for_video,
-                                     world_note, world_setup)
+    from starpose.lift.world import check_world_options, world_note, world_setup
 
     from starpose.lift.video_files import lift_video_inputs, refuse_video_options
     from starpose.video.reader import is_video_input
 
     if any(is_video_input(p) for p in opts.inputs):
-        refuse_world_options_for_video(opts)
+        check_world_options(opts)
         return [LiftedFile(out, frames, render) for out, frames, render
                 in lift_video_inputs(opts, _open_model, _predictor, log)]
     refuse_video_options(opts)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from starpose.errors import OptionError, StarposeError
+from starpose.errors import OptionError
 from starpose.io import atomic_files, check_output_path
 from starpose.lift.dataset import result_dataset
 from starpose.lift.render import ANIMATION_SUFFIXES, plot_world_result, render_result

@@ -51,9 +51,10 @@ def side_path(target, video, several: bool, suffixes: tuple, what: str) -> Path 
 
 
 def lift_video_files(inputs, predictor, dataset, options: VideoOptions, outputs: VideoOutputs,
-                     *, progress: bool = True, log=print) -> list[tuple]:
+                     *, progress: bool = True, log=print, world=None) -> list[tuple]:
     """Lift each video of ``inputs`` and write its outputs; ``log`` gets the tracks, the
-    detections file and the frames/s per stage; returns ``(result path, frames, rendered video
+    detections file and the frames/s per stage; ``world``: ``(WorldOptions, trajectory model)``
+    adds each track's world motion (:func:`starpose.lift.world.add_world`); returns ``(result path, frames, rendered video
     or None)`` per track."""
     from starpose.io import atomic_files
     from starpose.lift.video_output import speed_line, summary_lines, write_coco_json, write_tracks
@@ -64,7 +65,7 @@ def lift_video_files(inputs, predictor, dataset, options: VideoOptions, outputs:
         plans, name = _lift_all(inputs, predictor, dataset, options, outputs, progress)
         with atomic_files() as stage:
             for lifted, paths, (save_2d, render) in plans:
-                write_tracks(lifted, paths, stage)
+                write_tracks(lifted, paths, stage, world)
                 if save_2d is not None:
                     write_coco_json(lifted.scan, lifted.tracks, stage(save_2d))
                 if render is not None:
@@ -163,4 +164,8 @@ def lift_video_inputs(opts, open_model, make_predictor, log=print) -> list:
     options = VideoOptions(online=opts.online, min_confidence=opts.min_confidence,
                            **{k: v for k, v in given.items() if v is not None})
     outputs = VideoOutputs(opts.out, opts.out_format, opts.save_2d, opts.render)
-    return lift_video_files(list(opts.inputs), predictor, dataset, options, outputs, log=log)
+    from starpose.formats import H36M_NAMES
+    from starpose.lift.world import world_setup
+
+    world = world_setup(opts, tuple(dataset.skeleton.names) == H36M_NAMES)
+    return lift_video_files(list(opts.inputs), predictor, dataset, options, outputs, log=log, world=world)

@@ -38,14 +38,19 @@ def track_outputs(out, video, track_ids: list[int], out_format: str | None = Non
     return [out / f"{stem}_track{k}{suffix}" for k in track_ids]
 
 
-def write_tracks(lifted, paths: list[Path], stage) -> None:
+def write_tracks(lifted, paths: list[Path], stage, world=None) -> None:
     """Write each :class:`~starpose.lift.video.TrackResult` of ``lifted`` to its path (through
-    ``stage`` of :func:`starpose.io.atomic_files`)."""
+    ``stage`` of :func:`starpose.io.atomic_files`); ``world``: ``(WorldOptions, trajectory
+    model)`` adds each track's world motion (:func:`starpose.lift.world.add_world`)."""
     from starpose.lift.lifting import result_meta
     from starpose.lift.results import write_result
 
     for result, path in zip(lifted.results, paths):
         meta = result_meta(result.kp)
+        if world is not None:
+            from starpose.lift.world import add_world
+
+            meta.update(add_world(result.poses, meta, *world))
         write_result({"positions_3d": result.poses, **meta, "track": result.id}, stage(path))
 
 

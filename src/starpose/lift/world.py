@@ -124,17 +124,3 @@ def world_note(meta: dict) -> str:
         f"foot sliding {before:.1f} -> {after:.1f} mm/frame in contact"
     return (f"; root by the {meta['root_method']} estimate, stature {meta['stature_m']:.2f} m, "
             f"focal {meta['intrinsics'][0]:.0f} px, {sliding}")
-
-
-def refuse_world_options_for_video(opts) -> None:
-    """Video inputs are lifted without world motion so far: its options are refused there, not
-    ignored."""
-    given = [name for name, used in (("<focal-px>", opts.focal_px is not None),
-                                     ("<fov>", opts.fov is not None),
-                                     ("<stature>", opts.stature is not None),
-                                     ("<trajectory>", opts.trajectory != "auto"),
-                                     ("<no-foot-lock>", opts.no_foot_lock)) if used]
-    if given:
-        raise OptionError(f"world motion is computed for keypoint files, not yet for videos: "
-                          f"{', '.join(given)} would be ignored (lift the video's saved 2D "
-                          "keypoints, <save-2d>, to get it)")
