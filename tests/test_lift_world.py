@@ -111,10 +111,12 @@ def test_a_given_stature_sets_the_size(walk, tmp_path, capsys):
     assert float(raw["stature_m"]) == pytest.approx(1.9) and str(raw["root_method"]) == "geometric"
 
 
-def test_world_options_are_refused_for_videos_not_ignored(tmp_path, capsys):
+def test_world_options_of_a_video_are_checked_before_it_is_read(tmp_path, capsys):
+    """Videos get world motion too (tests/test_video_lift.py): a bad camera value is refused
+    in one line before the video is decoded."""
     (tmp_path / "clip.mp4").write_bytes(b"\x00" * 16)
     assert main(["lift", str(tmp_path / "clip.mp4"), "--out", str(tmp_path / "r.npz"),
-                 "--fov", "60"]) == 2
+                 "--fov", "0"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--fov" in err and "video" in err and "\n" not in err
+    assert "--fov" in err and "not a readable video" not in err and "\n" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
