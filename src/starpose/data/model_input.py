@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from starpose.data.cameras import image_coordinates
+
 #: The box input's unit: this many RMS radii of the body (a standing person is about 3.5-4 RMS
 #: radii tall, so the body spans about [-0.6, 0.6]).
 BOX_SCALE = 3.0
@@ -77,8 +79,7 @@ def sequence_input(sequence, norm: str):
 
     camera = sequence.camera
     size = (camera.res_w, camera.res_h)
-    pixels = (np.asarray(sequence.keypoints_2d, np.float64) + np.array([1.0, size[1] / size[0]])) \
-        * size[0] / 2
+    pixels = image_coordinates(np.asarray(sequence.keypoints_2d, np.float64), *size)
     kp = model_input(pixels, norm, size, camera.focal_length, camera.center)
     return replace(sequence, keypoints_2d=kp)
 
