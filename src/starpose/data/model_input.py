@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from starpose.data.cameras import image_coordinates
-
 #: The box input's unit: this many RMS radii of the body (a standing person is about 3.5-4 RMS
 #: radii tall, so the body spans about [-0.6, 0.6]).
 BOX_SCALE = 3.0
@@ -76,6 +74,8 @@ def sequence_input(sequence, norm: str):
     if norm == "screen":
         return sequence
     from dataclasses import replace
+
+    from starpose.data.cameras import image_coordinates  # here: data.cameras imports torch, --help must not
 
     camera = sequence.camera
     size = (camera.res_w, camera.res_h)
