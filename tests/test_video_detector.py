@@ -62,6 +62,48 @@ def test_a_blank_frame_has_nobody(astronaut):
         detector.close()
 
 
+def _drifting_astronaut(frames=45):
+    """The benchmark clip's frames (1280 x 720, the astronaut drifting right): with her painted
+    out, the helmet and the model rocket beside her looked like a person (0.77) from frame 40."""
+    from starpose.bench.video import make_clip
+
+    import av
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as scratch:
+        clip = make_clip(Path(scratch) / "c.mp4", frames)
+        with av.open(str(clip)) as container:
+            return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+@pytest.fixture(scope="module")
+def drifting():
+    return _drifting_astronaut()
+
+
+def _people_per_frame(frames, **kwargs):
+    detector = BlazePosePeople(**kwargs)
+    try:
+        return [detector.detect(f) for f in frames]
+    finally:
+        detector.close()
+
+
+def test_one_person_stays_one_person_no_ghost_beside_the_painted_out_one(drifting):
+    counts = [len(p) for p in _people_per_frame(drifting)]
+    assert counts == [1] * len(drifting), counts
+
+
+def test_parallel_graphs_give_the_same_people_as_one_after_another(drifting):
+    pair = [np.concatenate([f[:, :640], f[:, :640][:, ::-1]], axis=1) for f in drifting[:24]]
+    one = _people_per_frame(pair, workers=1)
+    two = _people_per_frame(pair, workers=3)
+    assert [len(p) for p in one] == [2] * len(pair)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
 def _yolo_pose_model(path, size=64, candidates=3):
     """An ONNX model with YOLO-pose's input and output shapes whose output is a fixed tensor:
     candidate 0 a person (score 0.9) at known keypoints, 1 a weaker duplicate, 2 below threshold."""

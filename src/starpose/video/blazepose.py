@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 import numpy as np
 
@@ -19,23 +20,34 @@ from starpose.video.detector import BLAZEPOSE_TO_COCO, DetectorError, no_people
 INSTALL_HINT = "pip install 'starpose[video]'"
 
 
+_QUIET_LOCK = threading.Lock()
+_QUIET = {"depth": 0, "saved": None, "python": None}
+
+
 @contextlib.contextmanager
 def quiet_stderr():
     """Send file descriptor 2 (MediaPipe's C++ logs) and ``sys.stderr`` (what its bindings print
-    while importing) to nowhere meanwhile; exceptions still propagate."""
+    while importing) to nowhere meanwhile; exceptions still propagate. Safe from several threads
+    at once (graphs run in parallel): the first to enter redirects, the last to leave restores."""
     import io
     import sys
 
-    saved, python = os.dup(2), sys.stderr
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
+    with _QUIET_LOCK:
+        if _QUIET["depth"] == 0:
+            _QUIET["saved"], _QUIET["python"] = os.dup(2), sys.stderr
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
             sys.stderr = io.StringIO()
-            yield
+        _QUIET["depth"] += 1
+    try:
+        yield
     finally:
-        sys.stderr = python
-        os.dup2(saved, 2)
-        os.close(saved)
+        with _QUIET_LOCK:
+            _QUIET["depth"] -= 1
+            if _QUIET["depth"] == 0:
+                sys.stderr = _QUIET["python"]
+                os.dup2(_QUIET["saved"], 2)
+                os.close(_QUIET["saved"])
 
 
 def mute_native_logs() -> None:
