@@ -37,6 +37,22 @@ def test_the_inference_path_matches_the_reference_kernel(attention, frames):
     assert _rel_err(fast, reference) < 1e-5
 
 
+def test_a_large_batch_goes_through_in_cache_sized_blocks_with_the_same_outputs(monkeypatch):
+    model = _model("star", 9)
+    x = torch.randn(7, 9, 17, 2, generator=torch.Generator().manual_seed(3))
+    per_window = 9 * 17 * 32 * 4
+    blocks = []
+    original = inference_path._forward
+    monkeypatch.setattr(inference_path, "_forward", lambda m, t, low: blocks.append(len(t)) or original(m, t, low))
+    monkeypatch.setattr(inference_path, "BLOCK_BYTES", 3 * per_window)
+    fast, reference = _outputs(model, x)
+    assert blocks == [3, 3, 1]
+    assert _rel_err(fast, reference) < 1e-5
+    with torch.inference_mode():
+        one_by_one = torch.cat([model(x[i:i + 1]) for i in range(7)])
+    assert _rel_err(fast, one_by_one) < 1e-6
+
+
 def test_the_unfused_fallback_and_float64_match_too(monkeypatch):
     monkeypatch.setattr(inference_path, "FUSED_LINEAR", False)
     model = _model("star", 9)
