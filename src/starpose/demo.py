@@ -120,21 +120,26 @@ def train_and_evaluate(data_dir: Path, out: Path, attention: str, seed: int,
     return result, trainer
 
 
-def evaluate_checkpoint(checkpoint: Path | str, label: str, test: list[Sequence], skeleton=None) -> DemoResult:
-    """Published and clean protocol tables (clean: also with overlapping windows) of a checkpoint;
-    ``skeleton``: the left/right joints of the flip (default Human3.6M's)."""
+def evaluate_checkpoint(checkpoint: Path | str, label: str, test: list[Sequence], skeleton=None,
+                        overlap: bool = True) -> DemoResult:
+    """Published and clean protocol tables (clean: also with overlapping windows, unless not
+    ``overlap``) of a checkpoint; ``skeleton``: the left/right joints of the flip (default
+    Human3.6M's)."""
     begin = time.perf_counter()
     model = load_model(checkpoint)
     predictions = predict_all(model, test, batch_size=128, skeleton=skeleton)
     tables = {p: action_table(errors_of_predictions(test, predictions, p)) for p in ("published", "clean")}
-    overlap = action_table(clean_sequence_errors(model, test, batch_size=128, skeleton=skeleton))
+    overlap = action_table(clean_sequence_errors(model, test, batch_size=128, skeleton=skeleton)) if overlap else None
     return DemoResult(label, checkpoint, tables["published"], tables["clean"], per_joint_error(test, predictions),
                       time.perf_counter() - begin, overlap)
 
 
-def bundled_result(test: list[Sequence], dataset: Dataset | None = None) -> DemoResult | None:
+def bundled_result(test: list[Sequence], dataset: Dataset | None = None,
+                   overlap: bool = True) -> DemoResult | None:
     """The bundled model on the same test sequences (None, said once, when it is unavailable or
-    lifts another dataset's joints than ``dataset``'s, default Human3.6M)."""
+    lifts another dataset's joints than ``dataset``'s, default Human3.6M); ``overlap``: also the
+    clean protocol with overlapping windows (a reference row beside a trained model skips it: the
+    manifest records it, :func:`bundled_note`)."""
     from starpose.datasets.registry import recorded_dataset
     from starpose.models.bundled import BUNDLED, read_manifest
     from starpose.models.checkpoints import read_checkpoint
@@ -148,7 +153,7 @@ def bundled_result(test: list[Sequence], dataset: Dataset | None = None) -> Demo
                   f"not {dataset.title}'s")
             return None
         print("evaluating the bundled model (reference) ...")
-        result = evaluate_checkpoint(BUNDLED, "bundled", test, dataset.skeleton)
+        result = evaluate_checkpoint(BUNDLED, "bundled", test, dataset.skeleton, overlap=overlap)
     except (CheckpointError, KeyError) as err:
         print(f"no reference row for the bundled model: {err}")
         return None
@@ -315,7 +320,7 @@ def run_demo(out: Path, data_dir: Path, attention: str = "star", compare: bool =
                                          seed, recipe, description)
         train, test = trainers[0].train_sequences, trainers[0].test_sequences
         total = len(test)
-        results += [r for r in [bundled_result(test, description)] if r is not None]
+        results += [r for r in [bundled_result(test, description, overlap=False)] if r is not None]
         frames = trainers[0].config.model_config().num_frames
     baseline = mean_pose_baseline(train, test, frames, description.root)
     subjects = (sorted({s.subject for s in train}), sorted({s.subject for s in test}))
