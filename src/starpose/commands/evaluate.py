@@ -13,6 +13,7 @@ from starpose.commands.common import (add_command_parser, add_device_argument, a
                                       comma_list, positive_int)
 from starpose.datasets.registry import DEFAULT_DATASET, dataset_names, recorded_dataset
 from starpose.errors import StarposeError
+from starpose.inference.precision import PRECISIONS, amp_of, precision_note, resolve_precision
 
 EXAMPLES = (
     "starpose evaluate --data-dir h36m/ --keypoints cpn_ft_h36m_dbb --checkpoint best.pt --by-subject --json out.json",
@@ -53,7 +54,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=64, help="windows per forward pass")
     add_device_argument(parser)
     add_threads_argument(parser)
-    parser.add_argument("--amp", choices=("bf16",), default=None, help="bf16 autocast")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="arithmetic of the model: fp32; bf16 (CPUs with native bf16, or a GPU; "
+                        "--protocol clean only: the published protocol is evaluated in fp32, as the "
+                        "numbers it is compared with); auto: fp32 (docs/performance.md)")
     parser.add_argument("--robustness", action="store_true",
                         help="instead of the action tables: the camera-robustness table (the test "
                         "subjects' takes of --data-dir's 3D file filmed by Human3.6M's cameras, a "
@@ -102,8 +106,12 @@ def run(args: argparse.Namespace) -> int:
     check_frames_fit(model.num_frames, sequences, args.checkpoint)
     if args.trajectory:
         return _run_trajectory(args, model, sequences, dataset)
+    precision = resolve_precision(args.precision, next(model.parameters()).device.type,
+                                  published_protocol=args.protocol == "published")
+    if precision != "fp32":
+        print(f"precision: {precision_note(args.precision, precision)}")
     result, text = dataset_report(dataset, model, sequences, protocol=args.protocol, flip=not args.no_flip,
-                          by_subject=args.by_subject, batch_size=args.batch_size, amp=args.amp,
+                          by_subject=args.by_subject, batch_size=args.batch_size, amp=amp_of(precision),
                           skeleton=dataset.skeleton, trained_on=recorded_dataset(checkpoint, DEFAULT_DATASET))
     print(text)
     if args.json:
@@ -120,7 +128,7 @@ def _check_trajectory_options(args: argparse.Namespace) -> None:
     unused = [flag for flag, used in (("--robustness", args.robustness),
                                       ("--protocol", args.protocol != "published"),
                                       ("--by-subject", args.by_subject),
-                                      ("--amp", bool(args.amp))) if used]
+                                      ("--precision bf16", args.precision == "bf16")) if used]
     if unused:
         raise StarposeError(f"--trajectory scores world motion, every frame once; it does not "
                             f"take {', '.join(unused)}")
@@ -148,7 +156,8 @@ def _check_robustness_options(args: argparse.Namespace) -> None:
                                       ("--keypoints", args.keypoints != "gt"),
                                       ("--protocol", args.protocol != "published"),
                                       ("--actions", bool(args.actions)),
-                                      ("--by-subject", args.by_subject), ("--amp", bool(args.amp))) if used]
+                                      ("--by-subject", args.by_subject),
+                                      ("--precision bf16", args.precision == "bf16")) if used]
     if args.take_stride and not args.robustness:
         raise StarposeError("--take-stride is only used with --robustness")
     if args.robustness and unused:

@@ -11,6 +11,7 @@ from starpose.commands.common import (add_command_parser, add_device_argument, p
 from starpose.commands.lift_video import add_video_arguments
 from starpose.datasets.registry import dataset_names
 from starpose.formats import FORMATS
+from starpose.inference.precision import BF16_BY_DEFAULT, MEASURED_CHANGE_MM, PRECISIONS
 from starpose.lift.options import DEFAULTS, LiftOptions
 from starpose.lift.writers import OUTPUT_SUFFIXES
 
@@ -72,6 +73,12 @@ def add_parser(subparsers) -> None:
                         "trained on; for a checkpoint that records none, the one of its joint "
                         "count: 17 h36m, 15 humaneva); arrays are read in its joint order")
     add_device_argument(parser, DEFAULTS["device"])
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULTS["precision"],
+                        help="arithmetic of the lifter: fp32, bf16 (CPUs with native bf16, or a "
+                        "GPU), or auto: " + ("bf16 where native" if BF16_BY_DEFAULT else
+                        "fp32, because bf16 changes the bundled model's acceleration error by "
+                        f"{MEASURED_CHANGE_MM['accel_error']:.2f} mm, above the bar") +
+                        " (docs/performance.md)")
     add_video_arguments(parser)
     add_world_arguments(parser)
     add_threads_argument(parser)

@@ -15,7 +15,8 @@ class LiftOptions:
     None: half the model's frames; ``dataset`` None: the one the checkpoint records. World
     motion (:mod:`starpose.lift.world`): ``focal_px`` or ``fov`` (degrees) the camera, else the
     typical field of view; ``trajectory`` ``"auto"``, ``"geometric"`` or trajectory weights;
-    ``stature`` metres, else the typical one; ``no_foot_lock`` keeps foot sliding; ``no_world``
+    ``stature`` metres, else the typical one; ``precision`` ``"auto"``, ``"fp32"`` or ``"bf16"``
+    (:mod:`starpose.inference.precision`); ``no_foot_lock`` keeps foot sliding; ``no_world``
     writes ``positions_3d`` alone. Videos:
     ``person`` None (all for a video; one person, the most confident, for a keypoint file), ``"all"``
     or a track id; ``save_2d`` the detections' COCO JSON; ``detector_model`` None (the bundled
@@ -40,6 +41,7 @@ class LiftOptions:
     model: str | None = None
     dataset: str | None = None
     device: str = "auto"
+    precision: str = "auto"
     # videos (and, for ``person``, multi-person COCO/OpenPose files): starpose.lift.video
     person: str | int | None = None
     save_2d: str | None = None

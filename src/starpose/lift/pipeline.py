@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from starpose.datasets.registry import DEFAULT_DATASET, get_dataset, recorded_dataset
 from starpose.errors import OptionError, StarposeError
+from starpose.inference.precision import amp_of, precision_note, resolve_precision
 from starpose.formats import H36M_NAMES, Keypoints2D, NoKeypointsError, format_title, load_keypoints
 from starpose.lift.options import LiftOptions
 from starpose.lift.render import ANIMATION_SUFFIXES, render_result
@@ -211,7 +212,18 @@ def _predictor(opts, model, dataset, device):
 
     check_model_fits(model, opts.checkpoint, dataset)
     return TorchPredictor(model, flip=not opts.no_flip, batch_size=opts.batch_size, device=device,
-                          skeleton=dataset.skeleton)
+                          skeleton=dataset.skeleton, amp=amp_of(opts.precision))
+
+
+def _resolve_precision(opts: LiftOptions, log) -> LiftOptions:
+    """``opts`` with ``precision`` resolved to fp32 or bf16 (refusals: one line); logs the choice."""
+    from dataclasses import replace
+
+    from starpose.inference.predictors import resolve_device
+
+    used = resolve_precision(opts.precision, resolve_device(opts.device).type, runtime=opts.runtime)
+    log(f"precision: {precision_note(opts.precision, used)}")
+    return replace(opts, precision=used)
 
 
 def _check_bvh(outputs: list[Path], dataset) -> None:
@@ -242,6 +254,7 @@ def lift_files(opts: LiftOptions, log=print) -> list[LiftedFile]:
     from starpose.lift.video_files import lift_video_inputs, refuse_video_options
     from starpose.video.reader import is_video_input
 
+    opts = _resolve_precision(opts, log)
     if any(is_video_input(p) for p in opts.inputs):
         check_world_options(opts)
         return [LiftedFile(out, frames, render) for out, frames, render
