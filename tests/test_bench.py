@@ -72,6 +72,36 @@ def test_the_inference_table_and_lift_lines_are_printed():
     assert "10,000 frames" in text and "5000 frames/s" in text and "10 min (30,000 frames, 3 s): 300 MB" in text
 
 
+def test_inference_runs_at_one_and_every_thread_and_beside_a_busy_neighbour():
+    from starpose.bench import inference as bench_inference
+    from starpose.inference.threads import usable_cores
+
+    rows = bench_inference.run_inference([bench_inference.TINY_INFER], attentions=("star",),
+                                         names=("published", "auto"), log=lambda _: None)
+    quiet = [r for r in rows if r["neighbour"] is None]
+    assert sorted({r["threads"] for r in quiet}) == bench_inference.thread_counts()
+    assert 1 in bench_inference.thread_counts() and usable_cores() in bench_inference.thread_counts()
+    for row in rows:
+        assert row["vs_published_min"] <= row["vs_published"] <= row["vs_published_max"]
+    busy = [r for r in rows if r["neighbour"] is not None]
+    if usable_cores() > 1:  # this project's machines have 2 cores
+        assert {r["variant"] for r in busy} == {"published", "auto"}
+        assert any(r["neighbour"] == "auto" for r in busy)
+        assert any(r["threads"] == usable_cores() for r in busy)
+    text = bench_report.format_table({"machine": bench_report.machine_info(CPU), "inference": rows,
+                                      "inference_configs": [bench_inference.TINY_INFER]})
+    assert "vs published (median, min-max)" in text and "busy neighbour" in text
+    assert f"{rows[1]['vs_published']:.2f}x ({rows[1]['vs_published_min']:.2f}-" in text
+
+
+def test_the_busy_neighbour_is_gone_afterwards():
+    from starpose.bench.inference import busy_neighbour
+
+    with busy_neighbour() as process:
+        assert process.poll() is None
+    assert process.poll() is not None
+
+
 def test_lift_end_to_end_reads_a_coco_file_and_writes_every_frame():
     from starpose.bench import inference as bench_inference
 

@@ -115,7 +115,7 @@ def make_variants(model: MixSTE, x: torch.Tensor, names, folder: Path, compile_m
 
 
 def inference_rows(config: InferConfig, attention: str, names=VARIANTS, compile_mode: str | None = None,
-                   log=print) -> list[dict]:
+                   log=print, neighbour: str | None = None) -> list[dict]:
     """The rows of one model (see the module docstring), in the order of ``names``."""
     torch.manual_seed(0)
     model = config.model(attention)
@@ -145,12 +145,17 @@ def inference_rows(config: InferConfig, attention: str, names=VARIANTS, compile_
         error = None
         if reference is not None:
             error = float((outputs[name] - reference).abs().max() / reference.abs().max())
+        # the ratio to the published forward in each round (the two ran one after the other)
+        ratios = [p / t for p, t in zip(times["published"], times[name])] if "published" in times else []
         rows.append({
             "config": config.name, "frames": config.frames, "dim": config.dim, "depth": config.depth,
             "heads": config.heads, "batch": config.batch, "attention": attention, "variant": name,
+            "threads": torch.get_num_threads(), "neighbour": neighbour,
             "frames_per_s": rate[name], "median_frames_per_s": frames / statistics.median(times[name]),
             "first_call_s": setup[name], "rounds": config.rounds,
-            "vs_published": rate[name] / rate["published"] if "published" in rate else None,
+            "vs_published": statistics.median(ratios) if ratios else None,
+            "vs_published_min": min(ratios) if ratios else None,
+            "vs_published_max": max(ratios) if ratios else None,
             "cpu_frames_per_s": cpu_rate[name],
             "cpu_vs_published": cpu_rate[name] / cpu_rate["published"] if "published" in rate else None,
             "max_rel_error": error,
@@ -158,16 +163,59 @@ def inference_rows(config: InferConfig, attention: str, names=VARIANTS, compile_
     return rows
 
 
+def thread_counts() -> list[int]:
+    """The thread counts the inference rows are measured at: 1 and every core this process may
+    use (2 here), and 4 where there are more."""
+    from starpose.inference.threads import usable_cores
+
+    cores = usable_cores()
+    return sorted({1, cores} | ({4} if cores > 4 else set()))
+
+
 def run_inference(configs, attentions=("star", "vanilla"), names=VARIANTS, compile_mode=None,
-                  log=print) -> list[dict]:
+                  log=print, threads: list[int] | None = None, neighbour: bool = True) -> list[dict]:
+    """The rows of every configuration and attention at each of ``threads`` (default
+    :func:`thread_counts`); with ``neighbour``, then the ``published`` and ``auto`` rows again
+    beside one busy process (:func:`busy_neighbour`): at every core and at the thread count
+    that ``--threads auto`` picks then."""
+    from starpose.inference.threads import choose_threads, torch_threads, usable_cores
+
     rows = []
-    for config in configs:
-        for attention in attentions:
-            log(f"[bench] inference {config.name} {attention}: {', '.join(names)} ...")
-            begin = time.perf_counter()
-            rows += inference_rows(config, attention, names, compile_mode, log)
-            log(f"[bench]   ({time.perf_counter() - begin:.0f} s)")
+    for count in threads or thread_counts():
+        with torch_threads(count):
+            for config in configs:
+                for attention in attentions:
+                    log(f"[bench] inference {config.name} {attention}, {count} thread(s): {', '.join(names)} ...")
+                    begin = time.perf_counter()
+                    rows += inference_rows(config, attention, names, compile_mode, log)
+                    log(f"[bench]   ({time.perf_counter() - begin:.0f} s)")
+    if neighbour and usable_cores() > 1:
+        pair = [n for n in ("published", "auto") if n in names]
+        with busy_neighbour():
+            auto = choose_threads(None).threads
+            for count in sorted({usable_cores(), auto}):
+                with torch_threads(count):
+                    for config in configs[:1]:
+                        log(f"[bench] inference {config.name} star, {count} thread(s), one busy "
+                            "neighbour ...")
+                        rows += inference_rows(config, "star", pair, compile_mode, log,
+                                               neighbour="auto" if count == auto else "all cores")
     return rows
+
+
+@contextlib.contextmanager
+def busy_neighbour():
+    """One other process keeping one core busy (a Python loop) while the block runs."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # running before the thread count is chosen
+        yield process
+    finally:
+        process.kill()
+        process.wait()
 
 
 # -- lift end to end ------------------------------------------------------------------------------

@@ -124,8 +124,10 @@ def _training_lines(result: dict) -> list[str]:
 
 _INFER_COLUMNS = (
     ("config", "config", "{}"), ("attention", "attention", "{}"), ("variant", "variant", "{}"),
+    ("threads", "threads", "{}"), ("busy neighbour", "neighbour", "{}"),
     ("batch", "batch", "{}"), ("infer fr/s", "frames_per_s", "{:.0f}"),
-    ("vs published", "vs_published", "{:.2f}x"), ("CPU-time vs published", "cpu_vs_published", "{:.2f}x"),
+    ("vs published (median, min-max)", "vs_published", "{:.2f}x"),
+    ("CPU-time vs published", "cpu_vs_published", "{:.2f}x"),
     ("max rel. error", "max_rel_error", "{:.1e}"),
     ("first call s", "first_call_s", "{:.1f}"),
 )
@@ -139,9 +141,16 @@ def format_inference(result: dict) -> list[str]:
     lines += ["", header, rule]
     for row in result["inference"]:
         cells = ["-" if row.get(key) is None else fmt.format(row[key]) for _, key, fmt in _INFER_COLUMNS]
+        if row.get("vs_published_min") is not None:
+            at = [key for _, key, _ in _INFER_COLUMNS].index("vs_published")
+            cells[at] += f" ({row['vs_published_min']:.2f}-{row['vs_published_max']:.2f})"
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "inference: CPU, fp32 (auto+bf16: bf16 autocast), model.eval() under "
-              "torch.inference_mode(), rounds interleaved, fastest round; error: max |out - reference kernel| / max |reference|"]
+              "torch.inference_mode(), rounds interleaved; infer fr/s: the fastest round; vs published: "
+              "the per-round ratio of the published forward's time to the variant's, median and "
+              "min-max over the rounds; busy neighbour: measured beside one other process keeping "
+              "a core busy, at every core ('all cores') and at the count --threads auto picks "
+              "('auto'); error: max |out - reference kernel| / max |reference|"]
     if result.get("lift"):
         lift = result["lift"]
         lines.append(f"lift end to end (COCO JSON of {lift['frames']:,} frames -> .npz, flip averaging, "
