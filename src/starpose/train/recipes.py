@@ -52,14 +52,14 @@ def size_defaults(setting: str) -> str:
 
 #: The bundled model (:mod:`starpose.models.bundled`): the first bundled model (``bundled-v1``,
 #: given with ``--init-from``) retrained on box-relative input (:mod:`starpose.data.model_input`)
-#: with the varied cameras of ``synth --cameras varied``: 4 epochs x 100 batches x 32 windows of
+#: with the varied cameras of ``synth --cameras varied``: 40 epochs x 100 batches x 32 windows of
 #: 27 frames (flipped copies included) of the small set's noisy 2D keypoints, lr 5e-4, on one CPU
 #: core (one torch thread).
 BUNDLED = Recipe(
     name="bundled",
     description="the model shipped with starpose (docs/bundled-model.md); give --init-from the "
                 "bundled-v1 weights",
-    train=dict(preset="star-mixste-27", keypoints="noisy", epochs=4, batch_size=32, lr=5e-4,
+    train=dict(preset="star-mixste-27", keypoints="noisy", epochs=40, batch_size=32, lr=5e-4,
                lr_decay=0.95, max_batches_per_epoch=100, val_stride=8, seed=0, checkpoint_every=25,
                input_norm="box"),
     data=dict(dataset="h36m", preset="small", seed=0, cameras="varied"),
