@@ -132,3 +132,26 @@ def test_without_onnxruntime_the_error_is_the_install_hint(monkeypatch, tmp_path
     with pytest.raises(StarposeError) as err:
         OnnxPredictor(tmp_path / "m.onnx")
     assert str(err.value) == INSTALL_HINT and "starpose[onnx]" in INSTALL_HINT
+
+
+def test_the_bundled_box_input_model_lifts_the_same_through_onnx_runtime(tmp_path):
+    """The bundled model normalises its input per sequence (box): the export records it and the
+    ONNX Runtime path applies it, so `lift --runtime onnx` gives torch's poses."""
+    import numpy as np
+
+    from starpose.cli import main
+
+    rng = np.random.default_rng(0)
+    walk = tmp_path / "walk.npy"
+    base = rng.uniform(300, 700, (1, 17, 2))
+    np.save(walk, (base + np.cumsum(rng.normal(0, 2, (60, 17, 2)), axis=0)).astype(np.float32))
+    model = tmp_path / "bundled.onnx"
+    assert main(["export", "bundled", str(model), "--to", "onnx", "--flip"]) == 0
+    outs = {}
+    for runtime, extra in (("torch", []), ("onnx", ["--model", str(model)])):
+        out = tmp_path / f"{runtime}.npz"
+        assert main(["lift", str(walk), "--out", str(out), "--width", "1920", "--height", "1080",
+                     "--no-world", "--runtime", runtime, *extra]) == 0
+        outs[runtime] = np.load(out)["positions_3d"]
+    assert outs["torch"].shape == (60, 17, 3)
+    np.testing.assert_allclose(outs["onnx"], outs["torch"], atol=1e-5)
