@@ -195,11 +195,10 @@ def run_inference(configs, attentions=("star", "vanilla"), names=VARIANTS, compi
             auto = choose_threads(None).threads
             for count in sorted({usable_cores(), auto}):
                 with torch_threads(count):
-                    for config in configs[:1]:
-                        log(f"[bench] inference {config.name} star, {count} thread(s), one busy "
-                            "neighbour ...")
-                        rows += inference_rows(config, "star", pair, compile_mode, log,
-                                               neighbour="auto" if count == auto else "all cores")
+                    log(f"[bench] inference {configs[0].name} star, {count} thread(s), one busy "
+                        "neighbour ...")
+                    rows += inference_rows(configs[0], "star", pair, compile_mode, log,
+                                           neighbour="auto" if count == auto else "all cores")
     return rows
 
 

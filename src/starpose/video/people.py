@@ -25,10 +25,9 @@ box) are found one at a time; a newcomer is found within ``discover_every`` fram
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
+from starpose.inference.threads import usable_cores
 from starpose.video.blazepose import SinglePose
 from starpose.video.detector import box_iou, boxes_of, no_people
 
@@ -38,14 +37,6 @@ DUPLICATE_IOU = 0.5
 NEWCOMER_CONFIDENCE = 0.7
 CONFIRM_IOU = 0.3
 CONFIRM_PAD = 0.5
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 class _Slot:
@@ -130,7 +121,7 @@ class BlazePosePeople:
             if known and self._finder is None:
                 self._finder = SinglePose(track=False, min_detection_confidence=NEWCOMER_CONFIDENCE)
             graph = self._finder if known else self._first
-            person = graph.detect(paint_out(rgb, known) if known else rgb)
+            person = graph.detect(paint_out(rgb, known))
             if not len(person):
                 break
             box = grow(boxes_of(person)[0], MASK_MARGIN, rgb.shape)
