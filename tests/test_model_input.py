@@ -18,6 +18,8 @@ from starpose.models.mixste import MixSTE
 from starpose.models.presets import get_preset
 from dataclasses import replace
 
+from starpose.errors import StarposeError
+
 
 def _person(frames=30, seed=0):
     """A person's 2D keypoints (T, 17, 2) in a 1000x1002 Human3.6M frame."""
@@ -111,3 +113,47 @@ def test_evaluate_and_lift_feed_a_box_model_its_own_input():
     lifted = [lift_keypoints(model, _keypoints((pixels - 500) * s + 500 + np.array(d), *size))["positions_3d"]
               for size, s, d in (((1000, 1002), 1.0, (0, 0)), ((3840, 2160), 3.1, (2000, 300)))]
     np.testing.assert_allclose(lifted[0], lifted[1], atol=1e-5)
+
+
+def test_lift_feeds_a_rays_model_rays_of_the_given_or_typical_camera():
+    from starpose.world.intrinsics import TYPICAL_FOV_DEG, focal_from_fov as fov_focal
+
+    pixels = _person() + [1000, 0]
+    kp = _keypoints(pixels, 1920, 1080)
+    typical = fov_focal((1920, 1080), TYPICAL_FOV_DEG)
+    np.testing.assert_allclose(normalised_input(kp, 17, "rays"),
+                               (pixels - [960, 540]) / typical, atol=1e-6)
+    np.testing.assert_allclose(normalised_input(kp, 17, "rays", focal_px=1500.0),
+                               (pixels - [960, 540]) / 1500.0, atol=1e-6)
+    np.testing.assert_allclose(normalised_input(kp, 17, "rays", fov=40.0),
+                               (pixels - [960, 540]) / fov_focal((1920, 1080), 40.0), atol=1e-6)
+    # One lens at two resolutions (the field of view given): the same input.
+    half = _keypoints((pixels - [960, 540]) / 2 + [480, 270], 960, 540)
+    np.testing.assert_allclose(normalised_input(half, 17, "rays", fov=55.0),
+                               normalised_input(kp, 17, "rays", fov=55.0), atol=1e-6)
+    with pytest.raises(StarposeError, match="image size is unknown"):
+        normalised_input(replace(kp, width=None, height=None), 17, "rays")
+
+
+@pytest.mark.parametrize("norm", ["screen", "box", "rays"])
+def test_the_online_lifter_normalises_each_window_as_the_model_asks(norm):
+    from starpose.video.online import OnlineLifter
+
+    seen = []
+
+    class Window:  # records what it is fed
+        frames, num_joints, input_norm = 5, 17, norm
+
+        def __call__(self, windows):
+            seen.append(windows[0].copy())
+            return np.zeros(windows.shape[:-1] + (3,), np.float32)
+
+    lifter = OnlineLifter(Window(), 1920, 1080, focal_px=1200.0)
+    pixels = _person(8) + [700, 0]
+    for frame in pixels:
+        lifter.push(frame, np.ones(17))
+    expected = model_input(pixels[-5:], norm, (1920, 1080), focal=(1200.0, 1200.0), centre=(960.0, 540.0))
+    np.testing.assert_allclose(seen[-1], expected, atol=1e-6)
+    # The first window is the first frame repeated, normalised the same way.
+    np.testing.assert_allclose(seen[0], model_input(np.repeat(pixels[:1], 5, 0), norm, (1920, 1080),
+                                                    focal=(1200.0, 1200.0), centre=(960.0, 540.0)), atol=1e-6)

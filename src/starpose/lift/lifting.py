@@ -39,24 +39,30 @@ def result_meta(kp: Keypoints2D) -> dict:
     }
 
 
-def normalised_input(kp: Keypoints2D, num_joints: int, norm: str = "screen") -> np.ndarray:
+def normalised_input(kp: Keypoints2D, num_joints: int, norm: str = "screen", *,
+                     focal_px: float | None = None, fov: float | None = None) -> np.ndarray:
     """The model's input ``(T, J, 2)`` for a model whose ``input_norm`` is ``norm``
     (:mod:`starpose.data.model_input`): ``"screen"``, pixels scaled to [-1, 1] by the image
     width; ``"box"``, relative to the person's box over the sequence (the image size is not
-    needed)."""
+    needed); ``"rays"``, ``(u - c) / f`` with the focal length ``focal_px``, else the one of
+    the field of view ``fov`` (degrees, long side), else of the typical one
+    (:func:`starpose.world.intrinsics.intrinsics_for`), the principal point at the centre."""
     from starpose.data.model_input import model_input
 
     where = kp.path or kp.name
-    if norm == "rays":
-        raise StarposeError(f"{where}: the model takes camera rays, which need the focal length; "
-                            "lift does not know it")
-    if norm == "screen" and (kp.width is None or kp.height is None):
+    if norm in ("screen", "rays") and (kp.width is None or kp.height is None):
         raise StarposeError(f"{where}: the image size is unknown; cannot normalise")
     if not np.isfinite(kp.xy).all():
         raise StarposeError(f"{where}: keypoints have gaps; run fill_missing first")
     if kp.xy.shape[1] != num_joints:
         raise StarposeError(f"{where}: {kp.xy.shape[1]} joints per frame, but the model lifts {num_joints}")
-    return model_input(kp.xy.astype(np.float32), norm, (kp.width, kp.height))
+    focal, centre = None, None
+    if norm == "rays":
+        from starpose.world.intrinsics import intrinsics_for
+
+        intrinsics = intrinsics_for((kp.width, kp.height), focal_px, fov)
+        focal, centre = intrinsics[:2], intrinsics[2:]
+    return model_input(kp.xy.astype(np.float32), norm, (kp.width, kp.height), focal, centre)
 
 
 def model_dataset(model, dataset=None):
@@ -75,18 +81,20 @@ def model_dataset(model, dataset=None):
 
 
 def stream_keypoints(predictor, kp: Keypoints2D, *, stride=None, chunk_windows=64, progress=None,
-                     root: int = 0):
+                     root: int = 0, focal_px: float | None = None, fov: float | None = None):
     """Yield ``(first_frame, poses (n, J, 3))`` blocks of ``kp`` lifted by ``predictor``
-    (``kp`` already in the model's joints; joint ``root`` set to 0)."""
+    (``kp`` already in the model's joints; joint ``root`` set to 0); ``focal_px`` / ``fov``:
+    the camera, for a model that takes rays (:func:`normalised_input`)."""
     from starpose.inference.predictors import stream_sequence
 
-    normalised = normalised_input(kp, predictor.num_joints, input_norm_of(predictor))
+    normalised = normalised_input(kp, predictor.num_joints, input_norm_of(predictor),
+                                  focal_px=focal_px, fov=fov)
     yield from stream_sequence(predictor, normalised, stride=stride, chunk_windows=chunk_windows,
                                progress=progress, root=root)
 
 
 def lift_keypoints(model, kp: Keypoints2D, *, flip=True, batch_size=32, device=None, stride=None,
-                   dataset=None) -> dict:
+                   dataset=None, focal_px: float | None = None, fov: float | None = None) -> dict:
     """Lift one filled :class:`Keypoints2D` sequence to root-relative 3D, all at once.
 
     Returns :func:`result_meta` plus ``positions_3d`` ``(T, J, 3)`` float32 (camera coordinates,
@@ -94,14 +102,15 @@ def lift_keypoints(model, kp: Keypoints2D, *, flip=True, batch_size=32, device=N
     predictor; ``dataset``: the :class:`~starpose.datasets.registry.Dataset` whose joints the model
     lifts (default: the one of its joint count, Human3.6M for 17); ``kp`` is put in its joints
     (:func:`starpose.formats.to_layout`) and flip averaging swaps its left and right joints.
-    ``stride``: see :func:`starpose.inference.predictors.stream_sequence` (default F/2).
+    ``stride``: see :func:`starpose.inference.predictors.stream_sequence` (default F/2);
+    ``focal_px`` / ``fov``: the camera, for a model that takes rays (:func:`normalised_input`).
     """
     from starpose.inference.predictors import predict_sequence
 
     dataset = model_dataset(model, dataset)
     kp = to_layout(kp, dataset)
     normalised = normalised_input(kp, int(getattr(model, "num_joints", dataset.num_joints)),
-                                  input_norm_of(model))
+                                  input_norm_of(model), focal_px=focal_px, fov=fov)
     poses = predict_sequence(model, normalised, flip=flip, batch_size=batch_size, device=device,
                              stride=stride, skeleton=dataset.skeleton, zero_root=False)
     poses = np.asarray(poses, dtype=np.float32)

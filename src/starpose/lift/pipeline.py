@@ -285,7 +285,8 @@ def lift_files(opts: LiftOptions, log=print) -> list[LiftedFile]:
         for i, (kp, out) in enumerate(zip(sequences, outputs)):
             meta = result_meta(kp)
             poses = _lift_into(predictor, kp, open_writer(stage(out), meta, kp.num_frames, kp.xy.shape[1]),
-                               opts.stride, keep=i < len(renders), root=dataset.root, world=world)
+                               opts.stride, keep=i < len(renders), root=dataset.root, world=world,
+                               camera=(opts.focal_px, opts.fov))
             if i < len(renders):
                 render_result({"positions_3d": poses, **meta}, stage(renders[i]), skeleton=dataset.skeleton)
             notes.append(world_note(meta))
@@ -308,9 +309,10 @@ def _remove_leftovers(targets: list[Path]) -> None:
                   f"was killed ({', '.join(p.name for p in removed[:3])}{', ...' if len(removed) > 3 else ''})")
 
 
-def _lift_into(predictor, kp: Keypoints2D, writer, stride, keep: bool, root: int = 0, world=None):
+def _lift_into(predictor, kp: Keypoints2D, writer, stride, keep: bool, root: int = 0, world=None,
+               camera: tuple = (None, None)):
     """Stream one sequence's poses into ``writer`` (joint ``root`` at the origin); returns them
-    when ``keep``. ``world``: ``(options, trajectory model)`` adds the world motion to the
+    when ``keep``. ``camera``: ``(focal_px, fov)`` for a model that takes rays. ``world``: ``(options, trajectory model)`` adds the world motion to the
     writer's ``meta`` before it closes (:func:`starpose.lift.world.add_world`: all poses at once)."""
     from starpose.lift.lifting import stream_keypoints
 
@@ -321,7 +323,8 @@ def _lift_into(predictor, kp: Keypoints2D, writer, stride, keep: bool, root: int
                mininterval=0.5 if sys.stderr.isatty() else 10.0)
     try:
         for _, block in stream_keypoints(predictor, kp, stride=stride, root=root,
-                                         chunk_windows=_chunk_windows(predictor)):
+                                         chunk_windows=_chunk_windows(predictor),
+                                         focal_px=camera[0], fov=camera[1]):
             writer.write(block)
             bar.update(len(block))
             if keep:

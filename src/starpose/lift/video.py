@@ -25,7 +25,8 @@ from starpose.video.reader import VideoError
 class VideoOptions:
     """How a video is lifted. ``person``: ``"all"`` or a track id (1, 2, ... in order of
     appearance); ``detector_model``: None (the bundled BlazePose) or a ``.task``/``.onnx`` file;
-    tracks with fewer than ``min_track_frames`` detections are dropped."""
+    tracks with fewer than ``min_track_frames`` detections are dropped; ``focal_px`` / ``fov``
+    (degrees): the camera, for a model that takes rays (default: the typical field of view)."""
 
     person: str | int = "all"
     online: bool = False
@@ -34,6 +35,8 @@ class VideoOptions:
     min_confidence: float = 0.3
     min_track_frames: int = 5
     stride: int | None = None
+    focal_px: float | None = None
+    fov: float | None = None
 
 
 @dataclass
@@ -136,7 +139,7 @@ def lift_video(path, predictor, dataset, options: VideoOptions = VideoOptions(),
         results = [online.result(t, scan, path) if online else
                    _lift_offline(predictor, track_keypoints(t, scan, path, dataset,
                                                             options.min_confidence),
-                                 t, options.stride, dataset.root) for t in tracks]
+                                 t, options, dataset.root) for t in tracks]
     seconds = dict(scan.seconds)
     seconds["lift"] = time.perf_counter() - clock + seconds.pop("online")
     return VideoLift(str(path), results, scan, kept, seconds)
@@ -159,10 +162,11 @@ def _scan(source, detector, online, progress: bool):
         bar.close()
 
 
-def _lift_offline(predictor, kp: Keypoints2D, track, stride, root: int) -> TrackResult:
+def _lift_offline(predictor, kp: Keypoints2D, track, options: VideoOptions, root: int) -> TrackResult:
     from starpose.lift.lifting import stream_keypoints
 
-    blocks = [block for _, block in stream_keypoints(predictor, kp, stride=stride, root=root)]
+    blocks = [block for _, block in stream_keypoints(predictor, kp, stride=options.stride, root=root,
+                                                     focal_px=options.focal_px, fov=options.fov)]
     return TrackResult(track.id, kp, np.concatenate(blocks), track.mean_confidence())
 
 
@@ -182,7 +186,8 @@ class _OnlineTracks:
             if key not in self.lifters:
                 self.lifters[key] = OnlineLifter(self.predictor, self.info.width, self.info.height,
                                                  root=self.dataset.root,
-                                                 min_confidence=self.options.min_confidence)
+                                                 min_confidence=self.options.min_confidence,
+                                                 focal_px=self.options.focal_px, fov=self.options.fov)
                 self.out[key] = ([], [], [], [])
             pose, used = self.lifters[key].push(xy, conf)
             for store, value in zip(self.out[key], (number, pose, used, conf)):

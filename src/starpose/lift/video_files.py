@@ -162,6 +162,7 @@ def lift_video_inputs(opts, open_model, make_predictor, log=print) -> list:
     given = {"person": opts.person, "detector_model": opts.detector_model,
              "max_people": opts.max_people, "stride": opts.stride}
     options = VideoOptions(online=opts.online, min_confidence=opts.min_confidence,
+                           focal_px=opts.focal_px, fov=opts.fov,
                            **{k: v for k, v in given.items() if v is not None})
     outputs = VideoOutputs(opts.out, opts.out_format, opts.save_2d, opts.render)
     from starpose.formats import H36M_NAMES
