@@ -157,3 +157,25 @@ def test_the_online_lifter_normalises_each_window_as_the_model_asks(norm):
     # The first window is the first frame repeated, normalised the same way.
     np.testing.assert_allclose(seen[0], model_input(np.repeat(pixels[:1], 5, 0), norm, (1920, 1080),
                                                     focal=(1200.0, 1200.0), centre=(960.0, 540.0)), atol=1e-6)
+
+
+def test_lift_command_gives_a_rays_model_the_lens_or_says_what_it_assumes(tmp_path, capsys):
+    from tests.keypoint_writers import write_npy
+    from starpose.cli import main
+
+    torch.manual_seed(0)
+    model = MixSTE.from_config(replace(get_preset("star-mixste-27").model, input_norm="rays")).eval()
+    save_checkpoint(tmp_path / "rays.pt", model)
+    path = write_npy(tmp_path / "walk.npy", (_person(40) + [600, 0]).astype(np.float32))
+    common = ["lift", str(path), "--checkpoint", str(tmp_path / "rays.pt"), "--width", "1920",
+              "--height", "1080", "--fps", "30", "--no-world"]
+    results = {}
+    for name, extra in (("typical", []), ("fov70", ["--fov", "70"]), ("fov40", ["--fov", "40"]),
+                        ("focal", ["--focal-px", str(960 / np.tan(np.radians(20)))])):
+        assert main(common + ["--out", str(tmp_path / f"{name}.npz")] + extra) == 0
+        err = capsys.readouterr().err
+        assert ("assuming a 70-degree field of view" in err) == (name == "typical")
+        results[name] = np.load(tmp_path / f"{name}.npz")["positions_3d"]
+    np.testing.assert_array_equal(results["typical"], results["fov70"])
+    np.testing.assert_allclose(results["fov40"], results["focal"], atol=1e-6)
+    assert np.abs(results["fov40"] - results["fov70"]).max() > 1e-4  # the lens reaches the model

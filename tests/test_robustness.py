@@ -29,6 +29,13 @@ def test_camera_sets_film_what_they_promise(takes):
     centre_x = np.mean([((s.keypoints_2d[..., 0] + 1) / 2).mean() for s in seqs])
     assert 0.15 < centre_x < 0.35  # the person a quarter of the width from the left
     assert len(robustness_sequences("h36m", takes)) == 4 * len(takes["S9"])
+    # (e): the ring's takes and 2D, lifted with the typical lens instead of the ring's 62 degrees.
+    ring, unknown = robustness_sequences("ring", takes), robustness_sequences("ring-unknown-lens", takes)
+    for a, b in zip(ring, unknown):
+        np.testing.assert_array_equal(a.keypoints_2d, b.keypoints_2d)
+        np.testing.assert_array_equal(a.positions_3d, b.positions_3d)
+        assert b.camera.focal_length[0] == pytest.approx(960 / np.tan(np.radians(35)))
+        assert a.camera.focal_length[0] == pytest.approx(960 / np.tan(np.radians(31)))
 
 
 def test_robustness_table_from_the_command_line(tiny_dataset_dir, tmp_path, capsys):

@@ -86,11 +86,12 @@ def add_parser(subparsers) -> None:
 
 
 def add_world_arguments(parser) -> None:
-    world = parser.add_argument_group("world motion (17-joint models; docs/lift.md)")
+    world = parser.add_argument_group("the camera and world motion (17-joint models; docs/lift.md)")
     world.add_argument("--focal-px", type=float, metavar="F",
-                       help="the camera's focal length in pixels")
+                       help="the camera's focal length in pixels (for world motion, and for "
+                       "models that take camera rays, as the bundled one does)")
     world.add_argument("--fov", type=float, metavar="DEG", help="the camera's field of view on "
-                       "the image's long side, degrees (default: 70, a phone's)")
+                       "the image's long side, degrees (default: 70, a phone's; used like --focal-px)")
     world.add_argument("--trajectory", default=DEFAULTS["trajectory"], metavar="auto|geometric|FILE.npz",
                        help="how the root is placed: the bundled trajectory model (auto), the "
                        "geometric estimate, or trajectory weights")

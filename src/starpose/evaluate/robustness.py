@@ -11,7 +11,11 @@ scales with the person's size in pixels, confidence-correlated dropouts, left/ri
 * ``4k-offcentre``: 3840x2160 (16:9), ~69 degree field of view, 4 m away at 1.5 m, four
   azimuths, the person's centre a quarter of the width from the left;
 * ``portrait``: 1080x1920 (9:16), ~69 degree field of view on the long side, close (3.5 m) and
-  low (0.8 m), four azimuths, aimed at each take's mean position.
+  low (0.8 m), four azimuths, aimed at each take's mean position;
+* ``ring-unknown-lens``: the ``ring`` takes lifted as ``starpose lift`` does when nobody gives
+  the camera (:data:`~starpose.world.intrinsics.TYPICAL_FOV_DEG` assumed, 70 degrees, where the
+  ring's lenses have 62): what a model that takes rays loses to a guessed lens (a box model
+  does not use the lens: the same as ``ring``).
 
 Each set is lifted like ``starpose lift`` does (overlapping windows, flip averaging, every
 frame once) and scored by MPJPE, P-MPJPE and acceleration error (mm).
@@ -34,15 +38,17 @@ CAMERA_SETS = {
     "ring": "(b) ring of unseen cameras",
     "4k-offcentre": "(c) 16:9 4K, person off-centre",
     "portrait": "(d) 9:16 portrait, close and low",
+    "ring-unknown-lens": "(e) as (b), lens unknown (70 deg assumed)",
 }
-_CENTRE = np.array([0.25, 0.45])  # the synthetic capture volume's centre (data.synth.motion)
+_CENTRE = np.array([0.25, 0.45])
+_FILMED_AS = {"ring-unknown-lens": "ring"}  # a set that lifts another's 2D (the same noise)  # the synthetic capture volume's centre (data.synth.motion)
 
 
 def set_cameras(name: str, subject: str, world: np.ndarray) -> list[Camera]:
     """The cameras of set ``name`` for one take ``world`` (T, 17, 3) of ``subject``."""
     if name == "h36m":
         return h36m_cameras(subject)
-    if name == "ring":
+    if name in ("ring", "ring-unknown-lens"):
         return [aimed_camera(f"ring{k}", (1920, 1080), focal_from_fov((1920, 1080), 62.0),
                              np.radians(20 + 60 * k), 2.5 + 0.7 * k,
                              (0.4, 2.3, 1.0, 1.7, 0.7, 2.0)[k], _CENTRE) for k in range(6)]
@@ -79,13 +85,25 @@ def robustness_sequences(name: str, takes: dict, seed: int = 0) -> list[Sequence
             world = np.asarray(takes[subject][take])[:, JOINTS_KEPT_FOR_17].astype(np.float64)
             for index, camera in enumerate(set_cameras(name, subject, world)):
                 rng = np.random.default_rng([seed, stream_key(subject), stream_key(take), 6,
-                                             list(CAMERA_SETS).index(name), index])
+                                             list(CAMERA_SETS).index(_FILMED_AS.get(name, name)), index])
                 pixels = sized_detector_noise(camera.project(world), (camera.res_w, camera.res_h), rng)
                 cam = camera.world_to_camera(world).astype(np.float32)
                 cam[:, 1:] -= cam[:, :1]
                 out.append(Sequence(subject, take, index, camera.normalize(pixels).astype(np.float32),
-                                    np.ascontiguousarray(cam), camera))
+                                    np.ascontiguousarray(cam),
+                                    _assumed_lens(camera) if name == "ring-unknown-lens" else camera))
     return out
+
+
+def _assumed_lens(camera: Camera) -> Camera:
+    """``camera`` as ``starpose lift`` sees one it is not told about: the typical field of view,
+    the principal point at the image centre."""
+    from dataclasses import replace
+
+    from starpose.world.intrinsics import intrinsics_for
+
+    fx, fy, cx, cy = intrinsics_for((camera.res_w, camera.res_h))
+    return replace(camera, focal_length=np.array([fx, fy]), center=np.array([cx, cy]))
 
 
 def robustness_table(model, takes: dict, seed: int = 0, sets=tuple(CAMERA_SETS), flip: bool = True,

@@ -201,6 +201,7 @@ def _open_model(opts, device):
 
 def _predictor(opts, model, dataset, device):
     """The window predictor of a model from :func:`_load_model` that lifts ``dataset``'s joints."""
+    _lens_note(opts, model)
     if opts.runtime == "onnx":
         if len(model.flip_permutation) != model.num_joints and model.flip:
             raise OptionError(f"{opts.model}: its flip permutation has {len(model.flip_permutation)} "
@@ -213,6 +214,17 @@ def _predictor(opts, model, dataset, device):
     check_model_fits(model, opts.checkpoint, dataset)
     return TorchPredictor(model, flip=not opts.no_flip, batch_size=opts.batch_size, device=device,
                           skeleton=dataset.skeleton, amp=amp_of(opts.precision))
+
+
+def _lens_note(opts, model) -> None:
+    """Say which lens a model that takes camera rays is lifting with when none was given."""
+    from starpose.data.model_input import input_norm_of
+
+    if input_norm_of(model) == "rays" and opts.focal_px is None and opts.fov is None:
+        from starpose.world.intrinsics import TYPICAL_FOV_DEG
+
+        _note(f"the model takes camera rays: assuming a {TYPICAL_FOV_DEG:g}-degree field of view on "
+              "the image's long side (give --fov or --focal-px for your camera)")
 
 
 def _resolve_precision(opts: LiftOptions, log) -> LiftOptions:

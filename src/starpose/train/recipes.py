@@ -61,7 +61,7 @@ BUNDLED = Recipe(
                 "bundled-v1 weights",
     train=dict(preset="star-mixste-27", keypoints="noisy", epochs=40, batch_size=32, lr=5e-4,
                lr_decay=0.95, max_batches_per_epoch=100, val_stride=8, seed=0, checkpoint_every=25,
-               input_norm="box"),
+               input_norm="rays"),
     data=dict(dataset="h36m", preset="small", seed=0, cameras="varied"),
     starts_from="bundled-v1",
 )
