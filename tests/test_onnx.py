@@ -54,6 +54,20 @@ def test_onnx_runtime_matches_pytorch_on_random_and_synthetic_inputs(attention, 
 
 
 @pytest.mark.parametrize("flip", [False, True], ids=["numpy-flip", "graph-flip"])
+def test_a_view_model_turns_to_the_person_inside_the_graph(flip, tmp_path):
+    torch.manual_seed(0)
+    model = MixSTE(num_frames=FRAMES, dim=32, depth=2, num_heads=4, input_norm="view").eval()
+    path = export_onnx(model, tmp_path / "view.onnx", flip=flip, metadata={"dataset": "h36m"})
+    predictor = OnnxPredictor(path)
+    assert predictor.input_norm == "view"
+    rng = np.random.default_rng(2)  # rays of people anywhere in a wide picture
+    rays = (rng.normal(0, 0.15, (6, 1, 17, 2)) + rng.uniform(-0.6, 0.6, (6, 1, 1, 2))
+            + rng.normal(0, 0.01, (6, FRAMES, 17, 2))).astype(np.float32)
+    expected = predict_windows(model, torch.from_numpy(rays), flip=True).numpy()
+    assert np.abs(predictor(rays) - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("flip", [False, True], ids=["numpy-flip", "graph-flip"])
 def test_a_humaneva_export_flips_with_its_15_joint_pairs_and_lifts(flip, tmp_path, capsys):
     from starpose.datasets.registry import get_dataset
 

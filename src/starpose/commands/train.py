@@ -86,11 +86,12 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attention", choices=("star", "vanilla"), help="override the preset's attention")
     p.add_argument("--drop-path", type=probability, help="stochastic depth rate (published: 0.1)")
     p.add_argument("--frames", type=positive_int, help="override the preset's frame count")
-    p.add_argument("--input-norm", choices=("screen", "box", "rays"), default=None,
+    p.add_argument("--input-norm", choices=("screen", "box", "rays", "view"), default=None,
                    help="how 2D keypoints are normalised for the model (stored in the checkpoint): "
                    "screen (default, published: by the image width), box (relative to the person, "
-                   "the same for any framing), rays ((u - c) / f, needs the camera; evaluate only); "
-                   "with --init-from: the checkpoint's")
+                   "the same for any framing), rays ((u - c) / f: needs the camera's focal length, which "
+                   "lift takes from --fov / --focal-px or assumes), view (rays, lifted in the camera "
+                   "turned to the person); with --init-from: the checkpoint's")
     p.add_argument("--init-from", metavar="CKPT",
                    help="start from this checkpoint's weights ('bundled', a starpose or a published "
                    "checkpoint of the preset's size and the dataset's joints): a new run with a "

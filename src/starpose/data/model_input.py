@@ -12,13 +12,18 @@ in every starpose checkpoint; published-layout checkpoints are ``"screen"``):
   movement within the sequence (walking towards the camera, across the image) is kept;
 * ``"rays"``: intrinsics-normalised image coordinates ``(u - c) / f`` (the tangent of the ray's
   angle, lens distortion ignored): the same for one camera at any resolution, and it keeps the
-  perspective of where in the image the person is; it needs the focal length.
+  perspective of where in the image the person is; it needs the focal length;
+* ``"view"``: the same rays; the model turns them to a camera aimed at the person and its output
+  back (:mod:`starpose.models.view_frame`), so here it is ``"rays"``.
 
 Every function takes a sequence ``(T, J, 2)`` (numpy) and returns float32 ``(T, J, 2)``.
 """
 from __future__ import annotations
 
 import numpy as np
+
+#: The normalisations that feed the model camera rays (they need the focal length).
+RAY_NORMS = ("rays", "view")
 
 #: The box input's unit: this many RMS radii of the body (a standing person is about 3.5-4 RMS
 #: radii tall, so the body spans about [-0.6, 0.6]).
@@ -54,12 +59,12 @@ def model_input(pixels: np.ndarray, norm: str, size: tuple[float, float],
                 focal=None, centre=None) -> np.ndarray:
     """The input ``(T, J, 2)`` float32 of a model whose ``input_norm`` is ``norm`` for the
     keypoints ``pixels`` ``(T, J, 2)`` of an image of ``size`` (width, height); ``focal`` and
-    ``centre`` (2,) are needed for ``"rays"`` (``centre`` defaults to the image centre)."""
+    ``centre`` (2,) are needed for :data:`RAY_NORMS` (``centre`` defaults to the image centre)."""
     if norm == "screen":
         return screen_input(pixels, *size)
     if norm == "box":
         return box_input(pixels)
-    if norm == "rays":
+    if norm in RAY_NORMS:
         if focal is None:
             raise ValueError("the 'rays' input needs the camera's focal length")
         centre = np.asarray(size, np.float64) / 2 if centre is None else centre

@@ -44,20 +44,20 @@ def normalised_input(kp: Keypoints2D, num_joints: int, norm: str = "screen", *,
     """The model's input ``(T, J, 2)`` for a model whose ``input_norm`` is ``norm``
     (:mod:`starpose.data.model_input`): ``"screen"``, pixels scaled to [-1, 1] by the image
     width; ``"box"``, relative to the person's box over the sequence (the image size is not
-    needed); ``"rays"``, ``(u - c) / f`` with the focal length ``focal_px``, else the one of
+    needed); ``"rays"`` and ``"view"``, ``(u - c) / f`` with the focal length ``focal_px``, else the one of
     the field of view ``fov`` (degrees, long side), else of the typical one
     (:func:`starpose.world.intrinsics.intrinsics_for`), the principal point at the centre."""
-    from starpose.data.model_input import model_input
+    from starpose.data.model_input import RAY_NORMS, model_input
 
     where = kp.path or kp.name
-    if norm in ("screen", "rays") and (kp.width is None or kp.height is None):
+    if (norm == "screen" or norm in RAY_NORMS) and (kp.width is None or kp.height is None):
         raise StarposeError(f"{where}: the image size is unknown; cannot normalise")
     if not np.isfinite(kp.xy).all():
         raise StarposeError(f"{where}: keypoints have gaps; run fill_missing first")
     if kp.xy.shape[1] != num_joints:
         raise StarposeError(f"{where}: {kp.xy.shape[1]} joints per frame, but the model lifts {num_joints}")
     focal, centre = None, None
-    if norm == "rays":
+    if norm in RAY_NORMS:
         from starpose.world.intrinsics import intrinsics_for
 
         intrinsics = intrinsics_for((kp.width, kp.height), focal_px, fov)

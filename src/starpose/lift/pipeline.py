@@ -218,9 +218,9 @@ def _predictor(opts, model, dataset, device):
 
 def _lens_note(opts, model) -> None:
     """Say which lens a model that takes camera rays is lifting with when none was given."""
-    from starpose.data.model_input import input_norm_of
+    from starpose.data.model_input import RAY_NORMS, input_norm_of
 
-    if input_norm_of(model) == "rays" and opts.focal_px is None and opts.fov is None:
+    if input_norm_of(model) in RAY_NORMS and opts.focal_px is None and opts.fov is None:
         from starpose.world.intrinsics import TYPICAL_FOV_DEG
 
         _note(f"the model takes camera rays: assuming a {TYPICAL_FOV_DEG:g}-degree field of view on "

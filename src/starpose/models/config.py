@@ -30,7 +30,8 @@ class MixSTEConfig:
     attention_kernel: str = "auto"
     #: How 2D keypoints become the model's input (:mod:`starpose.data.model_input`): ``"screen"``
     #: (the published image-width normalisation, the default of every published-layout model),
-    #: ``"box"`` (relative to the person's box, framing-invariant) or ``"rays"``.
+    #: ``"box"`` (relative to the person's box, framing-invariant), ``"rays"`` or ``"view"`` (rays,
+    #: lifted in the camera turned to the person: :mod:`starpose.models.view_frame`).
     input_norm: str = "screen"
 
     def __post_init__(self):
@@ -41,7 +42,7 @@ class MixSTEConfig:
 
 
 #: The input normalisations (see :mod:`starpose.data.model_input`, which implements them).
-INPUT_NORMS = ("screen", "box", "rays")
+INPUT_NORMS = ("screen", "box", "rays", "view")
 
 
 __all__ = ["MixSTEConfig", "INPUT_NORMS"]

@@ -86,8 +86,22 @@ class MixSTE(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, F, J, in_chans)`` -> ``(B, F, J, 3)``."""
+        """``(B, F, J, in_chans)`` -> ``(B, F, J, 3)``; a ``"view"`` model (input rays) lifts
+        in the camera turned to the person and turns its output back
+        (:mod:`starpose.models.view_frame`)."""
         self._check_input(x)
+        if self.config.input_norm == "view":
+            from starpose.models.view_frame import to_camera, to_view, view_rotation
+
+            with torch.autocast(x.device.type, enabled=False):  # geometry in the input's precision
+                rotation = view_rotation(x)
+                x = to_view(x, rotation)
+            out = self._lift(x)
+            with torch.autocast(x.device.type, enabled=False):
+                return to_camera(out.to(x.dtype), rotation)
+        return self._lift(x)
+
+    def _lift(self, x: torch.Tensor) -> torch.Tensor:
         if inference_path.applies(self, x):
             return inference_path.forward(self, x)
         B, F, J, C = x.shape

@@ -8,7 +8,7 @@ with the first frame. Joints below ``min_confidence`` keep their last sure posit
 offline path interpolates between sure frames, which needs the future).
 
 The window is normalised as the model's ``input_norm`` asks
-(:mod:`starpose.data.model_input`): ``"screen"`` and ``"rays"`` frame by frame (rays with the
+(:mod:`starpose.data.model_input`): ``"screen"`` and the rays (``"rays"``, ``"view"``) frame by frame (rays with the
 given focal length or field of view, else the typical one), ``"box"`` over the window's own
 frames (the past ``F`` frames: a causal version of the offline path's box over the sequence).
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from starpose.data.model_input import input_norm_of, model_input
+from starpose.data.model_input import RAY_NORMS, input_norm_of, model_input
 
 DEFAULT_MIN_CONFIDENCE = 0.3
 
@@ -52,7 +52,7 @@ class OnlineLifter:
         self.frames = int(predictor.frames)
         self.norm = input_norm_of(predictor)
         self._focal = self._centre = None
-        if self.norm == "rays":
+        if self.norm in RAY_NORMS:
             from starpose.world.intrinsics import intrinsics_for
 
             intrinsics = intrinsics_for((self.width, self.height), focal_px, fov)

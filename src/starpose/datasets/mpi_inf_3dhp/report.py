@@ -172,11 +172,11 @@ def format_report(result: dict) -> str:
 def _model_input(model, screen: np.ndarray) -> np.ndarray:
     """The screen-normalised keypoints ``(T, J, 2)`` as ``model`` takes them (box input is the
     same computed from screen coordinates as from pixels)."""
-    from starpose.data.model_input import box_input, input_norm_of
+    from starpose.data.model_input import RAY_NORMS, box_input, input_norm_of
     from starpose.errors import StarposeError
 
     norm = input_norm_of(model)
-    if norm == "rays":
+    if norm in RAY_NORMS:
         raise StarposeError("a model of camera-ray input cannot be evaluated on MPI-INF-3DHP here")
     return box_input(screen) if norm == "box" else screen
 
