@@ -107,6 +107,25 @@ def test_changed_weights_are_seen_at_the_next_call():
     with torch.inference_mode():
         after = model(x)
     assert torch.allclose(after, before + 1.0, atol=1e-5)
+    # The linear layers' packed weights follow an in-place change, a load and a new tensor.
+    reference = _model("vanilla", 9).set_attention_kernel("reference")
+    for change in ("in place", "load", "new tensor"):
+        fc = model.spatial_blocks[0].mlp.fc1
+        with torch.no_grad():
+            if change == "in place":
+                fc.weight.mul_(1.5)
+            elif change == "load":
+                model.load_state_dict({**model.state_dict(), "spatial_blocks.0.mlp.fc1.weight": fc.weight * 0.5})
+            else:
+                fc.weight = torch.nn.Parameter(fc.weight * -1.0)
+        reference.load_state_dict(model.state_dict())
+        with torch.inference_mode():
+            torch.testing.assert_close(model(x), reference(x), atol=1e-5, rtol=1e-5)
+    # What is kept is beside the model: a copy of a model that has run is a plain copy.
+    import copy
+
+    with torch.inference_mode():
+        torch.testing.assert_close(copy.deepcopy(model)(x), model(x), atol=0, rtol=0)
 
 
 @pytest.mark.parametrize("frames", [9, 130])
