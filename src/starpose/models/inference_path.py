@@ -152,6 +152,9 @@ def _packed(linear, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     kept until the weight changes (another tensor, or its version counter moved: an optimiser
     step, ``load_state_dict``, any in-place write)."""
     weight = linear.weight
+    if weight.is_inference() or linear.bias.is_inference():  # no version counter to watch: pack per call
+        return (torch.ops.mkldnn._reorder_linear_weight(weight.to(dtype), PACK_ROWS),
+                linear.bias.to(dtype))
     key = (weight.data_ptr(), weight._version, linear.bias.data_ptr(), linear.bias._version, dtype)
     kept = _PACKED.get(linear)
     if kept is None or kept[0] != key:
