@@ -3,7 +3,8 @@
 Offline: overlapping windows, each frame the Hann-weighted mean of the windows covering it
 (what ``starpose lift`` does). Online: each frame the last output of a window ending at it
 (``starpose lift --online``, :class:`starpose.video.online.OnlineLifter`). Test subjects S9 and
-S11, noisy 2D keypoints, the first 30 sequences.
+S11, noisy 2D keypoints, the first 30 sequences; both fed the model's own input normalisation
+with each sequence's camera.
 
     PYTHONPATH=src python benchmarks/online_accuracy.py [DATA_DIR]
 """
@@ -15,6 +16,8 @@ import numpy as np
 import torch
 
 from starpose.bench.video import bundled_predictor
+from starpose.data.cameras import image_coordinates
+from starpose.data.model_input import sequence_input
 from starpose.datasets.h36m.files import load_h36m, select
 from starpose.datasets.h36m.synthetic import generate_dataset
 from starpose.inference.predictors import stream_sequence
@@ -30,9 +33,12 @@ def main(data_dir: Path) -> None:
     for seq in select(load_h36m(data_dir, "noisy"), subjects=["S9", "S11"])[:30]:
         truth = seq.positions_3d.copy()
         truth[:, 0] = 0.0  # joint 0 holds the root's trajectory; the others are root-relative
-        offline = np.concatenate([b for _, b in stream_sequence(predictor, seq.keypoints_2d)])
-        pixels = (seq.keypoints_2d + 1.0) * 500.0  # normalised back to a 1000 x 1000 image
-        online, _ = lift_causally(predictor, pixels, np.ones(pixels.shape[:2]), 1000, 1000)
+        model_input = sequence_input(seq, predictor.input_norm).keypoints_2d
+        offline = np.concatenate([b for _, b in stream_sequence(predictor, model_input)])
+        cam = seq.camera
+        pixels = image_coordinates(np.asarray(seq.keypoints_2d, np.float64), cam.res_w, cam.res_h)
+        online, _ = lift_causally(predictor, pixels, np.ones(pixels.shape[:2]), cam.res_w, cam.res_h,
+                                  intrinsics=[*cam.focal_length, *cam.center])
         for name, poses in (("offline", offline), ("online", online)):
             errors[name].append(np.linalg.norm(poses - truth, axis=-1).mean(axis=1))
     for name, per_frame in errors.items():

@@ -41,12 +41,13 @@ def hold_unsure(xy: np.ndarray, conf: np.ndarray, last: np.ndarray | None,
 class OnlineLifter:
     """One person's causal lifter over a window predictor (``(B, F, J, 2) -> (B, F, J, 3)``,
     :class:`starpose.inference.predictors.TorchPredictor` or ``OnnxPredictor``) for ``width x height`` frames;
-    ``focal_px`` / ``fov`` (degrees, long side): the camera, for a model that takes rays.
+    ``focal_px`` / ``fov`` (degrees, long side): the camera, for a model that takes rays
+    (``intrinsics`` ``(fx, fy, cx, cy)`` pixels instead, for a calibrated one).
     """
 
     def __init__(self, predictor, width: float, height: float, *, root: int = 0,
                  min_confidence: float = DEFAULT_MIN_CONFIDENCE, focal_px: float | None = None,
-                 fov: float | None = None):
+                 fov: float | None = None, intrinsics=None):
         self.predictor, self.width, self.height = predictor, float(width), float(height)
         self.root, self.min_confidence = root, min_confidence
         self.frames = int(predictor.frames)
@@ -55,7 +56,9 @@ class OnlineLifter:
         if self.norm in RAY_NORMS:
             from starpose.world.intrinsics import intrinsics_for
 
-            intrinsics = intrinsics_for((self.width, self.height), focal_px, fov)
+            if intrinsics is None:
+                intrinsics = intrinsics_for((self.width, self.height), focal_px, fov)
+            intrinsics = np.asarray(intrinsics, np.float64)
             self._focal, self._centre = intrinsics[:2], intrinsics[2:]
         self._window: np.ndarray | None = None  # (F, J, 2) pixels
         self._last: np.ndarray | None = None
@@ -75,10 +78,11 @@ class OnlineLifter:
 
 
 def lift_causally(predictor, xy: np.ndarray, conf: np.ndarray, width, height, *, root=0,
-                  min_confidence=DEFAULT_MIN_CONFIDENCE, focal_px=None, fov=None) -> tuple[np.ndarray, np.ndarray]:
+                  min_confidence=DEFAULT_MIN_CONFIDENCE, focal_px=None, fov=None,
+                  intrinsics=None) -> tuple[np.ndarray, np.ndarray]:
     """A whole sequence ``(T, J, 2)``/``(T, J)`` through :class:`OnlineLifter`, frame by frame:
     ``(T, J, 3)`` poses and the ``(T, J, 2)`` keypoints used."""
     lifter = OnlineLifter(predictor, width, height, root=root, min_confidence=min_confidence,
-                          focal_px=focal_px, fov=fov)
+                          focal_px=focal_px, fov=fov, intrinsics=intrinsics)
     poses, used = zip(*(lifter.push(p, c) for p, c in zip(xy, conf)))
     return np.stack(poses), np.stack(used)
