@@ -3,6 +3,7 @@ import json
 import shutil
 
 import numpy as np
+import torch
 import pytest
 
 import starpose
@@ -26,8 +27,8 @@ def test_shipped_weights_match_their_manifest():
     assert data["config"] == manifest["config"]
     assert manifest["training"] == {**RECIPES["bundled"].train, "data": RECIPES["bundled"].data}
     assert "optimizer" not in data  # weights only
-    # The model of the recipe: box input, started from the first bundled model's weights.
-    assert manifest["config"]["input_norm"] == RECIPES["bundled"].train["input_norm"] == "box"
+    # The model of the recipe: rays lifted in the view frame, started from the first bundled model.
+    assert manifest["config"]["input_norm"] == RECIPES["bundled"].train["input_norm"] == "view"
     assert manifest["starts_from"]["recipe"] == RECIPES["bundled"].starts_from == "bundled-v1"
     assert manifest["starts_from"]["sha256"].startswith("sha256:")
 
@@ -50,20 +51,52 @@ def test_bundled_model_lifts_the_self_check_sequence_to_its_recorded_error(tiny_
     assert mpjpe < 2.5 * documented  # the tiny set is of the same generator as the documented test set
 
 
-def test_bundled_model_gives_the_same_pose_for_two_framings_of_one_person(tmp_path):
-    rng = np.random.default_rng(0)
+def _lift_npy(tmp_path, name, pixels, size, *extra):
+    np.save(tmp_path / f"{name}.npy", pixels.astype(np.float32))
+    out = tmp_path / f"{name}.npz"
+    assert main(["lift", str(tmp_path / f"{name}.npy"), "--out", str(out), "--width", str(size[0]),
+                 "--height", str(size[1]), "--no-world", *extra]) == 0
+    with np.load(out) as result:
+        return result["positions_3d"]
+
+
+def _walker(frames=60, seed=0):
+    """A person walking in place, (T, 17, 2) pixels of a 1000x1002 frame, centred."""
+    rng = np.random.default_rng(seed)
     body = np.stack([np.linspace(-60, 60, 17), np.linspace(-220, 220, 17)], -1)
-    h36m = 500 + body[None] + np.cumsum(rng.normal(0, 2, (60, 1, 2)), 0)
-    uhd = (h36m - 500) * 3.2 + [2900, 900]  # the same person in a 4K 16:9 frame, off-centre
-    results = []
-    for name, pixels, size in (("a", h36m, (1000, 1002)), ("b", uhd, (3840, 2160))):
-        np.save(tmp_path / f"{name}.npy", pixels.astype(np.float32))
-        out = tmp_path / f"{name}.npz"
-        assert main(["lift", str(tmp_path / f"{name}.npy"), "--out", str(out), "--width", str(size[0]),
-                     "--height", str(size[1])]) == 0
-        with np.load(out) as result:
-            results.append(result["positions_3d"])
-    np.testing.assert_allclose(results[0], results[1], atol=1e-5)
+    return 500 + body[None] + np.cumsum(rng.normal(0, 2, (frames, 1, 2)), 0)
+
+
+def test_bundled_model_gives_the_same_pose_for_one_lens_at_any_resolution(tmp_path):
+    person = _walker()
+    # The same lens (60 degrees on the long side) writing a 1000x1002 and a 4000x4008 picture.
+    small = _lift_npy(tmp_path, "a", person, (1000, 1002), "--fov", "60")
+    large = _lift_npy(tmp_path, "b", person * 4, (4000, 4008), "--fov", "60")
+    np.testing.assert_allclose(small, large, atol=1e-5)
+
+
+def test_a_person_at_the_edge_of_the_picture_is_lifted_as_in_its_middle_turned(tmp_path):
+    from starpose.models.view_frame import view_rotation
+
+    focal = 960 / np.tan(np.radians(35))  # a phone's 70 degrees, 1920x1080
+    centre = np.array([960.0, 540.0])
+    person = _walker() - 500 + centre
+    # Turn the camera about its centre by 25 degrees: the person moves to the edge of the picture.
+    angle = np.radians(25)
+    turn = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    rays = np.concatenate([(person - centre) / focal, np.ones(person.shape[:2] + (1,))], -1) @ turn.T
+    edge = rays[..., :2] / rays[..., 2:] * focal + centre
+    assert edge[..., 0].mean() > 1300
+    middle = _lift_npy(tmp_path, "middle", person, (1920, 1080))
+    moved = _lift_npy(tmp_path, "edge", edge, (1920, 1080))
+    R = view_rotation(torch.from_numpy((edge - centre) / focal)[None].float())[0].numpy()
+    np.testing.assert_allclose(R[:, 2], turn[:, 2], atol=0.02)  # the view looks where the person went
+    # The same pose, turned by the camera's turn: a few mm (the two views are not quite the same
+    # picture: the box centre is not where a turned box centre lands).
+    turned = middle @ turn.T
+    assert np.abs(moved - turned).max() < 0.01
+    assert np.linalg.norm(moved - turned, axis=-1).mean() < 0.003
+    assert np.linalg.norm(moved - middle, axis=-1).mean() > 0.05  # and the turn is not nothing
 
 
 def test_tampered_weights_are_refused(tmp_path, monkeypatch):
