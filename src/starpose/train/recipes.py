@@ -51,7 +51,8 @@ def size_defaults(setting: str) -> str:
 
 
 #: The bundled model (:mod:`starpose.models.bundled`): the first bundled model (``bundled-v1``,
-#: given with ``--init-from``) retrained on box-relative input (:mod:`starpose.data.model_input`)
+#: given with ``--init-from``) retrained on camera rays lifted in the camera turned to the person
+#: (``input_norm="view"``: :mod:`starpose.data.model_input`, :mod:`starpose.models.view_frame`)
 #: with the varied cameras of ``synth --cameras varied``: 40 epochs x 100 batches x 32 windows of
 #: 27 frames (flipped copies included) of the small set's noisy 2D keypoints, lr 5e-4, on one CPU
 #: core (one torch thread).
@@ -61,7 +62,7 @@ BUNDLED = Recipe(
                 "bundled-v1 weights",
     train=dict(preset="star-mixste-27", keypoints="noisy", epochs=40, batch_size=32, lr=5e-4,
                lr_decay=0.95, max_batches_per_epoch=100, val_stride=8, seed=0, checkpoint_every=25,
-               input_norm="rays"),
+               input_norm="view"),
     data=dict(dataset="h36m", preset="small", seed=0, cameras="varied"),
     starts_from="bundled-v1",
 )
