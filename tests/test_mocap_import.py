@@ -175,6 +175,12 @@ def test_ring_cameras_are_stored_and_project_like_the_camera_code(tmp_path):
         absolute[:, 1:] += absolute[:, :1]  # the loader keeps the root's trajectory
         pixels = project_to_2d(absolute, camera.intrinsics)
         assert seq.camera.normalize(pixels) == pytest.approx(seq.keypoints_2d, abs=1e-4)
+        # The bundled model (camera rays) is fed the rays of the ring camera, not of a default
+        # one: what fine-tuning it on imported motion capture trains on.
+        from starpose.data.model_input import sequence_input
+
+        rays = (pixels - camera.center) / camera.focal_length
+        assert sequence_input(seq, "view").keypoints_2d == pytest.approx(rays, abs=1e-5)
 
 
 def test_mapping_file_with_a_midpoint(tmp_path):
