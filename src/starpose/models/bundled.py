@@ -11,7 +11,7 @@ It ships in ``starpose/weights/`` as two files:
 
 :data:`starpose.train.recipes.BUNDLED` is what ``starpose train --recipe bundled`` trains it with
 (from the first bundled model's weights, recipe ``bundled-v1``), on ``starpose synth --preset small
---seed 0 --cameras varied`` (noisy 2D keypoints, box-relative input); :mod:`starpose.train.bundle`
+--seed 0 --cameras varied`` (noisy 2D keypoints, ``view`` input: camera rays turned to the person); :mod:`starpose.train.bundle`
 packages a trained checkpoint as these two files.
 The name ``"bundled"`` stands for this model wherever a checkpoint path is taken
 (``load_model("bundled")``, ``--checkpoint bundled``); a file of that name is ``./bundled``.

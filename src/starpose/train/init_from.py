@@ -5,7 +5,7 @@ count, frame count and tensor shapes. Only the weights are taken: the optimiser 
 and the schedule is the run's own. The run takes the checkpoint's input normalisation
 (:mod:`starpose.data.model_input`) unless it names one: a run that names another one retrains
 the weights on the new input (the bundled recipe moves the first bundled model, trained on
-``screen`` input, to ``box`` input this way).
+``screen`` input, to ``view`` input this way).
 """
 from __future__ import annotations
 
