@@ -81,7 +81,9 @@ def test_geometric_root_no_lock_and_no_world(walk, tmp_path, capsys):
     assert _lift(walk, tmp_path / "plain.npz", "--no-world") == 0
     plain = read_result(tmp_path / "plain.npz")
     assert plain["joints_world"] is None and plain["root_cam"] is None
-    assert plain["positions_3d"] == pytest.approx(geo["positions_3d"])
+    # The same poses (to float summation order: `--threads auto` may pick another thread count
+    # for the second lift when the machine is busy, and oneDNN then sums in another order).
+    assert plain["positions_3d"] == pytest.approx(geo["positions_3d"], abs=1e-6, rel=0)
 
 
 def test_render_draws_the_world_panel_and_picture(walk, tmp_path, capsys):
