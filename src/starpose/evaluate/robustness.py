@@ -40,15 +40,16 @@ CAMERA_SETS = {
     "portrait": "(d) 9:16 portrait, close and low",
     "ring-unknown-lens": "(e) as (b), lens unknown (70 deg assumed)",
 }
-_CENTRE = np.array([0.25, 0.45])
-_FILMED_AS = {"ring-unknown-lens": "ring"}  # a set that lifts another's 2D (the same noise)  # the synthetic capture volume's centre (data.synth.motion)
+_CENTRE = np.array([0.25, 0.45])  # the synthetic capture volume's centre (data.synth.motion)
+#: A set that lifts another set's takes and 2D (the same cameras and noise) with a guessed lens.
+_FILMED_AS = {"ring-unknown-lens": "ring"}
 
 
 def set_cameras(name: str, subject: str, world: np.ndarray) -> list[Camera]:
     """The cameras of set ``name`` for one take ``world`` (T, 17, 3) of ``subject``."""
     if name == "h36m":
         return h36m_cameras(subject)
-    if name in ("ring", "ring-unknown-lens"):
+    if name == "ring":
         return [aimed_camera(f"ring{k}", (1920, 1080), focal_from_fov((1920, 1080), 62.0),
                              np.radians(20 + 60 * k), 2.5 + 0.7 * k,
                              (0.4, 2.3, 1.0, 1.7, 0.7, 2.0)[k], _CENTRE) for k in range(6)]
@@ -79,19 +80,20 @@ def robustness_sequences(name: str, takes: dict, seed: int = 0) -> list[Sequence
     every dataset loader gives them)."""
     from starpose.data.synth.anthropometry import stream_key
 
+    filmed_as = _FILMED_AS.get(name, name)
     out = []
     for subject in sorted(takes):
         for take in sorted(takes[subject]):
             world = np.asarray(takes[subject][take])[:, JOINTS_KEPT_FOR_17].astype(np.float64)
-            for index, camera in enumerate(set_cameras(name, subject, world)):
+            for index, camera in enumerate(set_cameras(filmed_as, subject, world)):
                 rng = np.random.default_rng([seed, stream_key(subject), stream_key(take), 6,
-                                             list(CAMERA_SETS).index(_FILMED_AS.get(name, name)), index])
+                                             list(CAMERA_SETS).index(filmed_as), index])
                 pixels = sized_detector_noise(camera.project(world), (camera.res_w, camera.res_h), rng)
                 cam = camera.world_to_camera(world).astype(np.float32)
                 cam[:, 1:] -= cam[:, :1]
                 out.append(Sequence(subject, take, index, camera.normalize(pixels).astype(np.float32),
                                     np.ascontiguousarray(cam),
-                                    _assumed_lens(camera) if name == "ring-unknown-lens" else camera))
+                                    camera if filmed_as == name else _assumed_lens(camera)))
     return out
 
 

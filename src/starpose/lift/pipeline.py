@@ -324,8 +324,9 @@ def _remove_leftovers(targets: list[Path]) -> None:
 def _lift_into(predictor, kp: Keypoints2D, writer, stride, keep: bool, root: int = 0, world=None,
                camera: tuple = (None, None)):
     """Stream one sequence's poses into ``writer`` (joint ``root`` at the origin); returns them
-    when ``keep``. ``camera``: ``(focal_px, fov)`` for a model that takes rays. ``world``: ``(options, trajectory model)`` adds the world motion to the
-    writer's ``meta`` before it closes (:func:`starpose.lift.world.add_world`: all poses at once)."""
+    when ``keep``. ``camera``: ``(focal_px, fov)`` for a model that takes rays. ``world``:
+    ``(options, trajectory model)`` adds the world motion to the writer's ``meta`` before it
+    closes (:func:`starpose.lift.world.add_world`: all poses at once)."""
     from starpose.lift.lifting import stream_keypoints
 
     keep = keep or world is not None

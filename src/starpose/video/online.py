@@ -7,10 +7,10 @@ detector's and one forward pass's time. Until ``F`` frames have arrived the wind
 with the first frame. Joints below ``min_confidence`` keep their last sure position (the
 offline path interpolates between sure frames, which needs the future).
 
-The window is normalised as the model's ``input_norm`` asks
-(:mod:`starpose.data.model_input`): ``"screen"`` and the rays (``"rays"``, ``"view"``) frame by frame (rays with the
-given focal length or field of view, else the typical one), ``"box"`` over the window's own
-frames (the past ``F`` frames: a causal version of the offline path's box over the sequence).
+The window is normalised as the model's ``input_norm`` asks (:mod:`starpose.data.model_input`):
+``"screen"`` and the rays (``"rays"``, ``"view"``) frame by frame (rays with the given focal
+length or field of view, else the typical one), ``"box"`` over the window's own frames (the past
+``F`` frames: a causal version of the offline path's box over the sequence).
 
 Accuracy: the model is trained to predict every frame of a window and the offline path weights
 the middle of each window most; the last frame of a window sees no future motion and is less
@@ -40,9 +40,9 @@ def hold_unsure(xy: np.ndarray, conf: np.ndarray, last: np.ndarray | None,
 
 class OnlineLifter:
     """One person's causal lifter over a window predictor (``(B, F, J, 2) -> (B, F, J, 3)``,
-    :class:`starpose.inference.predictors.TorchPredictor` or ``OnnxPredictor``) for ``width x height`` frames;
-    ``focal_px`` / ``fov`` (degrees, long side): the camera, for a model that takes rays
-    (``intrinsics`` ``(fx, fy, cx, cy)`` pixels instead, for a calibrated one).
+    :class:`starpose.inference.predictors.TorchPredictor` or ``OnnxPredictor``) for
+    ``width x height`` frames; ``focal_px`` / ``fov`` (degrees, long side): the camera, for a
+    model that takes rays (``intrinsics`` ``(fx, fy, cx, cy)`` pixels instead, for a calibrated one).
     """
 
     def __init__(self, predictor, width: float, height: float, *, root: int = 0,
