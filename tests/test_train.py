@@ -65,17 +65,32 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(tiny_dataset_dir
     assert resumed.rows[1]["train_total"] == pytest.approx(straight.rows[1]["train_total"], rel=1e-6)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_two_ddp_processes_give_the_losses_of_one_process(tiny_dataset_dir, tmp_path):
     common = ["train", "--data-dir", str(tiny_dataset_dir), "--preset", "star-mixste-27", "--epochs", "2",
               "--batch-size", "8", "--subjects-train", "S1", "--subjects-test", "S9", "--device", "cpu",
               "--actions", ",".join(ACTIONS)]
     assert main(common + ["--out", str(tmp_path / "one")]) == 0
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "starpose.cli"] + common + ["--out", str(tmp_path / "two")]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    for attempt in range(2):
+        out = tmp_path / f"two{attempt}"
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(_free_port()), "-m", "starpose.cli"] + common + ["--out", str(out)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        # Seen in ~1 of 10 runs beside other tests: a worker aborts at start-up ("terminate called
+        # without an active exception", SIGABRT) before any training step; the launch is then
+        # repeated once; any other failure fails the test at once.
+        if done.returncode == 0 or "terminate called without an active exception" not in done.stderr:
+            break
     assert done.returncode == 0, done.stderr[-2000:]
-    one, two = _rows(tmp_path / "one"), _rows(tmp_path / "two")
+    one, two = _rows(tmp_path / "one"), _rows(out)
     for a, b in zip(one, two):
         for key in ("train_total", "train_wmpjpe", "val_mpjpe"):
             assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-4), key
