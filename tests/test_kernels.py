@@ -202,6 +202,32 @@ def test_the_inference_kernel_splits_long_inputs_into_chunks_of_logits():
             assert _rel_err(out, KERNELS["reference"](q, k, v, w, scale=0.5)) < 1e-5
 
 
+@pytest.mark.parametrize("tokens", [17, 27], ids=["keys-major", "query-major"])
+@pytest.mark.parametrize("star", [True, False], ids=["star", "vanilla"])
+def test_the_inference_kernel_without_a_softmax_pass_handles_large_and_far_apart_logits(tokens, star):
+    """It exponentiates the logits without subtracting each row's maximum: logits up to ~150
+    (shifted, no overflow), and a sequence whose logits all lie ~150 below another's in the same
+    chunk (its weights would underflow to 0: the chunk is redone with the softmax) still give
+    the reference's outputs; NaN logits give NaN rows as the softmax does."""
+    qkv, wa = _inputs(4, 2, tokens, 8, star, seed=tokens)
+    with torch.no_grad():
+        q, k, v = (t.transpose(1, 2).clone() for t in qkv.unbind(2))
+        direction = torch.nn.functional.normalize(torch.randn(8, generator=torch.Generator().manual_seed(1)), dim=0)
+        q[:2] = q[:2] + 12 * direction  # logits of about +/-144 at scale 1
+        k[:2] = k[:2] + 12 * direction * torch.tensor([1.0, -1.0]).view(2, 1, 1, 1)
+        for scale in (0.05, 1.0):
+            for part in (slice(0, 1), slice(0, 4)):  # large logits alone; and beside far lower ones
+                out = KERNELS["inference"](q[part], k[part], v[part], wa, scale=scale)
+                ref = KERNELS["reference"](q[part], k[part], v[part], wa, scale=scale)
+                assert torch.isfinite(out).all()
+                assert _rel_err(out, ref) < 1e-5
+        q[3, 1, 0, 0] = float("nan")
+        out = KERNELS["inference"](q, k, v, wa, scale=1.0)
+        ref = KERNELS["reference"](q, k, v, wa, scale=1.0)
+    assert torch.equal(out.isnan(), ref.isnan()) and out.isnan().any()
+    assert _rel_err(out.nan_to_num(), ref.nan_to_num()) < 1e-5
+
+
 def test_the_inference_kernel_refuses_inputs_that_need_gradients_and_dropout():
     qkv, wa = _inputs(1, 2, 17, 8, star=True, seed=0)
     q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))
@@ -209,3 +235,16 @@ def test_the_inference_kernel_refuses_inputs_that_need_gradients_and_dropout():
         KERNELS["inference"](q, k, v, wa, scale=0.3)
     with torch.no_grad(), pytest.raises(ValueError, match="dropout"):
         KERNELS["inference"](q, k, v, wa, scale=0.3, dropout_p=0.1)
+
+
+def test_the_l2_cache_size_is_read_from_sysfs_and_none_where_it_is_missing(tmp_path):
+    for index, (level, size) in enumerate([("1", "48K"), ("2", "2048K"), ("3", "300M")]):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        (folder / "level").write_text(level + "\n")
+        (folder / "size").write_text(size + "\n")
+    assert inference.l2_cache_bytes(str(tmp_path)) == 2 * 2**20
+    (tmp_path / "index1" / "size").write_text("1M\n")
+    assert inference.l2_cache_bytes(str(tmp_path)) == 2**20
+    assert inference.l2_cache_bytes(str(tmp_path / "missing")) is None
+    assert 2**19 <= inference.CHUNK_BYTES <= 2**22

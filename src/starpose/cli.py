@@ -73,9 +73,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _apply_threads(args) -> None:
-    """torch's thread count from ``--threads`` (``train`` prints it in its first line)."""
+    """torch's thread count from ``--threads`` (``train`` prints it in its first line), and
+    freed memory kept in the process (:mod:`starpose.inference.allocator`)."""
+    from starpose.inference.allocator import keep_freed_memory
     from starpose.inference.threads import apply_threads
 
+    keep_freed_memory()
     apply_threads(args.threads)
 
 

@@ -37,11 +37,16 @@ def peak_bf16(device: torch.device) -> float | None:
     return next((peak for key, peak in PEAK_BF16 if key in name), None)
 
 
-def machine_info(device: torch.device) -> dict:
+#: The machine line on the allocator when :func:`starpose.inference.allocator.keep_freed_memory` took.
+ALLOCATOR_NOTE = "freed memory kept in the process (glibc mallopt: no page faults from returned buffers)"
+
+
+def machine_info(device: torch.device, allocator_kept: bool = False) -> dict:
     info = {"date": datetime.date.today().isoformat(), "python": platform.python_version(),
             "torch": torch.__version__, "numpy": np.__version__, "device": str(device),
             "cpu": cpu_model(), "cpu_cores": os.cpu_count(), "threads": torch.get_num_threads(),
-            "cpu_bf16": bf16_support().describe(), "load_average": _load_average()}
+            "cpu_bf16": bf16_support().describe(), "load_average": _load_average(),
+            "allocator": ALLOCATOR_NOTE if allocator_kept else None}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["gpu_peak_bf16_tflops"] = (peak_bf16(device) or 0) / 1e12 or None
@@ -92,6 +97,7 @@ def _machine_lines(m: dict) -> list[str]:
     lines = [f"starpose bench, {m['date']}: {m['device']} ({m.get('gpu') or m['cpu']}, "
              f"{m['cpu_cores']} cores, {m['threads']} threads), torch {m['torch']}, numpy {m['numpy']}"]
     lines += [f"cpu: {m['cpu_bf16']}"] if m.get("cpu_bf16") else []
+    lines += [f"allocator: {m['allocator']}"] if m.get("allocator") else []
     if m.get("load_average"):
         lines.append("load average at the start: " + ", ".join(f"{v:.2f}" for v in m["load_average"]))
     return lines
@@ -126,7 +132,7 @@ _INFER_COLUMNS = (
     ("config", "config", "{}"), ("attention", "attention", "{}"), ("variant", "variant", "{}"),
     ("threads", "threads", "{}"), ("busy neighbour", "neighbour", "{}"),
     ("batch", "batch", "{}"), ("infer fr/s", "frames_per_s", "{:.0f}"),
-    ("vs published (median, min-max)", "vs_published", "{:.2f}x"),
+    ("vs published (median, middle half)", "vs_published", "{:.2f}x"),
     ("CPU-time vs published", "cpu_vs_published", "{:.2f}x"),
     ("max rel. error", "max_rel_error", "{:.1e}"),
     ("first call s", "first_call_s", "{:.1f}"),
@@ -141,14 +147,14 @@ def format_inference(result: dict) -> list[str]:
     lines += ["", header, rule]
     for row in result["inference"]:
         cells = ["-" if row.get(key) is None else fmt.format(row[key]) for _, key, fmt in _INFER_COLUMNS]
-        if row.get("vs_published_min") is not None:
+        if row.get("vs_published_q1") is not None:
             at = [key for _, key, _ in _INFER_COLUMNS].index("vs_published")
-            cells[at] += f" ({row['vs_published_min']:.2f}-{row['vs_published_max']:.2f})"
+            cells[at] += f" ({row['vs_published_q1']:.2f}-{row['vs_published_q3']:.2f})"
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "inference: CPU, fp32 (auto+bf16: bf16 autocast), model.eval() under "
               "torch.inference_mode(), rounds interleaved; infer fr/s: the fastest round; vs published: "
               "the per-round ratio of the published forward's time to the variant's, median and "
-              "min-max over the rounds; busy neighbour: measured beside one other process keeping "
+              "first-third quartile over the rounds (min-max in the JSON); busy neighbour: measured beside one other process keeping "
               "a core busy, at every core ('all cores') and at the count --threads auto picks "
               "('auto'); error: max |out - reference kernel| / max |reference|"]
     if result.get("lift"):

@@ -322,11 +322,12 @@ def pure_model_seconds(model, sequences, batch: int, amp: str | None, device: to
 def run_bench(configs: list[BenchConfig], device: torch.device, amp: str | None = None,
               compile_: bool = False, memory: bool | dict = True, assembly: bool = True,
               evaluation: dict | None = None, quick: bool = False, log=print,
-              inference: dict | None = None) -> dict:
+              inference: dict | None = None, allocator_kept: bool = False) -> dict:
     """Everything; ``evaluation``: keyword arguments of :func:`evaluation_time` or None to skip;
     no ``configs``: no training rows. ``inference``: keyword arguments of :func:`run_inference_part`
-    or None to skip."""
-    result = {"machine": machine_info(device)}
+    or None to skip. ``allocator_kept``: the caller ran
+    :func:`starpose.inference.allocator.keep_freed_memory` (said in the machine lines)."""
+    result = {"machine": machine_info(device, allocator_kept)}
     if configs:
         result["configs"] = configs
         result["rows"] = run_models(configs, device, amp, compile_, memory, log)

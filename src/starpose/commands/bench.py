@@ -129,6 +129,9 @@ def bench_configs(names: tuple[str, ...], quick: bool) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
+    from starpose.inference.allocator import keep_freed_memory
+
+    allocator_kept = keep_freed_memory()  # every variant measured without page faults (see there)
     if args.video:
         return run_video(args)
     import torch
@@ -158,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         evaluation = {"preset": "small" if args.quick else "h36m-size", "data_dir": args.data_dir,
                       "config": eval_config, "amp": amp}
     result = run_bench(configs, device, amp, compile_, memory, not args.inference_only, evaluation,
-                       args.quick, _log, inference)
+                       args.quick, _log, inference, allocator_kept)
     print(format_table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
