@@ -128,6 +128,28 @@ def test_changed_weights_are_seen_at_the_next_call():
         torch.testing.assert_close(copy.deepcopy(model)(x), model(x), atol=0, rtol=0)
 
 
+def test_fp32_and_bf16_calls_by_turns_keep_both_packings():
+    """A model run in fp32 and under bf16 autocast by turns (as ``bench`` does) packs each weight
+    once per dtype, not again at every switch (that cost the fp32 forward 12 % at two threads)."""
+    from starpose.inference.predictors import autocast
+    from starpose.models import inference_path
+
+    if not inference_path.FUSED_LINEAR:
+        pytest.skip("oneDNN's fused linear is not available in this torch build")
+    model = _model("vanilla", 9)
+    x = torch.randn(1, 9, 17, 2)
+    fc = model.spatial_blocks[0].mlp.fc1
+    kept = []
+    with torch.inference_mode():
+        for _ in range(2):
+            model(x)
+            with autocast(x.device, "bf16"):
+                model(x)
+            kept.append({dtype: entry[1] for dtype, entry in inference_path._PACKED[fc].items()})
+    assert set(kept[0]) == {torch.float32, torch.bfloat16}
+    assert all(kept[1][dtype] is kept[0][dtype] for dtype in kept[0])
+
+
 @pytest.mark.parametrize("frames", [9, 130])
 def test_bf16_autocast_runs_the_path_with_bf16_matmuls_and_fp32_outputs(frames):
     model = _model("star", frames)

@@ -142,8 +142,9 @@ def _params(linear, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
 PACK_ROWS = 4096
 
 
-#: Linear layer -> (what it was packed from, packed weight, bias): beside the modules, not on
-#: them, so that copying or pickling a model never meets oneDNN's opaque tensors.
+#: Linear layer -> {dtype: (what it was packed from, packed weight, bias)}: beside the modules,
+#: not on them, so that copying or pickling a model never meets oneDNN's opaque tensors. One
+#: entry per dtype: a model run in fp32 and under bf16 autocast by turns keeps both packings.
 _PACKED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -155,12 +156,12 @@ def _packed(linear, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     if weight.is_inference() or linear.bias.is_inference():  # no version counter to watch: pack per call
         return (torch.ops.mkldnn._reorder_linear_weight(weight.to(dtype), PACK_ROWS),
                 linear.bias.to(dtype))
-    key = (weight.data_ptr(), weight._version, linear.bias.data_ptr(), linear.bias._version, dtype)
-    kept = _PACKED.get(linear)
+    key = (weight.data_ptr(), weight._version, linear.bias.data_ptr(), linear.bias._version)
+    by_dtype = _PACKED.setdefault(linear, {})
+    kept = by_dtype.get(dtype)
     if kept is None or kept[0] != key:
         packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach().to(dtype), PACK_ROWS)
-        kept = (key, packed, linear.bias.detach().to(dtype))
-        _PACKED[linear] = kept
+        kept = by_dtype[dtype] = (key, packed, linear.bias.detach().to(dtype))
     return kept[1], kept[2]
 
 
