@@ -45,12 +45,19 @@ def test_a_large_batch_goes_through_in_cache_sized_blocks_with_the_same_outputs(
     original = inference_path._forward
     monkeypatch.setattr(inference_path, "_forward", lambda m, t, low: blocks.append(len(t)) or original(m, t, low))
     monkeypatch.setattr(inference_path, "BLOCK_BYTES", 3 * per_window)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     fast, reference = _outputs(model, x)
     assert blocks == [3, 3, 1]
     assert _rel_err(fast, reference) < 1e-5
     with torch.inference_mode():
         one_by_one = torch.cat([model(x[i:i + 1]) for i in range(7)])
     assert _rel_err(fast, one_by_one) < 1e-6
+
+
+def test_the_blocks_grow_with_the_thread_count():
+    assert inference_path.block_bytes(1) == inference_path.BLOCK_BYTES
+    assert inference_path.block_bytes(2) == 4 * inference_path.BLOCK_BYTES
+    assert inference_path.block_bytes(4) == 8 * inference_path.BLOCK_BYTES
 
 
 def test_the_unfused_fallback_and_float64_match_too(monkeypatch):

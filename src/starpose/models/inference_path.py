@@ -24,7 +24,10 @@ at the next call) and differs from the module forward only in how the work is la
   threads: the bundled model (27 frames, width 64) lifted 1,841 frames/s in forwards of
   256 windows (128 and their flipped copies) and 4,409 in forwards of 16; an 81-frame width-128
   model 661 frames/s in forwards of 128 windows and 1,479 in forwards of 4. One thread: no
-  difference at width 64 (2,424-2,481 frames/s for batches of 16-64);
+  difference at width 64 (2,424-2,481 frames/s for batches of 16-64). With more threads the
+  block grows (:func:`block_bytes`): at two threads, width 128, 27 frames, blocks of 8 MiB
+  against 2 MiB ran 6 % faster at 64 windows and 5 % at 16, side by side; at one thread 2 MiB
+  stayed best (2 % ahead of 8 MiB at 64 windows);
 * attention runs through :func:`starpose.models.kernels.inference.attend_heads` (logits in
   L2-sized chunks of sequences, the star term as one matmul), except vanilla attention over
   more than :data:`~starpose.models.kernels.SMALL_SEQ_MAX` tokens, where SDPA's CPU flash
@@ -52,8 +55,15 @@ from starpose.models.kernels.inference import attend_heads
 #: The kernel settings under which the model takes this path.
 KERNEL_SETTINGS = ("auto", "inference")
 
-#: Most bytes of activations ``(b, F, J, C)`` (at the input's precision) per block of windows.
+#: Most bytes of activations ``(b, F, J, C)`` (at the input's precision) per block of windows
+#: at one thread; :func:`block_bytes` scales it with the thread count.
 BLOCK_BYTES = 2 * 2**20
+
+
+def block_bytes(threads: int) -> int:
+    """The block size at ``threads`` torch threads: :data:`BLOCK_BYTES` at one, four times that
+    per thread above (measured best at two: the module docstring)."""
+    return BLOCK_BYTES if threads <= 1 else 4 * BLOCK_BYTES * threads // 2
 
 
 def _has_fused_linear() -> bool:
@@ -91,7 +101,7 @@ def forward(model, x: torch.Tensor) -> torch.Tensor:
     """
     low = torch.bfloat16 if torch.is_autocast_enabled("cpu") else x.dtype
     per_window = x.shape[1] * x.shape[2] * model.config.dim * x.element_size()
-    block = max(1, BLOCK_BYTES // per_window)
+    block = max(1, block_bytes(torch.get_num_threads()) // per_window)
     with torch.autocast("cpu", enabled=False):  # every dtype below is chosen explicitly
         if x.shape[0] <= block:
             return _forward(model, x, low)
