@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with signals_interrupt():  # SIGTERM too unwinds: temporary files are removed, locks released
-            if getattr(args, "apply_threads", False):
-                _apply_threads(args)
+            if getattr(args, "apply_threads", False):  # the commands that run models
+                _set_up_compute(args)
             return int(args.func(args) or 0)
     except StarposeError as err:
         text = err.for_command_line() if isinstance(err, OptionError) else str(err)
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(err, "exit_code", 130)  # 130 for Ctrl-C, 143 for SIGTERM
 
 
-def _apply_threads(args) -> None:
+def _set_up_compute(args) -> None:
     """torch's thread count from ``--threads`` (``train`` prints it in its first line), and
     freed memory kept in the process (:mod:`starpose.inference.allocator`)."""
     from starpose.inference.allocator import keep_freed_memory

@@ -147,6 +147,7 @@ def inference_rows(config: InferConfig, attention: str, names=VARIANTS, compile_
             error = float((outputs[name] - reference).abs().max() / reference.abs().max())
         # the ratio to the published forward in each round (the two ran one after the other)
         ratios = [p / t for p, t in zip(times["published"], times[name])] if "published" in times else []
+        q1, q3 = _quartiles(ratios)  # the middle half of the rounds' ratios: the spread the table prints
         rows.append({
             "config": config.name, "frames": config.frames, "dim": config.dim, "depth": config.depth,
             "heads": config.heads, "batch": config.batch, "attention": attention, "variant": name,
@@ -156,8 +157,7 @@ def inference_rows(config: InferConfig, attention: str, names=VARIANTS, compile_
             "vs_published": statistics.median(ratios) if ratios else None,
             "vs_published_min": min(ratios) if ratios else None,
             "vs_published_max": max(ratios) if ratios else None,
-            # the middle half of the rounds' ratios: the spread the table prints
-            "vs_published_q1": _quartiles(ratios)[0], "vs_published_q3": _quartiles(ratios)[1],
+            "vs_published_q1": q1, "vs_published_q3": q3,
             "cpu_frames_per_s": cpu_rate[name],
             "cpu_vs_published": cpu_rate[name] / cpu_rate["published"] if "published" in rate else None,
             "max_rel_error": error,

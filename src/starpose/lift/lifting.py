@@ -56,13 +56,12 @@ def normalised_input(kp: Keypoints2D, num_joints: int, norm: str = "screen", *,
         raise StarposeError(f"{where}: keypoints have gaps; run fill_missing first")
     if kp.xy.shape[1] != num_joints:
         raise StarposeError(f"{where}: {kp.xy.shape[1]} joints per frame, but the model lifts {num_joints}")
-    focal, centre = None, None
-    if norm in RAY_NORMS:
+    focal = None
+    if norm in RAY_NORMS:  # the principal point: model_input's default, the image centre
         from starpose.world.intrinsics import intrinsics_for
 
-        intrinsics = intrinsics_for((kp.width, kp.height), focal_px, fov)
-        focal, centre = intrinsics[:2], intrinsics[2:]
-    return model_input(kp.xy.astype(np.float32), norm, (kp.width, kp.height), focal, centre)
+        focal = intrinsics_for((kp.width, kp.height), focal_px, fov)[:2]
+    return model_input(kp.xy.astype(np.float32), norm, (kp.width, kp.height), focal)
 
 
 def model_dataset(model, dataset=None):

@@ -105,16 +105,16 @@ def _chunk(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, half_wa_t: torch.T
     if top > SHIFT_ABOVE:
         logits.sub_(top)
     weights = logits.exp_()
-    inverse_sums = weights.sum(keys_dim, keepdim=True)
-    if not inverse_sums.amin().item() >= SMALLEST_SUM:  # also when NaN: the softmax decides then
+    sums = weights.sum(keys_dim, keepdim=True)
+    if not sums.amin().item() >= SMALLEST_SUM:  # also when NaN: the softmax decides then
         logits, keys_dim = _logits(q, k, half_wa_t, scale)
-        weights, inverse_sums = logits.softmax(dim=keys_dim), None
+        weights, sums = logits.softmax(dim=keys_dim), None
     if keys_dim == 1:  # keys-major (G, N_k, N_q): the weights of each query are a column
         weights = weights.transpose(1, 2)
-        inverse_sums = None if inverse_sums is None else inverse_sums.transpose(1, 2)
+        sums = None if sums is None else sums.transpose(1, 2)
     torch.bmm(weights, v, out=out)
-    if inverse_sums is not None:
-        out.mul_(inverse_sums.reciprocal_())
+    if sums is not None:
+        out.mul_(sums.reciprocal_())
 
 
 def _logits(q: torch.Tensor, k: torch.Tensor, half_wa_t: torch.Tensor | None,
