@@ -46,11 +46,21 @@ def machine_info(device: torch.device, allocator_kept: bool = False) -> dict:
             "torch": torch.__version__, "numpy": np.__version__, "device": str(device),
             "cpu": cpu_model(), "cpu_cores": os.cpu_count(), "threads": torch.get_num_threads(),
             "cpu_bf16": bf16_support().describe(), "load_average": _load_average(),
-            "allocator": ALLOCATOR_NOTE if allocator_kept else None}
+            "allocator": ALLOCATOR_NOTE if allocator_kept else None, "fused_cpu_attention": fused_attention_note()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["gpu_peak_bf16_tflops"] = (peak_bf16(device) or 0) / 1e12 or None
     return info
+
+
+def fused_attention_note() -> str:
+    """What the CPU inference path's attention runs on: the fused kernel (and its instruction
+    set) or, with the reason, the eager one."""
+    from starpose.models.kernels import fused_cpu
+
+    if fused_cpu.available():
+        return f"fused kernel ({fused_cpu.ISA}, torch's OpenMP threads)"
+    return f"eager (the fused kernel is off: {fused_cpu.UNAVAILABLE})"
 
 
 def _load_average() -> list[float] | None:
@@ -98,6 +108,7 @@ def _machine_lines(m: dict) -> list[str]:
              f"{m['cpu_cores']} cores, {m['threads']} threads), torch {m['torch']}, numpy {m['numpy']}"]
     lines += [f"cpu: {m['cpu_bf16']}"] if m.get("cpu_bf16") else []
     lines += [f"allocator: {m['allocator']}"] if m.get("allocator") else []
+    lines += [f"CPU inference attention: {m['fused_cpu_attention']}"] if m.get("fused_cpu_attention") else []
     if m.get("load_average"):
         lines.append("load average at the start: " + ", ".join(f"{v:.2f}" for v in m["load_average"]))
     return lines

@@ -49,7 +49,7 @@ import weakref
 import torch
 import torch.nn.functional as F
 
-from starpose.models.kernels import SMALL_SEQ_MAX, sdpa
+from starpose.models.kernels import SMALL_SEQ_MAX, fused_cpu, sdpa
 from starpose.models.kernels.inference import attend_heads
 
 #: The kernel settings under which the model takes this path.
@@ -202,6 +202,9 @@ def _attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, attn) 
     joints of each frame or the frames of each joint -> ``(B*F*J, C)`` in the same order."""
     B, Fr, J = shape
     h, d = attn.num_heads, attn.head_dim
+    N = J if over == "joints" else Fr
+    if fused_cpu.supports(qkv, d, N):  # one pass, no copies (fp32, built, head dim 16/32/64)
+        return fused_cpu.attention(qkv, shape, over, h, d, attn.scale, attn.star_weight(N))
     if over == "joints":  # sequences (B, F), positions J: q, k, v (3, h, B*F, J, d)
         heads_first, N = qkv.view(-1, 3 * h, d).transpose(0, 1), J
     else:  # sequences (B, J), positions F: q, k, v (3, B, J, h, F, d)

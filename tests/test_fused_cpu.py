@@ -1,0 +1,161 @@
+"""The fused CPU attention kernel (``models/kernels/fused_cpu``): built by ``make test``'s install,
+equal to the reference kernel, taken by the model's inference path where it covers the input."""
+import platform
+import sys
+
+import pytest
+import torch
+
+from starpose.models import MixSTE, inference_path
+from starpose.models.kernels import fused_cpu, reference
+
+needs_kernel = pytest.mark.skipif(not fused_cpu.available(), reason=f"fused CPU kernel: {fused_cpu.UNAVAILABLE}")
+
+
+def test_the_kernel_is_built_and_loaded_on_linux_x86():
+    """``pip install -e .`` (the Makefile's) builds it; an optional build that failed would
+    otherwise pass unnoticed and the inference path would quietly be the slow one."""
+    if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the build is checked on Linux x86-64")
+    assert fused_cpu.available(), fused_cpu.UNAVAILABLE
+    assert fused_cpu.ISA in ("AVX-512", "AVX2", "baseline")
+
+
+def _reference(qkv, shape, over, h, d, scale, wa):
+    """The published math on the same token layout: split heads, reference.attend, merge."""
+    B, Fr, J = shape
+    x = qkv.view(B, Fr, J, 3, h, d)
+    if over == "joints":  # sequences (B, F), positions J
+        q, k, v = x.reshape(B * Fr, J, 3, h, d).permute(2, 0, 3, 1, 4).unbind(0)
+        out = reference.attend(q, k, v, wa, scale=scale)  # (B*F, h, J, d)
+        return out.permute(0, 2, 1, 3).reshape(-1, h * d)
+    q, k, v = x.permute(3, 0, 2, 4, 1, 5).reshape(3, B * J, h, Fr, d).unbind(0)
+    out = reference.attend(q, k, v, wa, scale=scale)  # (B*J, h, F, d)
+    return out.view(B, J, h, Fr, d).permute(0, 3, 1, 2, 4).reshape(-1, h * d)
+
+
+def _inputs(shape, h, d, star, seed=0, spread=1.0):
+    g = torch.Generator().manual_seed(seed)
+    B, Fr, J = shape
+    qkv = torch.randn(B * Fr * J, 3 * h * d, generator=g) * spread
+    return qkv
+
+
+def _rel(a, b):
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+@needs_kernel
+@pytest.mark.parametrize("d", [16, 32, 64])
+@pytest.mark.parametrize("star", [False, True])
+@pytest.mark.parametrize("shape,over", [
+    ((3, 5, 17), "joints"), ((2, 27, 17), "frames"), ((1, 1, 1), "joints"), ((1, 1, 3), "frames"),
+    ((2, 4, 16), "joints"), ((1, 33, 2), "frames"), ((1, 81, 3), "frames"), ((1, 128, 1), "frames"),
+    ((5, 2, 64), "joints"),
+])
+def test_it_equals_the_reference_kernel(shape, over, star, d):
+    h, scale = 3, d ** -0.5
+    N = shape[2] if over == "joints" else shape[1]
+    qkv = _inputs(shape, h, d, star)
+    wa = torch.randn(N, d, generator=torch.Generator().manual_seed(5)) if star else None
+    out = fused_cpu.attention(qkv, shape, over, h, d, scale, wa)
+    expected = _reference(qkv, shape, over, h, d, scale, wa)
+    assert out.shape == expected.shape
+    assert _rel(out, expected) < 1e-5
+
+
+@needs_kernel
+@pytest.mark.parametrize("star", [False, True])
+def test_large_logits_neither_overflow_nor_underflow(star):
+    """Logits in the thousands, and rows whose largest logit lies far below another row's: the
+    softmax subtracts each row's own maximum. Logits this large are ill-conditioned in fp32 (the
+    reference kernel itself is off by ~1e-5 here), so both are held against float64."""
+    shape, h, d = (2, 27, 17), 2, 16
+    qkv = _inputs(shape, h, d, star, seed=2, spread=12.0)
+    qkv[: 17 * 5] *= 1e-3  # some rows with tiny logits beside rows with huge ones
+    wa = torch.randn(27, d, generator=torch.Generator().manual_seed(6)) * 10 if star else None
+    for over in ("joints", "frames"):
+        w = wa if over == "frames" else None
+        out = fused_cpu.attention(qkv, shape, over, h, d, 0.25, w)
+        exact = _reference(qkv.double(), shape, over, h, d, 0.25, None if w is None else w.double())
+        fp32_reference = _reference(qkv, shape, over, h, d, 0.25, w)
+        assert torch.isfinite(out).all()
+        assert _rel(out, exact) < max(1e-5, 2 * _rel(fp32_reference, exact))
+
+
+@needs_kernel
+def test_a_nan_query_spoils_only_its_own_row():
+    shape, h, d = (1, 2, 17), 2, 16
+    qkv = _inputs(shape, h, d, False, seed=3)
+    qkv[4, 0] = float("nan")  # token 4, head 0's query
+    out = fused_cpu.attention(qkv, shape, "joints", h, d, 0.25, None)
+    expected = _reference(qkv, shape, "joints", h, d, 0.25, None)
+    assert torch.isnan(out[4, :d]).all()
+    nan = torch.isnan(out)
+    assert nan.sum() == d  # nothing else
+    assert torch.allclose(out[~nan], expected[~nan], rtol=1e-5, atol=1e-6)
+
+
+@needs_kernel
+def test_one_and_two_threads_give_the_same_bits():
+    shape, h, d = (4, 27, 17), 8, 16
+    qkv = _inputs(shape, h, d, True, seed=4)
+    wa = torch.randn(27, d, generator=torch.Generator().manual_seed(7))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = fused_cpu.attention(qkv, shape, "frames", h, d, 0.25, wa)
+        torch.set_num_threads(2)
+        two = fused_cpu.attention(qkv, shape, "frames", h, d, 0.25, wa)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)
+
+
+@needs_kernel
+def test_what_it_does_not_cover_is_refused_in_one_line():
+    shape = (1, 2, 17)
+    qkv = _inputs(shape, 2, 16, False)
+    assert fused_cpu.supports(qkv, 16, 17)
+    assert not fused_cpu.supports(qkv.double(), 16, 17)
+    assert not fused_cpu.supports(qkv.t(), 16, 17)  # not contiguous
+    assert not fused_cpu.supports(qkv, 8, 17)  # head dim
+    assert not fused_cpu.supports(qkv, 16, 129)  # longer than SMALL_SEQ_MAX
+    with pytest.raises(ValueError, match="does not cover"):
+        fused_cpu.attention(qkv.double(), shape, "joints", 2, 16, 0.25, None)
+    with pytest.raises(ValueError, match="over must be"):
+        fused_cpu.attention(qkv, shape, "heads", 2, 16, 0.25, None)
+    with pytest.raises(ValueError, match="wa must be"):
+        fused_cpu.attention(qkv, shape, "joints", 2, 16, 0.25, torch.zeros(3, 16))
+
+
+def test_two_openmp_runtimes_side_by_side_are_found(tmp_path):
+    maps = tmp_path / "maps"
+    gomp, iomp = tmp_path / "libgomp.so.1", tmp_path / "libiomp5.so"
+    gomp.write_bytes(b""), iomp.write_bytes(b"")
+    maps.write_text(f"7f00-7f01 r-xp 0 08:01 1 {gomp}\n7f02-7f03 r-xp 0 08:01 2 {iomp}\n"
+                    "7f04-7f05 r-xp 0 08:01 3 /usr/lib/libc.so.6\n")
+    assert fused_cpu._openmp_runtimes(str(maps)) == {str(gomp), str(iomp)}
+    assert fused_cpu._openmp_runtimes(str(tmp_path / "missing")) == set()
+
+
+@needs_kernel
+@pytest.mark.parametrize("attention", ["star", "vanilla"])
+def test_the_inference_path_takes_it_and_matches_the_reference_kernel(attention, monkeypatch):
+    torch.manual_seed(0)
+    model = MixSTE(num_frames=27, dim=64, depth=2, num_heads=4, attention=attention).eval()  # heads of 16
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.2)
+    x = torch.randn(3, 27, 17, 2, generator=torch.Generator().manual_seed(1))
+    calls = []
+    original = fused_cpu.attention
+    monkeypatch.setattr(fused_cpu, "attention", lambda *a: calls.append(a[2]) or original(*a))
+    with torch.inference_mode():
+        fast = model.set_attention_kernel("auto")(x)
+        expected = model.set_attention_kernel("reference")(x)
+    assert calls == ["joints", "frames"] * 2
+    assert _rel(fast, expected) < 1e-5
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.inference_mode():  # bf16: the eager path
+        model.set_attention_kernel("auto")(x)
+    assert len(calls) == 4
