@@ -46,7 +46,7 @@ bench: $(STAMP)
 	$(VENV)/bin/starpose bench
 
 clean:
-	rm -rf $(VENV) $(BLENDER_VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(BLENDER_VENV) build *.egg-info src/*.egg-info src/starpose/models/kernels/_fused_cpu*.so
 
 # The long fault campaign (not part of `make test`): 20 random kill points, 5000 fuzz cases per reader.
 faults: $(STAMP)
