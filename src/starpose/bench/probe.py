@@ -17,7 +17,13 @@ import sys
 from starpose.errors import StarposeError
 from starpose.train.interrupts import Interrupted
 
-_CODE = """import json, sys
+# The probe restores Python's own SIGINT handling and SIGTERM's default and unblocks both: a
+# child inherits ignored dispositions and blocked masks from whatever its parent process went
+# through (seen under pytest: a probe that slept through the SIGINT meant for it).
+_CODE = """import json, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGINT, signal.SIGTERM}})
 try:
     from {module} import {function}
     print(json.dumps({function}(json.loads(sys.argv[1]))))
