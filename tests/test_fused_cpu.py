@@ -159,3 +159,78 @@ def test_the_inference_path_takes_it_and_matches_the_reference_kernel(attention,
     with torch.autocast("cpu", dtype=torch.bfloat16), torch.inference_mode():  # bf16: the eager path
         model.set_attention_kernel("auto")(x)
     assert len(calls) == 4
+
+
+def _split(qkv):
+    """q, k, v as Attention.split_heads makes them: strided (B, h, N, d) views into qkv (B, N, 3, h, d)."""
+    return tuple(t.transpose(1, 2) for t in qkv.unbind(2))
+
+
+def _attend_and_grads(fn, qkv, wa, grad_out, scale):
+    qkv.grad = None
+    if wa is not None:
+        wa.grad = None
+    out = fn(*_split(qkv), wa, scale=scale)
+    out.backward(grad_out)
+    return out.detach(), [qkv.grad.clone()] + ([] if wa is None else [wa.grad.clone()])
+
+
+@needs_kernel
+@pytest.mark.parametrize("star", [False, True])
+@pytest.mark.parametrize("batch, heads, tokens, d", [
+    (4, 4, 17, 16), (3, 2, 27, 32), (2, 2, 81, 64), (2, 3, 1, 16), (1, 2, 128, 16), (5, 1, 33, 32)])
+def test_training_forward_and_backward_equal_the_reference_kernel(star, batch, heads, tokens, d):
+    g = torch.Generator().manual_seed(tokens + d)
+    qkv = torch.randn(batch, tokens, 3, heads, d, generator=g).requires_grad_()
+    wa = (0.3 * torch.randn(tokens, d, generator=g)).requires_grad_() if star else None
+    grad_out = torch.randn(batch, heads, tokens, d, generator=g)
+    out, grads = _attend_and_grads(fused_cpu.attend, qkv, wa, grad_out, d ** -0.5)
+    ref_out, ref_grads = _attend_and_grads(reference.attend, qkv, wa, grad_out, d ** -0.5)
+    assert _rel(out, ref_out) < 1e-5
+    assert len(grads) == len(ref_grads) == (2 if star else 1)
+    for grad, ref in zip(grads, ref_grads):  # at one token q, k and Wa get exact zeros
+        assert (grad - ref).abs().max() <= 1e-5 * ref.abs().max()
+
+
+@needs_kernel
+def test_the_output_merges_heads_without_a_copy_and_gradients_are_deterministic():
+    B, h, N, d = 3, 4, 27, 16
+    g = torch.Generator().manual_seed(0)
+    qkv = torch.randn(B, N, 3, h, d, generator=g).requires_grad_()
+    wa = torch.randn(N, d, generator=g).requires_grad_()
+    grad_out = torch.randn(B, h, N, d, generator=g)
+    out = fused_cpu.attend(*_split(qkv), wa, scale=0.25)
+    merged = out.transpose(1, 2).reshape(B, N, h * d)
+    assert merged.data_ptr() == out.data_ptr()  # a view: no head-merge copy
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        first = _attend_and_grads(fused_cpu.attend, qkv, wa, grad_out, 0.25)[1]
+        again = _attend_and_grads(fused_cpu.attend, qkv, wa, grad_out, 0.25)[1]
+        torch.set_num_threads(1)
+        one = _attend_and_grads(fused_cpu.attend, qkv, wa, grad_out, 0.25)[1]
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))  # same threads: same bits (exact resume)
+    assert torch.equal(first[0], one[0])  # dq, dk, dv: one job per (sequence, head), no sums across
+    assert _rel(first[1], one[1]) < 1e-6  # dWa: summed per thread, then over the threads
+
+
+@needs_kernel
+@pytest.mark.parametrize("d, dtype, compiled", [(16, torch.float32, True), (8, torch.float32, False),
+                                                (16, torch.float64, False)])
+def test_the_cpu_small_kernel_runs_compiled_where_covered_and_eager_elsewhere(d, dtype, compiled, monkeypatch):
+    from starpose.models.kernels import cpu_small
+
+    calls = []
+    original = fused_cpu.attend
+    monkeypatch.setattr(fused_cpu, "attend", lambda *a, **kw: calls.append(1) or original(*a, **kw))
+    g = torch.Generator().manual_seed(d)
+    qkv = torch.randn(2, 17, 3, 2, d, generator=g, dtype=dtype).requires_grad_()
+    wa = torch.randn(17, d, generator=g, dtype=dtype).requires_grad_()
+    grad_out = torch.randn(2, 2, 17, d, generator=g, dtype=dtype)
+    out, grads = _attend_and_grads(cpu_small.attend, qkv, wa, grad_out, 0.3)
+    assert calls == ([1] if compiled else [])
+    ref_out, ref_grads = _attend_and_grads(reference.attend, qkv, wa, grad_out, 0.3)
+    assert out.dtype == dtype and _rel(out, ref_out) < 1e-5
+    assert all(_rel(a, b) < 1e-5 for a, b in zip(grads, ref_grads))

@@ -7,6 +7,12 @@ the ``(N, N)`` probabilities (cheaper than anything else at these lengths) and w
 into one buffer, so that the caller's head split turns them back into the ``qkv`` layout in a
 single copy. No attention dropout.
 
+Where the compiled kernel is built and covers the call (fp32, head dims 16/32/64, up to 128
+tokens: :func:`starpose.models.kernels.fused_cpu.covers`), the same function runs there instead:
+forward and backward read q, k, v where they lie (no head-major copies), keep the weights for
+the backward, and write the output as a view that merges the heads without a copy
+(:mod:`.fused_cpu`). The eager autograd function below is the rest (fp64, other head dims).
+
 The star logits are built as the star term plus the q.k term accumulated in place
 (``baddbmm_``), with no broadcast copy of ``Wa``. Up to :data:`KEYS_MAJOR_MAX` tokens the logits
 are stored keys-major (transposed) and the softmax runs over dim 1; then the star term and both
@@ -15,6 +21,8 @@ star gradients ``d(q*k)``, ``dWa`` are single flat matmuls over ``(B*h*N, N)``.
 from __future__ import annotations
 
 import torch
+
+from starpose.models.kernels import fused_cpu
 
 #: Up to this length the logits are stored keys-major and the softmax runs over dim 1: measured on
 #: a Xeon (AVX-512) with torch 2.13, that softmax kernel beats the last-dim one at 17 tokens (the
@@ -27,6 +35,8 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor |
     """q, k, v ``(B, h, N, d)`` (any strides), ``wa`` ``(N, d)`` or None -> ``(B, h, N, d)``."""
     if dropout_p > 0:
         raise ValueError("the cpu_small attention kernel has no attention dropout")
+    if fused_cpu.covers(q, k, v, wa):  # the compiled forward and backward (fp32, heads of 16/32/64)
+        return fused_cpu.attend(q, k, v, wa, scale=scale)
     return _SmallSeqAttention.apply(q, k, v, None if wa is None else wa.to(q.dtype), scale)
 
 

@@ -1,27 +1,30 @@
-// Fused multi-head attention for short sequences on the CPU, fp32, no autograd.
+// Fused multi-head attention for short sequences on the CPU, fp32: forward and backward.
 //
-// One call does what the eager inference path does in four steps (the head-split copy of q, k
-// and v, the logits, the softmax, weights @ v, the head-merge copy): it reads the qkv linear
-// layer's output rows directly and writes the attention output rows directly, in the token
-// order of the residual stream. Loaded with ctypes by fused_cpu.py (no Python C API, no torch
+// One forward call does what the eager path does in several steps (gathering q, k, v into
+// head-major buffers, the logits, the softmax, weights @ v, the head-merge copy): it reads q, k, v
+// where they are (strided views, e.g. into the qkv linear layer's output) and writes the output
+// where the next layer reads it. The backward reads the saved probabilities and writes dq, dk,
+// dv (and dWa) in the same way. Loaded with ctypes by fused_cpu.py (no Python C API, no torch
 // headers); built by setup.py as an optional extension.
 //
-// Layout. qkv: rows of 3*h*D floats ([q heads | k heads | v heads], head g at g*D), one row per
-// token; out: rows of h*D floats. Sequence s (0 <= s < S) has N tokens; its token n is row
-//     (s / P) * A + (s % P) * B + n * T
-// (spatial attention over the joints of a frame: P=1, A=N, B=0, T=1; temporal attention over
-// the frames of a joint: P=J, A=F*J, B=1, T=J). wa: the Star-Attention weight (N, D) or null.
-// Logits: vanilla scale * q_n . k_m; star 0.5 * (wa_n . (q_m * k_m) + scale * q_n . k_m).
-// Softmax over m with the row maximum subtracted first (exact softmax, no overflow).
+// Tensors are described by a View: element (s, g, n, c) of sequence s (0 <= s < S), head g,
+// position n (0 <= n < N), channel c (0 <= c < D, unit stride) is at
+//     p[(s / P) * s1 + (s % P) * s2 + g * sh + n * sn + c]
+// (two strides for the sequence, so that temporal attention over the frames of each joint reads
+// a (batch, frame, joint, channel) token layout with no copy: P = joints).
+// Logits: vanilla scale * q_n . k_m; star 0.5 * (wa_n . (q_m * k_m) + scale * q_n . k_m), wa
+// (N, D) shared by heads and sequences. Softmax over m with the row maximum subtracted first
+// (exact softmax: no overflow, no underflow to a zero sum).
 //
-// Work is split into jobs (sequence, head), job = s * h + g, shared out by OpenMP. Built with
-// -fopenmp and loaded after torch, the library binds to the OpenMP runtime torch already loaded
-// (same soname), so it uses torch's thread pool rather than a second one competing for cores.
+// Work is split into jobs (sequence, head), job = s * h + g, shared out by OpenMP in a fixed
+// partition per thread count (results do not depend on scheduling; dWa is summed per thread, then
+// over the threads in order). Built with -fopenmp and loaded after torch, the library binds to the
+// OpenMP runtime torch already loaded (same soname): torch's own thread pool.
 //
-// Vectorisation: GCC vector extensions, 16 lanes. Lanes run over the queries n of one
-// (sequence, head) for the logits and the softmax (no horizontal reductions), and over the
-// channels of v for weights @ v. Compiled three times (AVX-512, AVX2+FMA, baseline) and chosen
-// at run time from the CPU's features.
+// Vectorisation: GCC vector extensions, 16 lanes. Lanes run over the queries n for the logits,
+// the softmax and their gradients (no horizontal reductions), and over the channels for the
+// products with rows (weights @ v, dq, dk, dv, dWa). Compiled three times (AVX-512, AVX2+FMA,
+// baseline) and chosen at run time from the CPU's features.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,17 @@
 #endif
 
 #define LANES 16
+
+extern "C" {
+typedef struct {
+    float *p;
+    int64_t s1, s2, sh, sn;
+} View;
+}
+
+static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
+    return v->p + (s / P) * v->s1 + (s % P) * v->s2 + g * v->sh;
+}
 
 #define STARPOSE_BODY                                                                            \
     typedef float vf __attribute__((vector_size(64)));                                          \
@@ -53,43 +67,85 @@
         return p * (vf)e;                                                                        \
     }                                                                                            \
                                                                                                  \
-    /* D channels per head, NV vectors of LANES queries (N <= NV * LANES). */                    \
+    static inline vf load(const float *p) { vf x; memcpy(&x, p, sizeof(vf)); return x; }        \
+    static inline void store(float *p, vf x) { memcpy(p, &x, sizeof(vf)); }                      \
+                                                                                                 \
+    /* out_i (+)= alpha * sum_j w[i * a + j * b] x_j for i < ni, j < nj; rows of D channels at */ \
+    /* x + j * xs and out + i * os; add: accumulate into out. Four rows of out at a time. */     \
+    template <int D>                                                                             \
+    static void rows(float *out, int64_t os, const float *w, int64_t a, int64_t b,               \
+                     const float *x, int64_t xs, int64_t ni, int64_t nj, float alpha, bool add) { \
+        constexpr int E = D / LANES;                                                             \
+        int64_t i = 0;                                                                           \
+        for (; i + 4 <= ni; i += 4) {                                                            \
+            vf o0[E], o1[E], o2[E], o3[E];                                                       \
+            for (int e = 0; e < E; ++e) o0[e] = o1[e] = o2[e] = o3[e] = (vf){};                  \
+            for (int64_t j = 0; j < nj; ++j) {                                                   \
+                const float *wj = w + i * a + j * b;                                             \
+                const float w0 = wj[0], w1 = wj[a], w2 = wj[2 * a], w3 = wj[3 * a];              \
+                for (int e = 0; e < E; ++e) {                                                    \
+                    const vf xv = load(x + j * xs + e * LANES);                                  \
+                    o0[e] += w0 * xv; o1[e] += w1 * xv; o2[e] += w2 * xv; o3[e] += w3 * xv;     \
+                }                                                                                \
+            }                                                                                    \
+            vf *os4[4] = {o0, o1, o2, o3};                                                       \
+            for (int r = 0; r < 4; ++r)                                                          \
+                for (int e = 0; e < E; ++e) {                                                    \
+                    float *dst = out + (i + r) * os + e * LANES;                                 \
+                    const vf y = alpha * os4[r][e];                                              \
+                    store(dst, add ? load(dst) + y : y);                                         \
+                }                                                                                \
+        }                                                                                        \
+        for (; i < ni; ++i) {                                                                    \
+            vf o0[E];                                                                            \
+            for (int e = 0; e < E; ++e) o0[e] = (vf){};                                          \
+            for (int64_t j = 0; j < nj; ++j)                                                     \
+                for (int e = 0; e < E; ++e) o0[e] += w[i * a + j * b] * load(x + j * xs + e * LANES); \
+            for (int e = 0; e < E; ++e) {                                                        \
+                float *dst = out + i * os + e * LANES;                                           \
+                const vf y = alpha * o0[e];                                                      \
+                store(dst, add ? load(dst) + y : y);                                             \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* xt[c][j] (lanes: positions n = j * LANES + lane) = x_n[c] * f, zero past N. */             \
     template <int D, int NV>                                                                     \
-    static int jobs(const float *qkv, float *out, const float *wa, int64_t N, int64_t h,         \
-                    int64_t P, int64_t A, int64_t B, int64_t T, float scale, int64_t j0,         \
-                    int64_t j1) {                                                                \
-        const int64_t C = h * D, R = 3 * C, rs = T * R, os = T * C, width = NV * LANES;          \
+    static void transpose(vf (*xt)[NV], const float *x, int64_t xs, int64_t N, float f) {        \
+        for (int c = 0; c < D; ++c)                                                              \
+            for (int j = 0; j < NV; ++j)                                                         \
+                for (int l = 0; l < LANES; ++l) {                                                \
+                    const int64_t n = j * LANES + l;                                             \
+                    xt[c][j][l] = n < N ? x[n * xs + c] * f : 0.0f;                              \
+                }                                                                                \
+    }                                                                                            \
+                                                                                                 \
+    /* Forward of jobs [j0, j1). probs: null, or (jobs, N, NV * LANES) to keep the weights */   \
+    /* (normalised, [m][n]) for the backward. */                                                 \
+    template <int D, int NV>                                                                     \
+    static int forward(const View *q, const View *k, const View *v, const View *o, const float *wa, \
+                       int64_t P, int64_t N, int64_t h, float scale, float *probs, int64_t j0,   \
+                       int64_t j1) {                                                             \
+        const int64_t width = NV * LANES;                                                        \
         const float qs = wa ? 0.5f * scale : scale;                                              \
         vf QT[D][NV], WT[D][NV];                                                                 \
-        vf *Pv = (vf *)aligned_alloc(64, sizeof(vf) * NV * N); /* weights, [m][n] */            \
-        float *qk = (float *)malloc(sizeof(float) * D * N);    /* 0.5 q_m * k_m */              \
-        if (!Pv || !qk) { free(Pv); free(qk); return 2; }                                        \
-        const float *Pm = (const float *)Pv;                                                     \
-        if (wa)                                                                                  \
-            for (int c = 0; c < D; ++c)                                                          \
-                for (int j = 0; j < NV; ++j)                                                     \
-                    for (int l = 0; l < LANES; ++l) {                                            \
-                        int64_t n = j * LANES + l;                                               \
-                        WT[c][j][l] = n < N ? wa[n * D + c] : 0.0f;                              \
-                    }                                                                            \
+        vf *local = (vf *)aligned_alloc(64, sizeof(vf) * NV * N);                                \
+        float *qk = (float *)malloc(sizeof(float) * D * N); /* 0.5 q_m * k_m */                 \
+        if (!local || !qk) { free(local); free(qk); return 2; }                                  \
+        if (wa) transpose<D, NV>(WT, wa, D, N, 1.0f);                                            \
         for (int64_t job = j0; job < j1; ++job) {                                                \
             const int64_t s = job / h, g = job % h;                                              \
-            const int64_t tok0 = (s / P) * A + (s % P) * B;                                      \
-            const float *qb = qkv + tok0 * R + g * D, *kb = qb + C, *vb = qb + 2 * C;            \
-            float *ob = out + tok0 * C + g * D;                                                  \
-            for (int c = 0; c < D; ++c) /* q transposed, queries in lanes, scaled */             \
-                for (int j = 0; j < NV; ++j)                                                     \
-                    for (int l = 0; l < LANES; ++l) {                                            \
-                        int64_t n = j * LANES + l;                                               \
-                        QT[c][j][l] = n < N ? qb[n * rs + c] * qs : 0.0f;                        \
-                    }                                                                            \
+            const float *qb = at(q, s, P, g), *kb = at(k, s, P, g), *vb = at(v, s, P, g);        \
+            float *ob = at(o, s, P, g);                                                          \
+            vf *Pv = probs ? (vf *)(probs + job * N * width) : local;                            \
+            transpose<D, NV>(QT, qb, q->sn, N, qs);                                              \
             if (wa)                                                                              \
                 for (int64_t m = 0; m < N; ++m)                                                  \
-                    for (int c = 0; c < D; ++c) qk[m * D + c] = 0.5f * qb[m * rs + c] * kb[m * rs + c]; \
+                    for (int c = 0; c < D; ++c) qk[m * D + c] = 0.5f * qb[m * q->sn + c] * kb[m * k->sn + c]; \
             vf mx[NV];                                                                           \
             for (int j = 0; j < NV; ++j) mx[j] = (vf){} - 3.0e38f;                               \
             for (int64_t m = 0; m < N; ++m) { /* logits of key m for every query */              \
-                const float *km = kb + m * rs;                                                   \
+                const float *km = kb + m * k->sn;                                                \
                 vf a0[NV], a1[NV];                                                               \
                 for (int j = 0; j < NV; ++j) a0[j] = a1[j] = (vf){};                             \
                 for (int c = 0; c < D; c += 2)                                                   \
@@ -106,9 +162,9 @@
                         }                                                                        \
                 }                                                                                \
                 for (int j = 0; j < NV; ++j) {                                                   \
-                    vf a = a0[j] + a1[j];                                                        \
-                    Pv[m * NV + j] = a;                                                          \
-                    mx[j] = a > mx[j] ? a : mx[j];                                               \
+                    vf x = a0[j] + a1[j];                                                        \
+                    Pv[m * NV + j] = x;                                                          \
+                    mx[j] = x > mx[j] ? x : mx[j];                                               \
                 }                                                                                \
             }                                                                                    \
             vf sum[NV];                                                                          \
@@ -119,71 +175,96 @@
                     Pv[m * NV + j] = e;                                                          \
                     sum[j] += e;                                                                 \
                 }                                                                                \
-            float inv[NV * LANES];                                                               \
-            for (int j = 0; j < NV; ++j) {                                                       \
-                vf x = 1.0f / sum[j];                                                            \
-                memcpy(inv + j * LANES, &x, sizeof(vf));                                         \
-            }                                                                                    \
-            int64_t n = 0; /* out_n = sum_m w[n, m] v_m / sum_n, channels in lanes, 4 rows at once */ \
-            for (; n + 4 <= N; n += 4) {                                                         \
-                vf o0[D / LANES], o1[D / LANES], o2[D / LANES], o3[D / LANES];                   \
-                for (int e = 0; e < D / LANES; ++e) o0[e] = o1[e] = o2[e] = o3[e] = (vf){};      \
-                for (int64_t m = 0; m < N; ++m) {                                                \
-                    vf x[D / LANES];                                                             \
-                    memcpy(x, vb + m * rs, sizeof(x));                                           \
-                    const float *pm = Pm + m * width + n;                                        \
-                    for (int e = 0; e < D / LANES; ++e) {                                        \
-                        o0[e] += pm[0] * x[e];                                                   \
-                        o1[e] += pm[1] * x[e];                                                   \
-                        o2[e] += pm[2] * x[e];                                                   \
-                        o3[e] += pm[3] * x[e];                                                   \
-                    }                                                                            \
-                }                                                                                \
-                for (int e = 0; e < D / LANES; ++e) {                                            \
-                    vf y;                                                                        \
-                    y = o0[e] * inv[n]; memcpy(ob + n * os + e * LANES, &y, sizeof(vf));         \
-                    y = o1[e] * inv[n + 1]; memcpy(ob + (n + 1) * os + e * LANES, &y, sizeof(vf)); \
-                    y = o2[e] * inv[n + 2]; memcpy(ob + (n + 2) * os + e * LANES, &y, sizeof(vf)); \
-                    y = o3[e] * inv[n + 3]; memcpy(ob + (n + 3) * os + e * LANES, &y, sizeof(vf)); \
-                }                                                                                \
-            }                                                                                    \
-            for (; n < N; ++n) {                                                                 \
-                vf o0[D / LANES];                                                                \
-                for (int e = 0; e < D / LANES; ++e) o0[e] = (vf){};                              \
-                for (int64_t m = 0; m < N; ++m) {                                                \
-                    vf x[D / LANES];                                                             \
-                    memcpy(x, vb + m * rs, sizeof(x));                                           \
-                    for (int e = 0; e < D / LANES; ++e) o0[e] += Pm[m * width + n] * x[e];      \
-                }                                                                                \
-                for (int e = 0; e < D / LANES; ++e) {                                            \
-                    vf y = o0[e] * inv[n];                                                       \
-                    memcpy(ob + n * os + e * LANES, &y, sizeof(vf));                             \
-                }                                                                                \
-            }                                                                                    \
+            for (int j = 0; j < NV; ++j) sum[j] = 1.0f / sum[j];                                 \
+            for (int64_t m = 0; m < N; ++m)                                                      \
+                for (int j = 0; j < NV; ++j) Pv[m * NV + j] *= sum[j];                           \
+            /* out_n = sum_m w[n, m] v_m */                                                      \
+            rows<D>(ob, o->sn, (const float *)Pv, 1, width, vb, v->sn, N, N, 1.0f, false);       \
         }                                                                                        \
-        free(Pv);                                                                                \
+        free(local);                                                                             \
         free(qk);                                                                                \
         return 0;                                                                                \
     }                                                                                            \
                                                                                                  \
-    static int run(const float *qkv, float *out, const float *wa, int64_t N, int64_t h,          \
-                   int64_t d, int64_t P, int64_t A, int64_t B, int64_t T, float scale,           \
-                   int64_t j0, int64_t j1) {                                                     \
-        const int64_t nv = (N + LANES - 1) / LANES;                                              \
-        const int64_t NVs[] = {1, 2, 4, 8};                                                      \
-        int k = 0;                                                                               \
-        while (k < 4 && NVs[k] < nv) ++k;                                                        \
-        if (k == 4) return 1;                                                                    \
-        int (*table[3][4])(const float *, float *, const float *, int64_t, int64_t, int64_t,     \
-                           int64_t, int64_t, int64_t, float, int64_t, int64_t) = {               \
-            {jobs<16, 1>, jobs<16, 2>, jobs<16, 4>, jobs<16, 8>},                                \
-            {jobs<32, 1>, jobs<32, 2>, jobs<32, 4>, jobs<32, 8>},                                \
-            {jobs<64, 1>, jobs<64, 2>, jobs<64, 4>, jobs<64, 8>},                                \
-        };                                                                                       \
-        const int row = d == 16 ? 0 : d == 32 ? 1 : d == 64 ? 2 : -1;                            \
-        if (row < 0) return 1;                                                                   \
-        return table[row][k](qkv, out, wa, N, h, P, A, B, T, scale, j0, j1);                      \
-    }
+    /* Backward of jobs [j0, j1) from the saved weights; dwa: this thread's (N, D) sum. */      \
+    template <int D, int NV>                                                                     \
+    static int backward(const View *q, const View *k, const View *v, const View *go,             \
+                        const float *probs, const float *wa, const View *dq, const View *dk,     \
+                        const View *dv, float *dwa, int64_t P, int64_t N, int64_t h, float scale, \
+                        int64_t j0, int64_t j1) {                                                \
+        const int64_t width = NV * LANES;                                                        \
+        const float qs = wa ? 0.5f * scale : scale;                                              \
+        vf GT[D][NV];                                                                            \
+        vf *dL = (vf *)aligned_alloc(64, sizeof(vf) * NV * N);    /* [m][n] */                  \
+        float *u = (float *)malloc(sizeof(float) * 2 * D * N);     /* q*k, then d(q*k) rows */  \
+        if (!dL || !u) { free(dL); free(u); return 2; }                                          \
+        float *du = u + D * N;                                                                   \
+        for (int64_t job = j0; job < j1; ++job) {                                                \
+            const int64_t s = job / h, g = job % h;                                              \
+            const float *qb = at(q, s, P, g), *kb = at(k, s, P, g), *vb = at(v, s, P, g);        \
+            const float *gb = at(go, s, P, g);                                                   \
+            float *dqb = at(dq, s, P, g), *dkb = at(dk, s, P, g), *dvb = at(dv, s, P, g);        \
+            const vf *Pv = (const vf *)(probs + job * N * width);                                \
+            const float *Pf = probs + job * N * width;                                           \
+            /* dv_m = sum_n w[n, m] dout_n */                                                    \
+            rows<D>(dvb, dv->sn, Pf, width, 1, gb, go->sn, N, N, 1.0f, false);                   \
+            /* dw[n, m] = dout_n . v_m (queries in lanes); then dlogits = w (dw - rowsum(w dw)) */ \
+            transpose<D, NV>(GT, gb, go->sn, N, 1.0f);                                           \
+            vf rs[NV];                                                                           \
+            for (int j = 0; j < NV; ++j) rs[j] = (vf){};                                         \
+            for (int64_t m = 0; m < N; ++m) {                                                    \
+                const float *vm = vb + m * v->sn;                                                \
+                vf a0[NV], a1[NV];                                                               \
+                for (int j = 0; j < NV; ++j) a0[j] = a1[j] = (vf){};                             \
+                for (int c = 0; c < D; c += 2)                                                   \
+                    for (int j = 0; j < NV; ++j) {                                               \
+                        a0[j] += vm[c] * GT[c][j];                                               \
+                        a1[j] += vm[c + 1] * GT[c + 1][j];                                       \
+                    }                                                                            \
+                for (int j = 0; j < NV; ++j) {                                                   \
+                    const vf x = a0[j] + a1[j];                                                  \
+                    dL[m * NV + j] = x;                                                          \
+                    rs[j] += Pv[m * NV + j] * x;                                                 \
+                }                                                                                \
+            }                                                                                    \
+            for (int64_t m = 0; m < N; ++m)                                                      \
+                for (int j = 0; j < NV; ++j) dL[m * NV + j] = Pv[m * NV + j] * (dL[m * NV + j] - rs[j]); \
+            const float *dLf = (const float *)dL;                                                \
+            /* q.k term: dq_n = qs sum_m dL[n, m] k_m, dk_m = qs sum_n dL[n, m] q_n */           \
+            rows<D>(dqb, dq->sn, dLf, 1, width, kb, k->sn, N, N, qs, false);                     \
+            rows<D>(dkb, dk->sn, dLf, width, 1, qb, q->sn, N, N, qs, false);                     \
+            if (wa) { /* star: u = q*k; du_m = 0.5 sum_n dL[n, m] wa_n; dwa_n += 0.5 sum_m dL[n, m] u_m */ \
+                for (int64_t m = 0; m < N; ++m)                                                  \
+                    for (int c = 0; c < D; ++c) u[m * D + c] = qb[m * q->sn + c] * kb[m * k->sn + c]; \
+                rows<D>(du, D, dLf, width, 1, wa, D, N, N, 0.5f, false);                         \
+                rows<D>(dwa, D, dLf, 1, width, u, D, N, N, 0.5f, true);                          \
+                for (int64_t m = 0; m < N; ++m)                                                  \
+                    for (int c = 0; c < D; ++c) {                                                \
+                        dqb[m * dq->sn + c] += kb[m * k->sn + c] * du[m * D + c];                \
+                        dkb[m * dk->sn + c] += qb[m * q->sn + c] * du[m * D + c];                \
+                    }                                                                            \
+            }                                                                                    \
+        }                                                                                        \
+        free(dL);                                                                                \
+        free(u);                                                                                 \
+        return 0;                                                                                \
+    }                                                                                            \
+                                                                                                 \
+    typedef int (*fwd_fn)(const View *, const View *, const View *, const View *, const float *, \
+                          int64_t, int64_t, int64_t, float, float *, int64_t, int64_t);          \
+    typedef int (*bwd_fn)(const View *, const View *, const View *, const View *, const float *, \
+                          const float *, const View *, const View *, const View *, float *,      \
+                          int64_t, int64_t, int64_t, float, int64_t, int64_t);                    \
+    static const fwd_fn FWD[3][4] = {                                                            \
+        {forward<16, 1>, forward<16, 2>, forward<16, 4>, forward<16, 8>},                        \
+        {forward<32, 1>, forward<32, 2>, forward<32, 4>, forward<32, 8>},                        \
+        {forward<64, 1>, forward<64, 2>, forward<64, 4>, forward<64, 8>},                        \
+    };                                                                                           \
+    static const bwd_fn BWD[3][4] = {                                                            \
+        {backward<16, 1>, backward<16, 2>, backward<16, 4>, backward<16, 8>},                    \
+        {backward<32, 1>, backward<32, 2>, backward<32, 4>, backward<32, 8>},                    \
+        {backward<64, 1>, backward<64, 2>, backward<64, 4>, backward<64, 8>},                    \
+    };
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #pragma GCC push_options
@@ -198,56 +279,110 @@ namespace isa_avx2 { STARPOSE_BODY }
 #endif
 namespace isa_base { STARPOSE_BODY }
 
-typedef int (*runner)(const float *, float *, const float *, int64_t, int64_t, int64_t, int64_t,
-                      int64_t, int64_t, int64_t, float, int64_t, int64_t);
-
-static runner pick(void) {
+// 0 baseline, 1 AVX2, 2 AVX-512
+static int isa(void) {
 #ifdef STARPOSE_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512vl"))
-        return isa_avx512::run;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return isa_avx2::run;
+        return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
 #endif
-    return isa_base::run;
+    return 0;
 }
+
+// Indices into the tables: head dim (-1 if not covered) and vectors of queries (-1 if too long).
+static int dim_row(int64_t d) { return d == 16 ? 0 : d == 32 ? 1 : d == 64 ? 2 : -1; }
+static int len_col(int64_t N) {
+    if (N < 1) return -1;
+    const int64_t nv = (N + LANES - 1) / LANES;
+    return nv <= 1 ? 0 : nv <= 2 ? 1 : nv <= 4 ? 2 : nv <= 8 ? 3 : -1;
+}
+
+static int threads_for(int threads, int64_t jobs) {
+    if (threads < 1) threads = 1;
+    return jobs < 2 * (int64_t)threads ? 1 : threads;
+}
+
+#ifdef _OPENMP
+#define THREAD_ID(nt, t) nt = omp_get_num_threads(), t = omp_get_thread_num()
+#else
+#define THREAD_ID(nt, t) (void)0
+#endif
 
 extern "C" {
 
 // Which code path runs here: 3 AVX-512, 2 AVX2, 1 baseline.
-int starpose_fused_isa(void) {
-    runner r = pick();
-#ifdef STARPOSE_X86
-    if (r == isa_avx512::run) return 3;
-    if (r == isa_avx2::run) return 2;
-#endif
-    return 1;
+int starpose_fused_isa(void) { return isa() + 1; }
+
+// 1 if (d, N) is covered (head dim 16, 32 or 64; 1 to 128 positions), else 0.
+int starpose_fused_supports(int64_t d, int64_t N) { return dim_row(d) >= 0 && len_col(N) >= 0; }
+
+// Floats per (sequence, head) of the saved weights: N * (N rounded up to the vector width).
+int64_t starpose_fused_probs_per_job(int64_t N) {
+    const int c = len_col(N);
+    return c < 0 ? 0 : N * (int64_t)(LANES << c);
 }
 
-// 1 if (d, N) is covered (D in 16, 32, 64; N <= 128), else 0.
-int starpose_fused_supports(int64_t d, int64_t N) {
-    return (d == 16 || d == 32 || d == 64) && N >= 1 && N <= 8 * LANES;
-}
-
-// Attention of the S sequences (layout above) into out; threads: OpenMP threads to use.
-// Returns 0, 1 for an unsupported (d, N), 2 when memory ran out.
-int starpose_fused_attention(const float *qkv, float *out, const float *wa, int64_t S, int64_t N,
-                             int64_t h, int64_t d, int64_t P, int64_t A, int64_t B, int64_t T,
-                             float scale, int threads) {
-    if (!starpose_fused_supports(d, N)) return 1;
-    static runner r = pick();
+// Forward of S sequences x h heads; probs: null or starpose_fused_probs_per_job(N) * S * h
+// floats to keep the weights for the backward. Returns 0, 1 (not covered), 2 (out of memory).
+int starpose_fused_forward(const View *q, const View *k, const View *v, const View *out,
+                           const float *wa, int64_t S, int64_t P, int64_t N, int64_t h, int64_t d,
+                           float scale, float *probs, int threads) {
+    const int row = dim_row(d), col = len_col(N);
+    if (row < 0 || col < 0 || P < 1) return 1;
+    const int which = isa();
     const int64_t total = S * h;
     int rc = 0;
-    if (threads < 1) threads = 1;
-    if (total < 2 * (int64_t)threads) threads = 1;
-#pragma omp parallel num_threads(threads) reduction(| : rc)
+#pragma omp parallel num_threads(threads_for(threads, total)) reduction(| : rc)
     {
         int nt = 1, t = 0;
-#ifdef _OPENMP
-        nt = omp_get_num_threads();
-        t = omp_get_thread_num();
+        THREAD_ID(nt, t);
+        const int64_t j0 = total * t / nt, j1 = total * (t + 1) / nt;
+#ifdef STARPOSE_X86
+        if (which == 2) rc |= isa_avx512::FWD[row][col](q, k, v, out, wa, P, N, h, scale, probs, j0, j1);
+        else if (which == 1) rc |= isa_avx2::FWD[row][col](q, k, v, out, wa, P, N, h, scale, probs, j0, j1);
+        else
 #endif
-        rc |= r(qkv, out, wa, N, h, d, P, A, B, T, scale, total * t / nt, total * (t + 1) / nt);
+            rc |= isa_base::FWD[row][col](q, k, v, out, wa, P, N, h, scale, probs, j0, j1);
+    }
+    return rc;
+}
+
+// Backward: dq, dk, dv (written, not accumulated) and, where wa is given, dwa (N, d) written.
+int starpose_fused_backward(const View *q, const View *k, const View *v, const View *grad_out,
+                            const float *probs, const float *wa, const View *dq, const View *dk,
+                            const View *dv, float *dwa, int64_t S, int64_t P, int64_t N, int64_t h,
+                            int64_t d, float scale, int threads) {
+    const int row = dim_row(d), col = len_col(N);
+    if (row < 0 || col < 0 || P < 1) return 1;
+    const int which = isa();
+    const int64_t total = S * h;
+    const int nthreads = threads_for(threads, total);
+    float *partial = wa ? (float *)calloc((size_t)nthreads * N * d, sizeof(float)) : NULL;
+    if (wa && !partial) return 2;
+    int rc = 0, used = 1;
+#pragma omp parallel num_threads(nthreads) reduction(| : rc)
+    {
+        int nt = 1, t = 0;
+        THREAD_ID(nt, t);
+        if (t == 0) used = nt;
+        const int64_t j0 = total * t / nt, j1 = total * (t + 1) / nt;
+        float *mine = partial ? partial + (int64_t)t * N * d : NULL;
+#ifdef STARPOSE_X86
+        if (which == 2) rc |= isa_avx512::BWD[row][col](q, k, v, grad_out, probs, wa, dq, dk, dv, mine, P, N, h, scale, j0, j1);
+        else if (which == 1) rc |= isa_avx2::BWD[row][col](q, k, v, grad_out, probs, wa, dq, dk, dv, mine, P, N, h, scale, j0, j1);
+        else
+#endif
+            rc |= isa_base::BWD[row][col](q, k, v, grad_out, probs, wa, dq, dk, dv, mine, P, N, h, scale, j0, j1);
+    }
+    if (wa) {
+        for (int64_t i = 0; i < N * d; ++i) {
+            float sum = 0.0f;
+            for (int t = 0; t < used; ++t) sum += partial[(int64_t)t * N * d + i];
+            dwa[i] = sum;
+        }
+        free(partial);
     }
     return rc;
 }

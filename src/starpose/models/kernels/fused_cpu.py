@@ -35,6 +35,13 @@ UNAVAILABLE: str | None = None
 _LIB = None
 
 
+class _View(ctypes.Structure):
+    """A strided tensor as the library reads it: element (s, g, n, c) at
+    ``p[(s // P) * s1 + (s % P) * s2 + g * sh + n * sn + c]``."""
+    _fields_ = [("p", ctypes.c_void_p), ("s1", ctypes.c_int64), ("s2", ctypes.c_int64),
+                ("sh", ctypes.c_int64), ("sn", ctypes.c_int64)]
+
+
 def _openmp_runtimes(maps: str = "/proc/self/maps") -> set[str]:
     """The OpenMP runtime files mapped into this process (Linux; empty where unknown)."""
     try:
@@ -64,12 +71,17 @@ def _load():
     if len(runtimes) > 1:
         UNAVAILABLE = f"two OpenMP runtimes would run side by side ({', '.join(sorted(runtimes))})"
         return None
-    lib.starpose_fused_attention.restype = ctypes.c_int
-    i64 = ctypes.c_int64
-    lib.starpose_fused_attention.argtypes = ([ctypes.c_void_p] * 3 + [i64] * 8
-                                             + [ctypes.c_float, ctypes.c_int])
+    i64, view = ctypes.c_int64, ctypes.POINTER(_View)
+    lib.starpose_fused_forward.restype = ctypes.c_int
+    lib.starpose_fused_forward.argtypes = ([view] * 4 + [ctypes.c_void_p] + [i64] * 5
+                                           + [ctypes.c_float, ctypes.c_void_p, ctypes.c_int])
+    lib.starpose_fused_backward.restype = ctypes.c_int
+    lib.starpose_fused_backward.argtypes = ([view] * 4 + [ctypes.c_void_p] * 2 + [view] * 3
+                                            + [ctypes.c_void_p] + [i64] * 5 + [ctypes.c_float, ctypes.c_int])
     lib.starpose_fused_supports.restype = ctypes.c_int
     lib.starpose_fused_supports.argtypes = [i64, i64]
+    lib.starpose_fused_probs_per_job.restype = i64
+    lib.starpose_fused_probs_per_job.argtypes = [i64]
     lib.starpose_fused_isa.restype = ctypes.c_int
     return lib
 
@@ -88,8 +100,43 @@ def available() -> bool:
 def supports(qkv: torch.Tensor, head_dim: int, seq_len: int) -> bool:
     """Whether :func:`attention` runs on ``qkv`` with these heads and sequences."""
     return (_LIB is not None and qkv.dtype == torch.float32 and qkv.device.type == "cpu"
-            and qkv.is_contiguous() and not qkv.requires_grad
-            and bool(_LIB.starpose_fused_supports(head_dim, seq_len)))
+            and qkv.is_contiguous() and bool(_LIB.starpose_fused_supports(head_dim, seq_len)))
+
+
+def covers(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor | None) -> bool:
+    """Whether :func:`attend` runs on q, k, v ``(B, h, N, d)``: fp32 on the CPU, unit stride
+    over the channels, head dim 16/32/64, 1 to 128 positions."""
+    if _LIB is None:
+        return False
+    _, _, N, d = q.shape
+    return (all(t.dtype == torch.float32 and t.device.type == "cpu" and t.stride(3) == 1
+                and t.shape == q.shape for t in (q, k, v))
+            and (wa is None or wa.shape == (N, d))
+            and bool(_LIB.starpose_fused_supports(d, N)))
+
+
+def _view(t: torch.Tensor) -> _View:
+    """``t`` ``(S1, P, h, N, d)`` (unit stride over d) as the library's View."""
+    s1, s2, sh, sn, sc = t.stride()
+    assert sc == 1 or t.shape[-1] == 1
+    return _View(t.data_ptr(), s1, s2, sh, sn)
+
+
+def _run_forward(q5, k5, v5, out5, wa, scale: float, probs: torch.Tensor | None) -> None:
+    S1, P, h, N, d = q5.shape
+    wa_ = None if wa is None else wa.detach().to(torch.float32).contiguous()
+    rc = _LIB.starpose_fused_forward(_view(q5), _view(k5), _view(v5), _view(out5),
+                                     None if wa_ is None else wa_.data_ptr(), S1 * P, P, N, h, d,
+                                     float(scale), None if probs is None else probs.data_ptr(),
+                                     torch.get_num_threads())
+    _check(rc)
+
+
+def _check(rc: int) -> None:
+    if rc == 2:
+        raise MemoryError("the fused CPU attention kernel ran out of memory")
+    if rc != 0:
+        raise RuntimeError(f"the fused CPU attention kernel refused its input (code {rc})")
 
 
 def attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, num_heads: int,
@@ -97,32 +144,70 @@ def attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, num_hea
     """Multi-head attention of tokens ``qkv`` ``(B*F*J, 3C)`` (``(B, F, J)`` order, rows
     ``[q | k | v]``, heads of ``head_dim`` within each) over the joints of each frame
     (``over="joints"``) or the frames of each joint (``"frames"``) -> ``(B*F*J, C)`` in the same
-    order. ``wa``: the Star-Attention weight ``(N, head_dim)`` or None. Only where
-    :func:`supports` (a ValueError otherwise)."""
+    order, read and written in place (no copies). ``wa``: the Star-Attention weight
+    ``(N, head_dim)`` or None. No autograd. Only where :func:`supports` (a ValueError otherwise)."""
     B, Fr, J = shape
-    if over == "joints":
-        S, N, P, A, Bs, T = B * Fr, J, 1, J, 0, 1
-    elif over == "frames":
-        S, N, P, A, Bs, T = B * J, Fr, J, Fr * J, 1, J
-    else:
+    h, d = num_heads, head_dim
+    if over not in ("joints", "frames"):
         raise ValueError(f"over must be 'joints' or 'frames', got {over!r}")
-    C = num_heads * head_dim
-    if qkv.shape != (B * Fr * J, 3 * C) or not supports(qkv, head_dim, N):
+    N = J if over == "joints" else Fr
+    if qkv.shape != (B * Fr * J, 3 * h * d) or not supports(qkv, d, N):
         raise ValueError(f"the fused CPU kernel does not cover qkv {tuple(qkv.shape)} "
-                         f"({qkv.dtype}, {num_heads} heads of {head_dim}, {N} tokens)")
-    if wa is not None:
-        wa = wa.detach().to(torch.float32).contiguous()
-        if wa.shape != (N, head_dim):
-            raise ValueError(f"wa must be ({N}, {head_dim}), got {tuple(wa.shape)}")
-    out = torch.empty(qkv.shape[0], C, dtype=torch.float32)
-    rc = _LIB.starpose_fused_attention(qkv.data_ptr(), out.data_ptr(), None if wa is None else wa.data_ptr(),
-                                       S, N, num_heads, head_dim, P, A, Bs, T, float(scale),
-                                       torch.get_num_threads())
-    if rc == 2:
-        raise MemoryError("the fused CPU attention kernel ran out of memory")
-    if rc != 0:
-        raise RuntimeError(f"the fused CPU attention kernel refused its input (code {rc})")
+                         f"({qkv.dtype}, {h} heads of {d}, {N} tokens)")
+    if wa is not None and wa.shape != (N, d):
+        raise ValueError(f"wa must be ({N}, {d}), got {tuple(wa.shape)}")
+    out = torch.empty(B * Fr * J, h * d, dtype=torch.float32)
+    parts = qkv.view(B, Fr, J, 3, h, d).unbind(3)
+    rows = out.view(B, Fr, J, h, d)
+    if over == "joints":  # sequences (B*F, 1), positions J
+        five = lambda t: t.reshape(B * Fr, J, h, d).permute(0, 2, 1, 3).unsqueeze(1)  # noqa: E731
+    else:  # sequences (B, J), positions F
+        five = lambda t: t.permute(0, 2, 3, 1, 4)  # noqa: E731
+    _run_forward(*(five(t) for t in parts), five(rows), wa, scale, None)
     return out
 
 
-__all__ = ["ISA", "UNAVAILABLE", "attention", "available", "supports"]
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor | None = None, *,
+           scale: float) -> torch.Tensor:
+    """``softmax(logits) @ v`` for q, k, v ``(B, h, N, d)`` (strided views, e.g. into a ``qkv``
+    output), with autograd: the weights are kept for a backward written in the same kernel.
+    The output is a ``(B, h, N, d)`` view of a ``(B, N, h, d)`` tensor, so that merging the heads
+    afterwards is a view. Only where :func:`covers` (a ValueError otherwise)."""
+    if not covers(q, k, v, wa):
+        raise ValueError(f"the fused CPU kernel does not cover q {tuple(q.shape)} ({q.dtype})")
+    return _Fused.apply(q, k, v, wa, scale)
+
+
+class _Fused(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, wa, scale: float):
+        B, h, N, d = q.shape
+        out = torch.empty(B, N, h, d, dtype=torch.float32).permute(0, 2, 1, 3)
+        grad = any(ctx.needs_input_grad[:4])
+        probs = torch.empty(B * h * _LIB.starpose_fused_probs_per_job(N)) if grad else None
+        _run_forward(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), out.unsqueeze(1), wa, scale, probs)
+        ctx.save_for_backward(q, k, v, wa, probs)
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        q, k, v, wa, probs = ctx.saved_tensors
+        B, h, N, d = q.shape
+        if grad_out.stride(3) != 1:
+            grad_out = grad_out.contiguous()
+        grads = torch.empty(B, N, 3, h, d, dtype=torch.float32)  # the qkv layout: one copy back
+        dq, dk, dv = (t.transpose(1, 2) for t in grads.unbind(2))
+        dwa = None if wa is None else torch.empty(N, d, dtype=torch.float32)
+        wa_ = None if wa is None else wa.detach().to(torch.float32).contiguous()
+        rc = _LIB.starpose_fused_backward(
+            _view(q.unsqueeze(1)), _view(k.unsqueeze(1)), _view(v.unsqueeze(1)), _view(grad_out.unsqueeze(1)),
+            probs.data_ptr(), None if wa_ is None else wa_.data_ptr(),
+            _view(dq.unsqueeze(1)), _view(dk.unsqueeze(1)), _view(dv.unsqueeze(1)),
+            None if dwa is None else dwa.data_ptr(), B, 1, N, h, d, float(ctx.scale), torch.get_num_threads())
+        _check(rc)
+        return dq, dk, dv, None if dwa is None else dwa.to(wa.dtype), None
+
+
+__all__ = ["ISA", "UNAVAILABLE", "attend", "attention", "available", "covers", "supports"]
