@@ -2,7 +2,7 @@
 
 Both take tokens ``(B, N, C)`` and return ``(B, N, C)``. A module owns the parameters (``qkv``,
 ``proj``, and ``wa`` for star), computes q, k, v and hands them to one attention kernel
-(:mod:`starpose.models.kernels`), chosen per call by :func:`~starpose.models.kernels.select_kernel`
+(:mod:`starpose.models.kernels`), chosen per call by :func:`~starpose.models.kernels.resolve_kernel`
 from the module's ``kernel`` setting, the device, dtype and length.
 
 The channel layout is the published MixSTE code's, so that its checkpoints load unchanged:
@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from starpose.models.kernels import check_kernel_name, select_kernel
+from starpose.models.kernels import KERNELS, check_kernel_name, fused_cpu, resolve_kernel
 
 
 class Attention(nn.Module):
@@ -51,10 +51,17 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, N, C)`` -> ``(B, N, C)``."""
         B, N, C = x.shape
-        q, k, v = self.split_heads(self.qkv(x))
+        qkv = self.qkv(x)
+        q, k, v = self.split_heads(qkv)
         dropout_p = self.attn_drop if self.training else 0.0
-        attend = select_kernel(self.kernel, q.device, q.dtype, N, dropout_p)
-        out = attend(q, k, v, self.star_weight(N), scale=self.scale, dropout_p=dropout_p)
+        name = resolve_kernel(self.kernel, q.device, q.dtype, N, dropout_p)
+        wa = self.star_weight(N)
+        if name == "cpu_small" and fused_cpu.covers(q, k, v, wa):
+            # cpu_small's compiled form, on the packed qkv: its gradient comes back in that
+            # layout with no copy (through q, k, v autograd would stack the three into it)
+            out = fused_cpu.attend_packed(qkv.view(B, N, 3, self.num_heads, self.head_dim), wa, scale=self.scale)
+        else:
+            out = KERNELS[name](q, k, v, wa, scale=self.scale, dropout_p=dropout_p)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))
 
     def split_heads(self, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -178,14 +178,54 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor |
     return _Fused.apply(q, k, v, wa, scale)
 
 
+def attend_packed(qkv: torch.Tensor, wa: torch.Tensor | None = None, *, scale: float) -> torch.Tensor:
+    """:func:`attend` on the packed ``qkv`` ``(B, N, 3, h, d)`` itself (the ``qkv`` linear layer's
+    output, viewed): the gradient is written straight into that layout, where going through the
+    q, k, v views would make autograd stack their three gradients into it with one more copy."""
+    q, k, v = _heads(qkv)
+    if not covers(q, k, v, wa):
+        raise ValueError(f"the fused CPU kernel does not cover qkv {tuple(qkv.shape)} ({qkv.dtype})")
+    return _FusedPacked.apply(qkv, wa, scale)
+
+
+def _heads(qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """q, k, v ``(B, h, N, d)`` views into ``qkv`` ``(B, N, 3, h, d)``."""
+    return tuple(t.transpose(1, 2) for t in qkv.unbind(2))
+
+
+def _forward_keeping(q, k, v, wa, scale: float, keep: bool):
+    """The output ``(B, h, N, d)`` (a view of ``(B, N, h, d)``) and the weights kept (or None)."""
+    B, h, N, d = q.shape
+    out = torch.empty(B, N, h, d, dtype=torch.float32).permute(0, 2, 1, 3)
+    probs = torch.empty(B * h * _LIB.starpose_fused_probs_per_job(N)) if keep else None
+    _run_forward(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), out.unsqueeze(1), wa, scale, probs)
+    return out, probs
+
+
+def _backward(q, k, v, wa, probs, grad_out, scale: float):
+    """``(grads, dwa)``: grads ``(B, N, 3, h, d)`` in the packed qkv layout, dwa ``(N, d)`` or None."""
+    B, h, N, d = q.shape
+    if grad_out.stride(3) != 1:
+        grad_out = grad_out.contiguous()
+    grads = torch.empty(B, N, 3, h, d, dtype=torch.float32)
+    dq, dk, dv = _heads(grads)
+    dwa = None if wa is None else torch.empty(N, d, dtype=torch.float32)
+    wa_ = None if wa is None else wa.detach().to(torch.float32).contiguous()
+    five = lambda t: _view(t.unsqueeze(1))  # noqa: E731
+    rc = _LIB.starpose_fused_backward(
+        five(q), five(k), five(v), five(grad_out), probs.data_ptr(), None if wa_ is None else wa_.data_ptr(),
+        five(dq), five(dk), five(dv), None if dwa is None else dwa.data_ptr(), B, 1, N, h, d, float(scale),
+        torch.get_num_threads())
+    _check(rc)
+    return grads, None if dwa is None else dwa.to(wa.dtype)
+
+
 class _Fused(torch.autograd.Function):
+    """:func:`attend`: q, k, v views in, their gradients out."""
+
     @staticmethod
     def forward(ctx, q, k, v, wa, scale: float):
-        B, h, N, d = q.shape
-        out = torch.empty(B, N, h, d, dtype=torch.float32).permute(0, 2, 1, 3)
-        grad = any(ctx.needs_input_grad[:4])
-        probs = torch.empty(B * h * _LIB.starpose_fused_probs_per_job(N)) if grad else None
-        _run_forward(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), out.unsqueeze(1), wa, scale, probs)
+        out, probs = _forward_keeping(q, k, v, wa, scale, any(ctx.needs_input_grad[:4]))
         ctx.save_for_backward(q, k, v, wa, probs)
         ctx.scale = scale
         return out
@@ -194,20 +234,26 @@ class _Fused(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
         q, k, v, wa, probs = ctx.saved_tensors
-        B, h, N, d = q.shape
-        if grad_out.stride(3) != 1:
-            grad_out = grad_out.contiguous()
-        grads = torch.empty(B, N, 3, h, d, dtype=torch.float32)  # the qkv layout: one copy back
-        dq, dk, dv = (t.transpose(1, 2) for t in grads.unbind(2))
-        dwa = None if wa is None else torch.empty(N, d, dtype=torch.float32)
-        wa_ = None if wa is None else wa.detach().to(torch.float32).contiguous()
-        rc = _LIB.starpose_fused_backward(
-            _view(q.unsqueeze(1)), _view(k.unsqueeze(1)), _view(v.unsqueeze(1)), _view(grad_out.unsqueeze(1)),
-            probs.data_ptr(), None if wa_ is None else wa_.data_ptr(),
-            _view(dq.unsqueeze(1)), _view(dk.unsqueeze(1)), _view(dv.unsqueeze(1)),
-            None if dwa is None else dwa.data_ptr(), B, 1, N, h, d, float(ctx.scale), torch.get_num_threads())
-        _check(rc)
-        return dq, dk, dv, None if dwa is None else dwa.to(wa.dtype), None
+        grads, dwa = _backward(q, k, v, wa, probs, grad_out, ctx.scale)
+        return (*_heads(grads), dwa, None)
 
 
-__all__ = ["ISA", "UNAVAILABLE", "attend", "attention", "available", "covers", "supports"]
+class _FusedPacked(torch.autograd.Function):
+    """:func:`attend_packed`: the packed qkv in, its gradient out in the same layout."""
+
+    @staticmethod
+    def forward(ctx, qkv, wa, scale: float):
+        out, probs = _forward_keeping(*_heads(qkv), wa, scale, any(ctx.needs_input_grad[:2]))
+        ctx.save_for_backward(qkv, wa, probs)
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        qkv, wa, probs = ctx.saved_tensors
+        grads, dwa = _backward(*_heads(qkv), wa, probs, grad_out, ctx.scale)
+        return grads, dwa, None
+
+
+__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "covers", "supports"]
