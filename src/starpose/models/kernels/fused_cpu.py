@@ -1,4 +1,4 @@
-"""Fused CPU attention for the inference path: one call from the qkv rows to the output rows.
+"""Fused CPU attention, forward and backward: from q, k, v where they lie to the output rows.
 
 The eager inference path spends, per attention layer, a head-split copy of q, k and v, the
 logits, the softmax, ``weights @ v`` (small batched products that run far below the core's
@@ -11,7 +11,10 @@ threads.
 Measured side by side on the 2-core Xeon (small configuration: 27 frames, width 128, 8 heads
 of 16, batch 16, fp32, allocator fixed, medians of 15 interleaved rounds): the whole forward
 129 -> 116 ms (vanilla) and 139 -> 119 ms (star) at one thread, 71 -> 59 ms and 73 -> 61 ms at
-two (docs/performance.md, "fourth pass").
+two (docs/performance.md, "fourth pass"). In training (:func:`attend`, :func:`attend_packed`,
+taken by ``cpu_small`` and the attention layers) the forward keeps the weights and the backward
+writes dq, dk, dv into the packed qkv gradient: the small configuration's training step x1.52
+the explicit path for star (x1.28 before), x1.15 for vanilla (x1.01), two threads.
 
 It is built by ``setup.py`` as an optional extension (``_fused_cpu*.so`` beside this file; a
 build without a C++ compiler or OpenMP goes on without it) and loaded with ctypes. Covered:
