@@ -257,3 +257,22 @@ def test_an_attention_layer_in_training_runs_on_the_packed_qkv_with_the_referenc
         results.append(torch.cat([out.detach().flatten(), x.grad.flatten()] + [p.grad.flatten() for p in layer.parameters()]))
     assert calls == [torch.Size([3, 27, 3, 4, 16])]  # auto took it, once; reference did not
     assert _rel(results[0], results[1]) < 1e-5
+
+
+@pytest.mark.parametrize("attention", ["star", "vanilla"])
+def test_without_the_compiled_kernel_everything_runs_on_the_eager_path(attention, monkeypatch):
+    """What an install without a C++ compiler gets: the same model, inference and training."""
+    torch.manual_seed(0)
+    model = MixSTE(num_frames=27, dim=64, depth=1, num_heads=4, attention=attention)
+    x = torch.randn(2, 27, 17, 2, generator=torch.Generator().manual_seed(1))
+    results = []
+    for lib in (fused_cpu._LIB, None):
+        monkeypatch.setattr(fused_cpu, "_LIB", lib)
+        assert fused_cpu.available() == (lib is not None)
+        model.train().zero_grad()
+        model(x).square().sum().backward()
+        grads = torch.cat([p.grad.flatten() for p in model.parameters()])
+        with torch.inference_mode():
+            results.append((model.eval()(x), grads))
+    assert _rel(results[1][0], results[0][0]) < 1e-5
+    assert _rel(results[1][1], results[0][1]) < 1e-5
