@@ -94,7 +94,7 @@ def test_inference_runs_at_one_and_every_thread_and_beside_a_busy_neighbour():
     assert "vs published (median, middle half)" in text and "busy neighbour" in text
     assert f"{rows[1]['vs_published']:.2f}x ({rows[1]['vs_published_q1']:.2f}-{rows[1]['vs_published_q3']:.2f})" in text
     assert "allocator: freed memory kept in the process" in text
-    assert "CPU inference attention: " in text
+    assert "CPU attention: " in text
 
 
 def test_the_busy_neighbour_is_gone_afterwards():

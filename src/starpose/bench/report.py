@@ -54,8 +54,8 @@ def machine_info(device: torch.device, allocator_kept: bool = False) -> dict:
 
 
 def fused_attention_note() -> str:
-    """What the CPU inference path's attention runs on: the fused kernel (and its instruction
-    set) or, with the reason, the eager one."""
+    """What attention runs on in CPU inference and training (short sequences, fp32): the fused
+    kernel (and its instruction set) or, with the reason, the eager kernels."""
     from starpose.models.kernels import fused_cpu
 
     if fused_cpu.available():
@@ -108,7 +108,7 @@ def _machine_lines(m: dict) -> list[str]:
              f"{m['cpu_cores']} cores, {m['threads']} threads), torch {m['torch']}, numpy {m['numpy']}"]
     lines += [f"cpu: {m['cpu_bf16']}"] if m.get("cpu_bf16") else []
     lines += [f"allocator: {m['allocator']}"] if m.get("allocator") else []
-    lines += [f"CPU inference attention: {m['fused_cpu_attention']}"] if m.get("fused_cpu_attention") else []
+    lines += [f"CPU attention: {m['fused_cpu_attention']}"] if m.get("fused_cpu_attention") else []
     if m.get("load_average"):
         lines.append("load average at the start: " + ", ".join(f"{v:.2f}" for v in m["load_average"]))
     return lines

@@ -28,7 +28,11 @@ at the next call) and differs from the module forward only in how the work is la
   block grows (:func:`block_bytes`): at two threads, width 128, 27 frames, blocks of 8 MiB
   against 2 MiB ran 6 % faster at 64 windows and 5 % at 16, side by side; at one thread 2 MiB
   stayed best (2 % ahead of 8 MiB at 64 windows);
-* attention runs through :func:`starpose.models.kernels.inference.attend_heads` (logits in
+* attention runs through the compiled kernel (:func:`starpose.models.kernels.fused_cpu.attention`:
+  q, k, v read straight from the ``qkv`` rows and the output written straight into the token
+  order, no head-split or head-merge copy) where it is built and covers the call (fp32, head
+  dims 16/32/64, up to 128 tokens); otherwise through
+  :func:`starpose.models.kernels.inference.attend_heads` (logits in
   L2-sized chunks of sequences, the star term as one matmul), except vanilla attention over
   more than :data:`~starpose.models.kernels.SMALL_SEQ_MAX` tokens, where SDPA's CPU flash
   kernel is faster (paper size, 243 frames, one core: vanilla 33 vs 37 ms, star 52 ms chunked
