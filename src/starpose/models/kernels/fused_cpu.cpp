@@ -21,7 +21,8 @@
 // over the threads in order). Built with -fopenmp and loaded after torch, the library binds to the
 // OpenMP runtime torch already loaded (same soname): torch's own thread pool.
 //
-// Vectorisation: GCC vector extensions, 16 lanes. Lanes run over the queries n for the logits,
+// Vectorisation: GCC vector extensions, as wide as the code path's registers (16 lanes on
+// AVX-512, 8 on AVX2, 4 baseline). Lanes run over the queries n for the logits,
 // the softmax and their gradients (no horizontal reductions), and over the channels for the
 // products with rows (weights @ v, dq, dk, dv, dWa). Compiled three times (AVX-512, AVX2+FMA,
 // baseline) and chosen at run time from the CPU's features.
@@ -32,7 +33,10 @@
 #include <omp.h>
 #endif
 
-#define LANES 16
+// Longest sequence covered, and the vector counts compiled: 1, 2, 4, ... 32 vectors of queries
+// (128 tokens take 8 AVX-512 vectors of 16 lanes, 16 AVX2 vectors of 8, 32 baseline ones of 4).
+#define MAX_TOKENS 128
+#define NV_COLUMNS 6
 
 extern "C" {
 typedef struct {
@@ -46,8 +50,9 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
 }
 
 #define STARPOSE_BODY                                                                            \
-    typedef float vf __attribute__((vector_size(64)));                                          \
-    typedef int32_t vi __attribute__((vector_size(64)));                                        \
+    static constexpr int W = STARPOSE_W; /* lanes: the CPU's vector width in floats */          \
+    typedef float vf __attribute__((vector_size(4 * W)));                                       \
+    typedef int32_t vi __attribute__((vector_size(4 * W)));                                     \
                                                                                                  \
     /* exp(x) for x <= 0 (Cephes' expf polynomial, ~1e-7 relative); NaN stays NaN. */            \
     static inline vf vexp(vf x) {                                                                \
@@ -75,7 +80,7 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
     template <int D>                                                                             \
     static void rows(float *out, int64_t os, const float *w, int64_t a, int64_t b,               \
                      const float *x, int64_t xs, int64_t ni, int64_t nj, float alpha, bool add) { \
-        constexpr int E = D / LANES;                                                             \
+        constexpr int E = D / W;                                                             \
         int64_t i = 0;                                                                           \
         for (; i + 4 <= ni; i += 4) {                                                            \
             vf o0[E], o1[E], o2[E], o3[E];                                                       \
@@ -84,14 +89,14 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
                 const float *wj = w + i * a + j * b;                                             \
                 const float w0 = wj[0], w1 = wj[a], w2 = wj[2 * a], w3 = wj[3 * a];              \
                 for (int e = 0; e < E; ++e) {                                                    \
-                    const vf xv = load(x + j * xs + e * LANES);                                  \
+                    const vf xv = load(x + j * xs + e * W);                                  \
                     o0[e] += w0 * xv; o1[e] += w1 * xv; o2[e] += w2 * xv; o3[e] += w3 * xv;     \
                 }                                                                                \
             }                                                                                    \
             vf *os4[4] = {o0, o1, o2, o3};                                                       \
             for (int r = 0; r < 4; ++r)                                                          \
                 for (int e = 0; e < E; ++e) {                                                    \
-                    float *dst = out + (i + r) * os + e * LANES;                                 \
+                    float *dst = out + (i + r) * os + e * W;                                 \
                     const vf y = alpha * os4[r][e];                                              \
                     store(dst, add ? load(dst) + y : y);                                         \
                 }                                                                                \
@@ -100,33 +105,33 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
             vf o0[E];                                                                            \
             for (int e = 0; e < E; ++e) o0[e] = (vf){};                                          \
             for (int64_t j = 0; j < nj; ++j)                                                     \
-                for (int e = 0; e < E; ++e) o0[e] += w[i * a + j * b] * load(x + j * xs + e * LANES); \
+                for (int e = 0; e < E; ++e) o0[e] += w[i * a + j * b] * load(x + j * xs + e * W); \
             for (int e = 0; e < E; ++e) {                                                        \
-                float *dst = out + i * os + e * LANES;                                           \
+                float *dst = out + i * os + e * W;                                           \
                 const vf y = alpha * o0[e];                                                      \
                 store(dst, add ? load(dst) + y : y);                                             \
             }                                                                                    \
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    /* xt[c][j] (lanes: positions n = j * LANES + lane) = x_n[c] * f, zero past N. */             \
+    /* xt[c][j] (lanes: positions n = j * W + lane) = x_n[c] * f, zero past N. */             \
     template <int D, int NV>                                                                     \
     static void transpose(vf (*xt)[NV], const float *x, int64_t xs, int64_t N, float f) {        \
         for (int c = 0; c < D; ++c)                                                              \
             for (int j = 0; j < NV; ++j)                                                         \
-                for (int l = 0; l < LANES; ++l) {                                                \
-                    const int64_t n = j * LANES + l;                                             \
+                for (int l = 0; l < W; ++l) {                                                \
+                    const int64_t n = j * W + l;                                             \
                     xt[c][j][l] = n < N ? x[n * xs + c] * f : 0.0f;                              \
                 }                                                                                \
     }                                                                                            \
                                                                                                  \
-    /* Forward of jobs [j0, j1). probs: null, or (jobs, N, NV * LANES) to keep the weights */   \
+    /* Forward of jobs [j0, j1). probs: null, or (jobs, N, NV * W) to keep the weights */   \
     /* (normalised, [m][n]) for the backward. */                                                 \
     template <int D, int NV>                                                                     \
     static int forward(const View *q, const View *k, const View *v, const View *o, const float *wa, \
                        int64_t P, int64_t N, int64_t h, float scale, float *probs, int64_t j0,   \
                        int64_t j1) {                                                             \
-        const int64_t width = NV * LANES;                                                        \
+        const int64_t width = NV * W;                                                        \
         const float qs = wa ? 0.5f * scale : scale;                                              \
         vf QT[D][NV], WT[D][NV];                                                                 \
         vf *local = (vf *)aligned_alloc(64, sizeof(vf) * NV * N);                                \
@@ -192,7 +197,7 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
                         const float *probs, const float *wa, const View *dq, const View *dk,     \
                         const View *dv, float *dwa, int64_t P, int64_t N, int64_t h, float scale, \
                         int64_t j0, int64_t j1) {                                                \
-        const int64_t width = NV * LANES;                                                        \
+        const int64_t width = NV * W;                                                        \
         const float qs = wa ? 0.5f * scale : scale;                                              \
         vf GT[D][NV];                                                                            \
         vf *dL = (vf *)aligned_alloc(64, sizeof(vf) * NV * N);    /* [m][n] */                  \
@@ -255,32 +260,39 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
     typedef int (*bwd_fn)(const View *, const View *, const View *, const View *, const float *, \
                           const float *, const View *, const View *, const View *, float *,      \
                           int64_t, int64_t, int64_t, float, int64_t, int64_t);                    \
-    static const fwd_fn FWD[3][4] = {                                                            \
-        {forward<16, 1>, forward<16, 2>, forward<16, 4>, forward<16, 8>},                        \
-        {forward<32, 1>, forward<32, 2>, forward<32, 4>, forward<32, 8>},                        \
-        {forward<64, 1>, forward<64, 2>, forward<64, 4>, forward<64, 8>},                        \
+    /* rows: head dim 16, 32, 64; columns: vectors of queries 1, 2, 4, ... (NV_COLUMNS) */      \
+    static const fwd_fn FWD[3][NV_COLUMNS] = {                                                   \
+        {forward<16, 1>, forward<16, 2>, forward<16, 4>, forward<16, 8>, forward<16, 16>, forward<16, 32>}, \
+        {forward<32, 1>, forward<32, 2>, forward<32, 4>, forward<32, 8>, forward<32, 16>, forward<32, 32>}, \
+        {forward<64, 1>, forward<64, 2>, forward<64, 4>, forward<64, 8>, forward<64, 16>, forward<64, 32>}, \
     };                                                                                           \
-    static const bwd_fn BWD[3][4] = {                                                            \
-        {backward<16, 1>, backward<16, 2>, backward<16, 4>, backward<16, 8>},                    \
-        {backward<32, 1>, backward<32, 2>, backward<32, 4>, backward<32, 8>},                    \
-        {backward<64, 1>, backward<64, 2>, backward<64, 4>, backward<64, 8>},                    \
+    static const bwd_fn BWD[3][NV_COLUMNS] = {                                                   \
+        {backward<16, 1>, backward<16, 2>, backward<16, 4>, backward<16, 8>, backward<16, 16>, backward<16, 32>}, \
+        {backward<32, 1>, backward<32, 2>, backward<32, 4>, backward<32, 8>, backward<32, 16>, backward<32, 32>}, \
+        {backward<64, 1>, backward<64, 2>, backward<64, 4>, backward<64, 8>, backward<64, 16>, backward<64, 32>}, \
     };
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx2,fma")
+#define STARPOSE_W 16
 namespace isa_avx512 { STARPOSE_BODY }
+#undef STARPOSE_W
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#define STARPOSE_W 8
 namespace isa_avx2 { STARPOSE_BODY }
+#undef STARPOSE_W
 #pragma GCC pop_options
 #define STARPOSE_X86 1
 #endif
+#define STARPOSE_W 4  // 16-byte vectors: SSE2 on x86-64, NEON on ARM
 namespace isa_base { STARPOSE_BODY }
+#undef STARPOSE_W
 
-// 0 baseline, 1 AVX2, 2 AVX-512
-static int isa(void) {
+// 0 baseline, 1 AVX2, 2 AVX-512: the best this CPU runs.
+static int best_isa(void) {
 #ifdef STARPOSE_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
@@ -291,12 +303,25 @@ static int isa(void) {
     return 0;
 }
 
-// Indices into the tables: head dim (-1 if not covered) and vectors of queries (-1 if too long).
+static int capped = 2;  // the highest code path allowed (tests run the lower ones too)
+
+static int isa(void) {
+    const int best = best_isa();
+    return best < capped ? best : capped;
+}
+
+// The lanes of the code path isa (0, 1, 2).
+static int lanes_of(int which) { return which == 2 ? 16 : which == 1 ? 8 : 4; }
+
+// Indices into the tables: head dim (-1 if not covered) and vectors of queries at `lanes` per
+// vector (-1 if too long).
 static int dim_row(int64_t d) { return d == 16 ? 0 : d == 32 ? 1 : d == 64 ? 2 : -1; }
-static int len_col(int64_t N) {
-    if (N < 1) return -1;
-    const int64_t nv = (N + LANES - 1) / LANES;
-    return nv <= 1 ? 0 : nv <= 2 ? 1 : nv <= 4 ? 2 : nv <= 8 ? 3 : -1;
+static int len_col(int64_t N, int lanes) {
+    if (N < 1 || N > MAX_TOKENS) return -1;
+    const int64_t nv = (N + lanes - 1) / lanes;
+    int col = 0;
+    while ((int64_t)1 << col < nv) ++col;
+    return col < NV_COLUMNS ? col : -1;
 }
 
 static int threads_for(int threads, int64_t jobs) {
@@ -315,13 +340,21 @@ extern "C" {
 // Which code path runs here: 3 AVX-512, 2 AVX2, 1 baseline.
 int starpose_fused_isa(void) { return isa() + 1; }
 
-// 1 if (d, N) is covered (head dim 16, 32 or 64; 1 to 128 positions), else 0.
-int starpose_fused_supports(int64_t d, int64_t N) { return dim_row(d) >= 0 && len_col(N) >= 0; }
+// Allow code paths up to `level` (1 baseline, 2 AVX2, 3 AVX-512; the CPU's best is never
+// exceeded): for tests of the paths a CPU would otherwise never take. Returns the one now in use.
+int starpose_fused_cap_isa(int level) {
+    capped = level < 1 ? 0 : level > 3 ? 2 : level - 1;
+    return isa() + 1;
+}
 
-// Floats per (sequence, head) of the saved weights: N * (N rounded up to the vector width).
+// 1 if (d, N) is covered (head dim 16, 32 or 64; 1 to 128 positions), else 0.
+int starpose_fused_supports(int64_t d, int64_t N) { return dim_row(d) >= 0 && len_col(N, 16) >= 0; }
+
+// Floats per (sequence, head) of the saved weights on the code path in use (forward and
+// backward must run on the same one): N * (N rounded up to whole vectors).
 int64_t starpose_fused_probs_per_job(int64_t N) {
-    const int c = len_col(N);
-    return c < 0 ? 0 : N * (int64_t)(LANES << c);
+    const int lanes = lanes_of(isa()), c = len_col(N, lanes);
+    return c < 0 ? 0 : N * ((int64_t)lanes << c);
 }
 
 // Forward of S sequences x h heads; probs: null or starpose_fused_probs_per_job(N) * S * h
@@ -329,9 +362,9 @@ int64_t starpose_fused_probs_per_job(int64_t N) {
 int starpose_fused_forward(const View *q, const View *k, const View *v, const View *out,
                            const float *wa, int64_t S, int64_t P, int64_t N, int64_t h, int64_t d,
                            float scale, float *probs, int threads) {
-    const int row = dim_row(d), col = len_col(N);
-    if (row < 0 || col < 0 || P < 1) return 1;
     const int which = isa();
+    const int row = dim_row(d), col = len_col(N, lanes_of(which));
+    if (row < 0 || col < 0 || P < 1) return 1;
     const int64_t total = S * h;
     int rc = 0;
 #pragma omp parallel num_threads(threads_for(threads, total)) reduction(| : rc)
@@ -354,9 +387,9 @@ int starpose_fused_backward(const View *q, const View *k, const View *v, const V
                             const float *probs, const float *wa, const View *dq, const View *dk,
                             const View *dv, float *dwa, int64_t S, int64_t P, int64_t N, int64_t h,
                             int64_t d, float scale, int threads) {
-    const int row = dim_row(d), col = len_col(N);
-    if (row < 0 || col < 0 || P < 1) return 1;
     const int which = isa();
+    const int row = dim_row(d), col = len_col(N, lanes_of(which));
+    if (row < 0 || col < 0 || P < 1) return 1;
     const int64_t total = S * h;
     const int nthreads = threads_for(threads, total);
     float *partial = wa ? (float *)calloc((size_t)nthreads * N * d, sizeof(float)) : NULL;

@@ -24,6 +24,7 @@ builds); everything else stays on the eager path. Outputs equal the reference ke
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
@@ -86,13 +87,36 @@ def _load():
     lib.starpose_fused_probs_per_job.restype = i64
     lib.starpose_fused_probs_per_job.argtypes = [i64]
     lib.starpose_fused_isa.restype = ctypes.c_int
+    lib.starpose_fused_cap_isa.restype = ctypes.c_int
+    lib.starpose_fused_cap_isa.argtypes = [ctypes.c_int]
     return lib
 
 
 _LIB = _load()
+if _LIB is not None and _LIB.starpose_fused_isa() < 2:
+    # The baseline build (16-byte vectors) ran slower than the eager kernels on the 2-core Xeon
+    # (2.6 vs ~1.7 ms for the small configuration's spatial attention, one thread): kept for
+    # tests (isa_at_most), not used.
+    UNAVAILABLE = "this CPU has neither AVX2 nor AVX-512 (the eager kernels are faster than the baseline build)"
+    _BASELINE_ONLY, _LIB = _LIB, None
 
-#: The instruction set the kernel runs with here (None when it is off).
-ISA = None if _LIB is None else {3: "AVX-512", 2: "AVX2", 1: "baseline"}[_LIB.starpose_fused_isa()]
+#: The code paths by the library's number for them.
+_ISAS = {3: "AVX-512", 2: "AVX2", 1: "baseline"}
+
+#: The code path the kernel runs here (None when it is off).
+ISA = None if _LIB is None else _ISAS[_LIB.starpose_fused_isa()]
+
+
+@contextlib.contextmanager
+def isa_at_most(name: str):
+    """Inside the block the kernel runs the code path ``name`` ("AVX-512", "AVX2", "baseline")
+    or, where the CPU lacks it, the best one below; yields the one in use. For tests: a machine
+    runs only its best path otherwise."""
+    level = {v: k for k, v in _ISAS.items()}[name]
+    try:
+        yield _ISAS[_LIB.starpose_fused_cap_isa(level)]
+    finally:
+        _LIB.starpose_fused_cap_isa(3)
 
 
 def available() -> bool:
