@@ -298,3 +298,20 @@ def test_every_code_path_the_cpu_can_run_gives_the_reference_outputs_and_gradien
     assert _rel(out, ref_out) < 1e-5
     assert all(_rel(a, b) < 1e-5 for a, b in zip(grads, ref_grads))
     assert _rel(rows, _reference(tokens, (2, 9, 17), "frames", 4, 16, 0.25, None)) < 1e-5
+
+
+@needs_kernel
+@pytest.mark.parametrize("C", [128, 64, 16, 40, 7])  # whole vectors and a scalar tail
+def test_layer_norm_equals_torch_and_steps_aside_where_it_does_not_cover(C):
+    g = torch.Generator().manual_seed(C)
+    x = torch.randn(301, C, generator=g) * 5 + 3  # a mean far from 0: the two-pass variance
+    w, b = torch.randn(C, generator=g), torch.randn(C, generator=g)
+    expected = torch.nn.functional.layer_norm(x, (C,), w, b, 1e-6)
+    for isa in ("AVX-512", "AVX2", "baseline"):
+        with fused_cpu.isa_at_most(isa):
+            out = fused_cpu.layer_norm(x, w, b, 1e-6)
+        assert out.shape == x.shape and _rel(out, expected) < 1e-6
+    assert fused_cpu.layer_norm(x.double(), w, b, 1e-6) is None
+    assert fused_cpu.layer_norm(x[::2], w, b, 1e-6) is None  # not contiguous
+    with torch.enable_grad():
+        assert fused_cpu.layer_norm(x.clone().requires_grad_(), w, b, 1e-6) is None  # no autograd here

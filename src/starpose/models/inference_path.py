@@ -128,8 +128,11 @@ def _forward(model, x: torch.Tensor, low: torch.dtype) -> torch.Tensor:
 
 
 def _layer_norm(x: torch.Tensor, norm, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """LayerNorm in ``x``'s precision, the result in ``dtype`` (default: ``x``'s)."""
-    out = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+    """LayerNorm in ``x``'s precision, the result in ``dtype`` (default: ``x``'s); in fp32 through
+    the compiled kernel where it is on (:func:`~starpose.models.kernels.fused_cpu.layer_norm`)."""
+    out = fused_cpu.layer_norm(x, norm.weight, norm.bias, norm.eps)
+    if out is None:
+        out = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
     return out if dtype in (None, out.dtype) else out.to(dtype)
 
 

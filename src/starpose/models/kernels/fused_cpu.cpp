@@ -255,6 +255,39 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
         return 0;                                                                                \
     }                                                                                            \
                                                                                                  \
+    /* The sum of the lanes, as a tree (log2(W) dependent steps, not W). */                    \
+    static inline float hsum(vf v) {                                                             \
+        float a[W];                                                                              \
+        memcpy(a, &v, sizeof(a));                                                                \
+        for (int half = W / 2; half > 0; half /= 2)                                              \
+            for (int l = 0; l < half; ++l) a[l] += a[l + half];                                  \
+        return a[0];                                                                             \
+    }                                                                                            \
+                                                                                                 \
+    /* LayerNorm of rows [r0, r1) of x (rows of C floats) into out: two passes over each row  */ \
+    /* (mean, then the variance of x - mean), both in W partial sums. */                         \
+    static void layer_norm(const float *x, float *out, const float *w, const float *b, int64_t C, \
+                           float eps, int64_t r0, int64_t r1) {                                  \
+        const int64_t Cv = C - C % W;                                                            \
+        for (int64_t r = r0; r < r1; ++r) {                                                      \
+            const float *xr = x + r * C;                                                         \
+            float *orow = out + r * C;                                                           \
+            vf acc = (vf){};                                                                     \
+            float tail = 0.0f;                                                                   \
+            for (int64_t c = 0; c < Cv; c += W) acc += load(xr + c);                             \
+            for (int64_t c = Cv; c < C; ++c) tail += xr[c];                                      \
+            const float mean = (hsum(acc) + tail) / (float)C;                                    \
+            acc = (vf){};                                                                        \
+            tail = 0.0f;                                                                         \
+            for (int64_t c = 0; c < Cv; c += W) { const vf d = load(xr + c) - mean; acc += d * d; } \
+            for (int64_t c = Cv; c < C; ++c) { const float d = xr[c] - mean; tail += d * d; }    \
+            const float rstd = 1.0f / __builtin_sqrtf((hsum(acc) + tail) / (float)C + eps);      \
+            for (int64_t c = 0; c < Cv; c += W)                                                  \
+                store(orow + c, (load(xr + c) - mean) * rstd * load(w + c) + load(b + c));       \
+            for (int64_t c = Cv; c < C; ++c) orow[c] = (xr[c] - mean) * rstd * w[c] + b[c];       \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
     typedef int (*fwd_fn)(const View *, const View *, const View *, const View *, const float *, \
                           int64_t, int64_t, int64_t, float, float *, int64_t, int64_t);          \
     typedef int (*bwd_fn)(const View *, const View *, const View *, const View *, const float *, \
@@ -380,6 +413,27 @@ int starpose_fused_forward(const View *q, const View *k, const View *v, const Vi
             rc |= isa_base::FWD[row][col](q, k, v, out, wa, P, N, h, scale, probs, j0, j1);
     }
     return rc;
+}
+
+// LayerNorm over the last dim of x (rows x C, contiguous) into out, with weight and bias (C).
+int starpose_layer_norm(const float *x, float *out, const float *w, const float *b, int64_t rows,
+                        int64_t C, float eps, int threads) {
+    if (rows < 0 || C < 1) return 1;
+    const int which = isa();
+    const int nthreads = rows < 64 * (int64_t)(threads < 1 ? 1 : threads) ? 1 : threads;
+#pragma omp parallel num_threads(nthreads)
+    {
+        int nt = 1, t = 0;
+        THREAD_ID(nt, t);
+        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+#ifdef STARPOSE_X86
+        if (which == 2) isa_avx512::layer_norm(x, out, w, b, C, eps, r0, r1);
+        else if (which == 1) isa_avx2::layer_norm(x, out, w, b, C, eps, r0, r1);
+        else
+#endif
+            isa_base::layer_norm(x, out, w, b, C, eps, r0, r1);
+    }
+    return 0;
 }
 
 // Backward: dq, dk, dv (written, not accumulated) and, where wa is given, dwa (N, d) written.

