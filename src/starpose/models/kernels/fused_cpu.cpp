@@ -45,6 +45,9 @@ typedef struct {
 } View;
 }
 
+// aligned_alloc wants a size that is a multiple of the alignment.
+static inline size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
 static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
     return v->p + (s / P) * v->s1 + (s % P) * v->s2 + g * v->sh;
 }
@@ -134,7 +137,7 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
         const int64_t width = NV * W;                                                        \
         const float qs = wa ? 0.5f * scale : scale;                                              \
         vf QT[D][NV], WT[D][NV];                                                                 \
-        vf *local = (vf *)aligned_alloc(64, sizeof(vf) * NV * N);                                \
+        vf *local = (vf *)aligned_alloc(64, round64(sizeof(vf) * NV * N));                       \
         float *qk = (float *)malloc(sizeof(float) * D * N); /* 0.5 q_m * k_m */                 \
         if (!local || !qk) { free(local); free(qk); return 2; }                                  \
         if (wa) transpose<D, NV>(WT, wa, D, N, 1.0f);                                            \
@@ -200,7 +203,7 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
         const int64_t width = NV * W;                                                        \
         const float qs = wa ? 0.5f * scale : scale;                                              \
         vf GT[D][NV];                                                                            \
-        vf *dL = (vf *)aligned_alloc(64, sizeof(vf) * NV * N);    /* [m][n] */                  \
+        vf *dL = (vf *)aligned_alloc(64, round64(sizeof(vf) * NV * N)); /* [m][n] */            \
         float *u = (float *)malloc(sizeof(float) * 2 * D * N);     /* q*k, then d(q*k) rows */  \
         if (!dL || !u) { free(dL); free(u); return 2; }                                          \
         float *du = u + D * N;                                                                   \
