@@ -315,3 +315,21 @@ def test_layer_norm_equals_torch_and_steps_aside_where_it_does_not_cover(C):
     assert fused_cpu.layer_norm(x[::2], w, b, 1e-6) is None  # not contiguous
     with torch.enable_grad():
         assert fused_cpu.layer_norm(x.clone().requires_grad_(), w, b, 1e-6) is None  # no autograd here
+
+
+@needs_kernel
+def test_the_kept_weights_may_lie_at_any_float_alignment():
+    """The weights buffer comes from the caller; one 4 bytes past a 64-byte boundary used to be
+    read with aligned vector loads (a crash outside torch's 64-byte-aligned allocations)."""
+    g = torch.Generator().manual_seed(2)
+    B, h, N, d = 2, 2, 17, 16
+    qkv = torch.randn(B, N, 3, h, d, generator=g)
+    wa = torch.randn(N, d, generator=g)
+    q, k, v = _split(qkv)
+    out = torch.empty(B, N, h, d).transpose(1, 2)
+    for isa in ("AVX-512", "AVX2", "baseline"):
+        with fused_cpu.isa_at_most(isa):
+            probs = torch.empty(B * h * fused_cpu._LIB.starpose_fused_probs_per_job(N) + 1)[1:]
+            assert probs.data_ptr() % 64 == 4
+            fused_cpu._run_forward(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), out.unsqueeze(1), wa, 0.25, probs)
+        assert _rel(out, reference.attend(q, k, v, wa, scale=0.25)) < 1e-5

@@ -56,6 +56,8 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
     static constexpr int W = STARPOSE_W; /* lanes: the CPU's vector width in floats */          \
     typedef float vf __attribute__((vector_size(4 * W)));                                       \
     typedef int32_t vi __attribute__((vector_size(4 * W)));                                     \
+    /* the same vector at any float's alignment: for buffers the caller allocates (probs) */     \
+    typedef float vfu __attribute__((vector_size(4 * W), aligned(4)));                          \
                                                                                                  \
     /* exp(x) for x <= 0 (Cephes' expf polynomial, ~1e-7 relative); NaN stays NaN. */            \
     static inline vf vexp(vf x) {                                                                \
@@ -145,7 +147,7 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
             const int64_t s = job / h, g = job % h;                                              \
             const float *qb = at(q, s, P, g), *kb = at(k, s, P, g), *vb = at(v, s, P, g);        \
             float *ob = at(o, s, P, g);                                                          \
-            vf *Pv = probs ? (vf *)(probs + job * N * width) : local;                            \
+            vfu *Pv = probs ? (vfu *)(probs + job * N * width) : (vfu *)local;                   \
             transpose<D, NV>(QT, qb, q->sn, N, qs);                                              \
             if (wa)                                                                              \
                 for (int64_t m = 0; m < N; ++m)                                                  \
@@ -212,7 +214,7 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
             const float *qb = at(q, s, P, g), *kb = at(k, s, P, g), *vb = at(v, s, P, g);        \
             const float *gb = at(go, s, P, g);                                                   \
             float *dqb = at(dq, s, P, g), *dkb = at(dk, s, P, g), *dvb = at(dv, s, P, g);        \
-            const vf *Pv = (const vf *)(probs + job * N * width);                                \
+            const vfu *Pv = (const vfu *)(probs + job * N * width);                              \
             const float *Pf = probs + job * N * width;                                           \
             /* dv_m = sum_n w[n, m] dout_n */                                                    \
             rows<D>(dvb, dv->sn, Pf, width, 1, gb, go->sn, N, N, 1.0f, false);                   \
