@@ -18,7 +18,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # starpose with what `starpose demo` needs (about a minute); the extras come on top of it.
-$(CORE_STAMP): $(PY) pyproject.toml
+$(CORE_STAMP): $(PY) pyproject.toml setup.py src/starpose/models/kernels/fused_cpu.cpp
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PIN)
 	$(PY) -m pip install -q -e .

@@ -333,3 +333,14 @@ def test_the_kept_weights_may_lie_at_any_float_alignment():
             assert probs.data_ptr() % 64 == 4
             fused_cpu._run_forward(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), out.unsqueeze(1), wa, 0.25, probs)
         assert _rel(out, reference.attend(q, k, v, wa, scale=0.25)) < 1e-5
+
+
+@needs_kernel
+def test_a_library_built_from_another_source_is_refused_in_one_line(monkeypatch):
+    """An editable install keeps its built library when fused_cpu.cpp changes (a pull): the
+    interface version must match, else the eager path runs and bench says why."""
+    monkeypatch.setattr(fused_cpu, "ABI", fused_cpu.ABI + 1)
+    monkeypatch.setattr(fused_cpu, "UNAVAILABLE", None)
+    assert fused_cpu._load() is None
+    assert "built from another version of fused_cpu.cpp" in fused_cpu.UNAVAILABLE
+    assert "\n" not in fused_cpu.UNAVAILABLE

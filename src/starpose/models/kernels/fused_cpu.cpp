@@ -375,6 +375,10 @@ static int threads_for(int threads, int64_t jobs) {
 
 extern "C" {
 
+// The interface version: fused_cpu.py refuses a library built from another (an editable install
+// keeps its built library when the source changes). Bump it with any change of these functions.
+int starpose_fused_abi(void) { return 3; }
+
 // Which code path runs here: 3 AVX-512, 2 AVX2, 1 baseline.
 int starpose_fused_isa(void) { return isa() + 1; }
 

@@ -37,6 +37,9 @@ import torch
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
+#: The library interface this module speaks (``starpose_fused_abi`` in fused_cpu.cpp).
+ABI = 3
+
 #: Why the kernels are off (None when they are on): shown by ``starpose bench``.
 UNAVAILABLE: str | None = None
 
@@ -74,6 +77,11 @@ def _load():
         lib = ctypes.CDLL(found[0])
     except OSError as exc:
         UNAVAILABLE = f"cannot be loaded: {exc}"
+        return None
+    abi = getattr(lib, "starpose_fused_abi", None)
+    if abi is None or abi() != ABI:
+        UNAVAILABLE = (f"{os.path.basename(found[0])} was built from another version of fused_cpu.cpp "
+                       "(run `pip install -e .` again)")
         return None
     runtimes = _openmp_runtimes()
     if len(runtimes) > 1:
