@@ -344,3 +344,14 @@ def test_a_library_built_from_another_source_is_refused_in_one_line(monkeypatch)
     assert fused_cpu._load() is None
     assert "built from another version of fused_cpu.cpp" in fused_cpu.UNAVAILABLE
     assert "\n" not in fused_cpu.UNAVAILABLE
+
+
+def test_info_says_whether_the_compiled_kernels_run():
+    from starpose.info import info_lines
+
+    text = "\n".join(info_lines())
+    assert "kernels  CPU attention and LayerNorm: " in text
+    if fused_cpu.available():
+        assert f"fused kernel ({fused_cpu.ISA}" in text and "cpu_small* / cpu_small*" in text
+    else:
+        assert fused_cpu.UNAVAILABLE in text

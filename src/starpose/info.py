@@ -26,7 +26,8 @@ def info_lines() -> list[str]:
 
     from starpose import __version__
     from starpose.models import PRESETS, build_model, count_parameters
-    from starpose.models.kernels import resolve_kernel
+    from starpose.bench.report import fused_attention_note
+    from starpose.models.kernels import fused_cpu, resolve_kernel
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     lines = [
@@ -35,6 +36,7 @@ def info_lines() -> list[str]:
         f"torch    {torch.__version__}",
         f"device   {describe_device()}",
         f"cpu      {describe_cpu()}",
+        f"kernels  CPU attention and LayerNorm: {fused_attention_note()}",
         "",
     ]
     width = max(map(len, PRESETS))  # the longest name, e.g. star-mixste-43-humaneva
@@ -44,12 +46,14 @@ def info_lines() -> list[str]:
         cfg = preset.model
         params = count_parameters(build_model(name))
         kernels = [resolve_kernel(cfg.attention_kernel, device, torch.float32, n)
+                   + ("*" if device.type == "cpu" and fused_cpu.covers_shape(cfg.dim // cfg.num_heads, n) else "")
                    for n in (cfg.num_joints, cfg.num_frames)]
         lines.append(
             f"{name:<{width}} {cfg.attention:<9} {cfg.num_frames:>6} {cfg.dim:>4} {cfg.depth:>5} "
             f"{cfg.num_heads:>5} {params:>12,}  {' / '.join(kernels)}"
         )
-    lines.append(f"(attention kernel: the one chosen automatically on {device.type} in fp32 without dropout)")
+    lines.append(f"(attention kernel: the one chosen automatically on {device.type} in fp32 without dropout"
+                 + ("; *: run by the compiled kernel here)" if device.type == "cpu" and fused_cpu.available() else ")"))
     return lines + ["", bundled_line()]
 
 

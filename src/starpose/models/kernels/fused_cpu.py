@@ -40,7 +40,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 #: The library interface this module speaks (``starpose_fused_abi`` in fused_cpu.cpp).
 ABI = 3
 
-#: Why the kernels are off (None when they are on): shown by ``starpose bench``.
+#: Why the kernels are off (None when they are on): shown by ``starpose bench`` and ``starpose info``.
 UNAVAILABLE: str | None = None
 
 _LIB = None
@@ -136,6 +136,11 @@ def isa_at_most(name: str):
 def available() -> bool:
     """Whether the fused kernel is built and loaded here."""
     return _LIB is not None
+
+
+def covers_shape(head_dim: int, seq_len: int) -> bool:
+    """Whether fp32 attention over ``seq_len`` tokens with heads of ``head_dim`` runs here."""
+    return _LIB is not None and bool(_LIB.starpose_fused_supports(head_dim, seq_len))
 
 
 def supports(qkv: torch.Tensor, head_dim: int, seq_len: int) -> bool:
@@ -315,4 +320,4 @@ class _FusedPacked(torch.autograd.Function):
         return grads, dwa, None
 
 
-__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "covers", "layer_norm", "supports"]
+__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "covers", "covers_shape", "layer_norm", "supports"]
