@@ -130,6 +130,17 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
                 }                                                                                \
     }                                                                                            \
                                                                                                  \
+    /* a0[j] + a1[j] += sum_c row[c] * xt[c][j]: even channels into a0, odd into a1 (two */     \
+    /* independent chains, summed by the caller). */                                            \
+    template <int D, int NV>                                                                     \
+    static inline void dot_lanes(vf *a0, vf *a1, const float *row, const vf (*xt)[NV]) {         \
+        for (int c = 0; c < D; c += 2)                                                           \
+            for (int j = 0; j < NV; ++j) {                                                       \
+                a0[j] += row[c] * xt[c][j];                                                      \
+                a1[j] += row[c + 1] * xt[c + 1][j];                                              \
+            }                                                                                    \
+    }                                                                                            \
+                                                                                                 \
     /* Forward of jobs [j0, j1). probs: null, or (jobs, N, NV * W) to keep the weights */   \
     /* (normalised, [m][n]) for the backward. */                                                 \
     template <int D, int NV>                                                                     \
@@ -158,19 +169,8 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
                 const float *km = kb + m * k->sn;                                                \
                 vf a0[NV], a1[NV];                                                               \
                 for (int j = 0; j < NV; ++j) a0[j] = a1[j] = (vf){};                             \
-                for (int c = 0; c < D; c += 2)                                                   \
-                    for (int j = 0; j < NV; ++j) {                                               \
-                        a0[j] += km[c] * QT[c][j];                                               \
-                        a1[j] += km[c + 1] * QT[c + 1][j];                                       \
-                    }                                                                            \
-                if (wa) {                                                                        \
-                    const float *qkm = qk + m * D;                                               \
-                    for (int c = 0; c < D; c += 2)                                               \
-                        for (int j = 0; j < NV; ++j) {                                           \
-                            a0[j] += qkm[c] * WT[c][j];                                          \
-                            a1[j] += qkm[c + 1] * WT[c + 1][j];                                  \
-                        }                                                                        \
-                }                                                                                \
+                dot_lanes<D, NV>(a0, a1, km, QT);                                                \
+                if (wa) dot_lanes<D, NV>(a0, a1, qk + m * D, WT);                                \
                 for (int j = 0; j < NV; ++j) {                                                   \
                     vf x = a0[j] + a1[j];                                                        \
                     Pv[m * NV + j] = x;                                                          \
@@ -226,11 +226,7 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
                 const float *vm = vb + m * v->sn;                                                \
                 vf a0[NV], a1[NV];                                                               \
                 for (int j = 0; j < NV; ++j) a0[j] = a1[j] = (vf){};                             \
-                for (int c = 0; c < D; c += 2)                                                   \
-                    for (int j = 0; j < NV; ++j) {                                               \
-                        a0[j] += vm[c] * GT[c][j];                                               \
-                        a1[j] += vm[c + 1] * GT[c + 1][j];                                       \
-                    }                                                                            \
+                dot_lanes<D, NV>(a0, a1, vm, GT);                                                \
                 for (int j = 0; j < NV; ++j) {                                                   \
                     const vf x = a0[j] + a1[j];                                                  \
                     dL[m * NV + j] = x;                                                          \
