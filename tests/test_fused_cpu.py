@@ -238,7 +238,10 @@ def test_the_cpu_small_kernel_runs_compiled_where_covered_and_eager_elsewhere(d,
 
 @needs_kernel
 @pytest.mark.parametrize("cls", ["vanilla", "star"])
-def test_an_attention_layer_in_training_runs_on_the_packed_qkv_with_the_reference_gradients(cls, monkeypatch):
+def test_an_attention_layer_in_training_runs_on_the_packed_qkv(cls, monkeypatch):
+    """Taken by ``auto`` only, once per call; that its outputs and input and parameter gradients
+    equal the reference kernel's is tests/test_attention.py::test_auto_and_reference_kernels_agree
+    (its heads-of-16 case)."""
     from starpose.models.attention import ATTENTIONS
 
     torch.manual_seed(3)
@@ -247,16 +250,10 @@ def test_an_attention_layer_in_training_runs_on_the_packed_qkv_with_the_referenc
     calls = []
     original = fused_cpu.attend_packed
     monkeypatch.setattr(fused_cpu, "attend_packed", lambda *a, **kw: calls.append(a[0].shape) or original(*a, **kw))
-    results = []
     for kernel in ("auto", "reference"):
         layer.kernel = kernel
-        layer.zero_grad()
-        x.grad = None
-        out = layer(x)
-        out.square().sum().backward()
-        results.append(torch.cat([out.detach().flatten(), x.grad.flatten()] + [p.grad.flatten() for p in layer.parameters()]))
+        layer(x).square().sum().backward()
     assert calls == [torch.Size([3, 27, 3, 4, 16])]  # auto took it, once; reference did not
-    assert _rel(results[0], results[1]) < 1e-5
 
 
 @pytest.mark.parametrize("attention", ["star", "vanilla"])

@@ -26,7 +26,6 @@ def info_lines() -> list[str]:
 
     from starpose import __version__
     from starpose.models import PRESETS, build_model, count_parameters
-    from starpose.bench.report import fused_attention_note
     from starpose.models.kernels import fused_cpu, resolve_kernel
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -36,7 +35,7 @@ def info_lines() -> list[str]:
         f"torch    {torch.__version__}",
         f"device   {describe_device()}",
         f"cpu      {describe_cpu()}",
-        f"kernels  CPU attention and LayerNorm: {fused_attention_note()}",
+        f"kernels  CPU attention and LayerNorm: {fused_cpu.describe()}",
         "",
     ]
     width = max(map(len, PRESETS))  # the longest name, e.g. star-mixste-43-humaneva

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from starpose.inference.cpu_features import bf16_support
+from starpose.models.kernels import fused_cpu
 
 CPU_CAPACITY = 24 * 2**30
 #: Dense bf16 peak FLOP/s by GPU name (first substring match wins).
@@ -46,21 +47,11 @@ def machine_info(device: torch.device, allocator_kept: bool = False) -> dict:
             "torch": torch.__version__, "numpy": np.__version__, "device": str(device),
             "cpu": cpu_model(), "cpu_cores": os.cpu_count(), "threads": torch.get_num_threads(),
             "cpu_bf16": bf16_support().describe(), "load_average": _load_average(),
-            "allocator": ALLOCATOR_NOTE if allocator_kept else None, "fused_cpu_attention": fused_attention_note()}
+            "allocator": ALLOCATOR_NOTE if allocator_kept else None, "fused_cpu_attention": fused_cpu.describe()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["gpu_peak_bf16_tflops"] = (peak_bf16(device) or 0) / 1e12 or None
     return info
-
-
-def fused_attention_note() -> str:
-    """What attention runs on in CPU inference and training (short sequences, fp32): the fused
-    kernel (and its instruction set) or, with the reason, the eager kernels."""
-    from starpose.models.kernels import fused_cpu
-
-    if fused_cpu.available():
-        return f"fused kernel ({fused_cpu.ISA}, torch's OpenMP threads)"
-    return f"eager (the fused kernel is off: {fused_cpu.UNAVAILABLE})"
 
 
 def _load_average() -> list[float] | None:

@@ -213,9 +213,9 @@ def _attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, attn) 
     if fused_cpu.supports(qkv, d, N):  # one pass, no copies (fp32, built, head dim 16/32/64)
         return fused_cpu.attention(qkv, shape, over, h, d, attn.scale, attn.star_weight(N))
     if over == "joints":  # sequences (B, F), positions J: q, k, v (3, h, B*F, J, d)
-        heads_first, N = qkv.view(-1, 3 * h, d).transpose(0, 1), J
+        heads_first = qkv.view(-1, 3 * h, d).transpose(0, 1)
     else:  # sequences (B, J), positions F: q, k, v (3, B, J, h, F, d)
-        heads_first, N = qkv.view(B, Fr, J, 3, h, d).permute(3, 0, 2, 4, 1, 5), Fr
+        heads_first = qkv.view(B, Fr, J, 3, h, d).permute(3, 0, 2, 4, 1, 5)
     q, k, v = heads_first.reshape(3, -1, N, d).unbind(0)  # the one copy
     del qkv, heads_first  # freed now: the peak holds one copy of q, k, v, not two
     wa = attn.star_weight(N)

@@ -145,20 +145,25 @@ def covers_shape(head_dim: int, seq_len: int) -> bool:
 
 def supports(qkv: torch.Tensor, head_dim: int, seq_len: int) -> bool:
     """Whether :func:`attention` runs on ``qkv`` with these heads and sequences."""
-    return (_LIB is not None and qkv.dtype == torch.float32 and qkv.device.type == "cpu"
-            and qkv.is_contiguous() and bool(_LIB.starpose_fused_supports(head_dim, seq_len)))
+    return (qkv.dtype == torch.float32 and qkv.device.type == "cpu" and qkv.is_contiguous()
+            and covers_shape(head_dim, seq_len))
 
 
 def covers(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor | None) -> bool:
     """Whether :func:`attend` runs on q, k, v ``(B, h, N, d)``: fp32 on the CPU, unit stride
     over the channels, head dim 16/32/64, 1 to 128 positions."""
-    if _LIB is None:
-        return False
     _, _, N, d = q.shape
     return (all(t.dtype == torch.float32 and t.device.type == "cpu" and t.stride(3) == 1
                 and t.shape == q.shape for t in (q, k, v))
-            and (wa is None or wa.shape == (N, d))
-            and bool(_LIB.starpose_fused_supports(d, N)))
+            and (wa is None or wa.shape == (N, d)) and covers_shape(d, N))
+
+
+def describe() -> str:
+    """One line for ``starpose bench`` and ``starpose info``: the kernels and their code path,
+    or why the eager ones run."""
+    if _LIB is not None:
+        return f"fused kernel ({ISA}, torch's OpenMP threads)"
+    return f"eager (the fused kernel is off: {UNAVAILABLE})"
 
 
 def _view(t: torch.Tensor) -> _View:
@@ -320,4 +325,4 @@ class _FusedPacked(torch.autograd.Function):
         return grads, dwa, None
 
 
-__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "covers", "covers_shape", "layer_norm", "supports"]
+__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "covers", "covers_shape", "describe", "layer_norm", "supports"]
