@@ -23,6 +23,25 @@ def test_tiny_bench_table_has_every_row_and_positive_numbers():
     assert "| config | attention | path |" in text and text.count("| tiny |") == 4
 
 
+def test_training_steps_are_measured_side_by_side_and_the_ratio_is_the_rounds_median():
+    from dataclasses import replace
+    import statistics
+
+    config = replace(bench.TINY, reps=5)
+    log = []
+    rows = bench.run_models([config], CPU, memory=False, log=log.append)
+    assert sum("5 interleaved rounds of explicit, fused" in line for line in log) == 2  # vanilla, star
+    for explicit, fused in (rows[0:2], rows[2:4]):
+        assert len(explicit["train_step_s"]) == len(fused["train_step_s"]) == 5
+        ratios = [e / f for e, f in zip(explicit["train_step_s"], fused["train_step_s"])]
+        assert fused["speedup_vs_explicit"] == pytest.approx(statistics.median(ratios))
+        q1, q3 = fused["speedup_spread"]
+        assert min(ratios) <= q1 <= fused["speedup_vs_explicit"] <= q3 <= max(ratios)
+        assert explicit["speedup_vs_explicit"] == 1.0
+    text = bench_report.format_table({"machine": bench_report.machine_info(CPU), "rows": rows})
+    assert f"{rows[3]['speedup_vs_explicit']:.2f}x ({q1:.2f}-{q3:.2f})" in text
+
+
 def test_memory_probe_runs_in_a_subprocess_and_gives_an_estimate():
     mem = bench.measure_memory(bench.TINY, bench.Variant("star", "auto"), CPU)
     assert mem["peak_bytes"] > 0 and mem["params"] > 0

@@ -249,11 +249,14 @@ def test_an_attention_layer_in_training_runs_on_the_packed_qkv(cls, monkeypatch)
     x = torch.randn(3, 27, 64, requires_grad=True)
     calls = []
     original = fused_cpu.attend_packed
-    monkeypatch.setattr(fused_cpu, "attend_packed", lambda *a, **kw: calls.append(a[0].shape) or original(*a, **kw))
+    biases = []
+    monkeypatch.setattr(fused_cpu, "attend_packed",
+                        lambda *a, **kw: calls.append(a[0].shape) or biases.append(kw["bias"]) or original(*a, **kw))
     for kernel in ("auto", "reference"):
         layer.kernel = kernel
         layer(x).square().sum().backward()
     assert calls == [torch.Size([3, 27, 3, 4, 16])]  # auto took it, once; reference did not
+    assert biases == [layer.qkv.bias]  # the qkv bias is added by the kernel
 
 
 @pytest.mark.parametrize("attention", ["star", "vanilla"])
@@ -299,19 +302,89 @@ def test_every_code_path_the_cpu_can_run_gives_the_reference_outputs_and_gradien
 
 @needs_kernel
 @pytest.mark.parametrize("C", [128, 64, 16, 40, 7])  # whole vectors and a scalar tail
-def test_layer_norm_equals_torch_and_steps_aside_where_it_does_not_cover(C):
+def test_layer_norm_and_its_gradients_equal_torch_and_it_steps_aside_where_it_does_not_cover(C):
     g = torch.Generator().manual_seed(C)
     x = torch.randn(301, C, generator=g) * 5 + 3  # a mean far from 0: the two-pass variance
     w, b = torch.randn(C, generator=g), torch.randn(C, generator=g)
-    expected = torch.nn.functional.layer_norm(x, (C,), w, b, 1e-6)
+    grad_out = torch.randn(301, C, generator=g)
+
+    def run(fn):
+        leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+        out = fn(*leaves, 1e-6)
+        out.backward(grad_out)
+        return out.detach(), [t.grad for t in leaves]
+
+    expected, expected_grads = run(lambda x, w, b, eps: torch.nn.functional.layer_norm(x, (C,), w, b, eps))
     for isa in ("AVX-512", "AVX2", "baseline"):
         with fused_cpu.isa_at_most(isa):
-            out = fused_cpu.layer_norm(x, w, b, 1e-6)
+            with torch.no_grad():
+                out = fused_cpu.layer_norm(x, w, b, 1e-6)
+            trained, grads = run(fused_cpu.layer_norm)
         assert out.shape == x.shape and _rel(out, expected) < 1e-6
+        assert torch.equal(trained, out)  # training and inference: the same bits (recompute relies on it)
+        assert all(_rel(a, e) < 1e-5 for a, e in zip(grads, expected_grads))  # dx, dw, db
     assert fused_cpu.layer_norm(x.double(), w, b, 1e-6) is None
     assert fused_cpu.layer_norm(x[::2], w, b, 1e-6) is None  # not contiguous
-    with torch.enable_grad():
-        assert fused_cpu.layer_norm(x.clone().requires_grad_(), w, b, 1e-6) is None  # no autograd here
+    assert fused_cpu.layer_norm(x, None, None, 1e-6) is None  # no affine parameters
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert fused_cpu.layer_norm(x, w, b, 1e-6) is None
+
+
+@needs_kernel
+def test_layer_norm_gradients_are_the_same_bits_for_the_same_thread_count():
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(4096, 64, generator=g).requires_grad_()
+    w, b = torch.randn(64, generator=g).requires_grad_(), torch.randn(64, generator=g).requires_grad_()
+    grad_out = torch.randn(4096, 64, generator=g)
+
+    def grads():
+        for t in (x, w, b):
+            t.grad = None
+        fused_cpu.layer_norm(x, w, b, 1e-6).backward(grad_out)
+        return [t.grad.clone() for t in (x, w, b)]
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        first, again = grads(), grads()
+        torch.set_num_threads(1)
+        one = grads()
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert torch.equal(first[0], one[0])  # dx: row by row
+    assert all(_rel(a, b) < 1e-5 for a, b in zip(first[1:], one[1:]))  # dw, db: per-thread sums
+
+
+@needs_kernel
+@pytest.mark.parametrize("isa", ["AVX-512", "AVX2", "baseline"])
+@pytest.mark.parametrize("star", [False, True])
+def test_the_qkv_bias_added_in_the_kernel_equals_adding_it_before(star, isa):
+    """``attend_packed(qkv, bias=b)`` on a qkv computed without its bias: the output and the
+    gradients of qkv, Wa and the bias (the sum of the qkv gradient over batch and tokens) equal
+    the reference kernel on ``qkv + b``."""
+    B, N, h, d = 5, 17, 4, 16
+    g = torch.Generator().manual_seed(7)
+    qkv = torch.randn(B, N, 3, h, d, generator=g).requires_grad_()
+    bias = torch.randn(3 * h * d, generator=g).requires_grad_()
+    wa = (0.3 * torch.randn(N, d, generator=g)).requires_grad_() if star else None
+    grad_out = torch.randn(B, h, N, d, generator=g)
+    leaves = [qkv, bias] + ([wa] if star else [])
+
+    def run(fn):
+        for t in leaves:
+            t.grad = None
+        out = fn()
+        out.backward(grad_out)
+        return out.detach(), [t.grad.clone() for t in leaves]
+
+    with fused_cpu.isa_at_most(isa):
+        out, grads = run(lambda: fused_cpu.attend_packed(qkv, wa, scale=0.25, bias=bias))
+    ref_out, ref_grads = run(lambda: reference.attend(*_split(qkv + bias.view(3, h, d)), wa, scale=0.25))
+    assert _rel(out, ref_out) < 1e-5
+    assert all(_rel(a, e) < 1e-5 for a, e in zip(grads, ref_grads))
+    with pytest.raises(ValueError, match="bias"):
+        fused_cpu.attend_packed(qkv, wa, scale=0.25, bias=bias[1:])
 
 
 @needs_kernel

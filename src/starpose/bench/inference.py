@@ -147,7 +147,7 @@ def inference_rows(config: InferConfig, attention: str, names=VARIANTS, compile_
             error = float((outputs[name] - reference).abs().max() / reference.abs().max())
         # the ratio to the published forward in each round (the two ran one after the other)
         ratios = [p / t for p, t in zip(times["published"], times[name])] if "published" in times else []
-        q1, q3 = _quartiles(ratios)  # the middle half of the rounds' ratios: the spread the table prints
+        q1, q3 = quartiles(ratios)  # the middle half of the rounds' ratios: the spread the table prints
         rows.append({
             "config": config.name, "frames": config.frames, "dim": config.dim, "depth": config.depth,
             "heads": config.heads, "batch": config.batch, "attention": attention, "variant": name,
@@ -165,7 +165,7 @@ def inference_rows(config: InferConfig, attention: str, names=VARIANTS, compile_
     return rows
 
 
-def _quartiles(values: list[float]) -> tuple[float | None, float | None]:
+def quartiles(values: list[float]) -> tuple[float | None, float | None]:
     """The first and third quartiles of ``values`` (None, None for fewer than two)."""
     if len(values) < 2:
         return None, None

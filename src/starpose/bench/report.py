@@ -113,8 +113,14 @@ def _training_lines(result: dict) -> list[str]:
     lines += ["", header, rule]
     for row in result["rows"]:
         cells = ["-" if row.get(key) is None else fmt.format(row[key]) for _, key, fmt in _COLUMNS]
+        q1, q3 = row.get("speedup_spread") or (None, None)
+        if q1 is not None and row.get("path") != "explicit":
+            cells[-1] += f" ({q1:.2f}-{q3:.2f})"
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    lines.append("vs explicit: training steps measured side by side, one step of each path per round; "
+                 "the median over the rounds of the explicit step's time over this path's, the middle "
+                 "half of the rounds in brackets.")
     lines.append("* max batch: estimated from the measured peak memory (linear in the batch), "
                  f"capacity {'24 GiB RAM' if m['device'] == 'cpu' else 'the GPU memory'}.")
     if result.get("batch_assembly"):

@@ -44,6 +44,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from starpose.bench.config import BenchConfig
+from starpose.bench.inference import quartiles
 from starpose.bench.memory import rss_bytes
 from starpose.bench.probe import run_probe
 from starpose.bench.report import device_capacity, machine_info, peak_bf16
@@ -52,7 +53,7 @@ from starpose.train.loss import mixste_loss
 
 
 CONFIGS = {
-    "small": BenchConfig.of_preset("small", "mixste-27", warmup=3, reps=7),
+    "small": BenchConfig.of_preset("small", "mixste-27", warmup=3, reps=11),
     "paper": BenchConfig.of_preset("paper", "mixste-243", warmup=1, reps=3),
 }
 #: For tests: seconds, not minutes.
@@ -195,42 +196,72 @@ def max_batch_estimate(peak_bytes: int, params: int, batch: int, capacity: int) 
     return max(int((capacity - fixed) // per_window), 0)
 
 
-def measure_variant(config: BenchConfig, variant: Variant, device: torch.device,
-                    flops: tuple[float, float], memory: bool) -> dict:
-    """One table row: throughputs, memory, FLOP/s of ``variant`` at ``config``."""
-    model, optimizer, forward = build(config, variant, device)
+def measure_group(config: BenchConfig, group: list[Variant], device: torch.device,
+                  flops: tuple[float, float], memory: bool, log=print) -> list[dict]:
+    """The table rows of one attention's variants at ``config``: their training steps measured
+    side by side in one process, one step of each variant per round (``config.reps`` rounds
+    after ``config.warmup`` steps each), so that a machine that speeds up or slows down during
+    the measurement moves every variant alike. ``speedup_vs_explicit``: the median over the
+    rounds of the explicit step's time over the variant's in the same round; its first and third
+    quartiles in ``speedup_spread``. Then inference throughput and peak memory per variant."""
     x, y = _inputs(config, config.batch, device)
-    step = train_step_fn(forward, optimizer, x, y, variant.amp)
-    train_s = median_seconds(step, device, config.warmup, config.reps)
-    model.eval()
-    infer_s = median_seconds(
-        lambda: predict_windows(forward, x, flip=True, batch_size=config.batch, amp=variant.amp),
-        device, config.warmup, config.reps)
+    built = {}
+    for variant in group:
+        log(f"[bench] {config.name} {variant.attention} {variant.path}: warm-up ...")
+        try:
+            model, optimizer, forward = build(config, variant, device)
+            step = train_step_fn(forward, optimizer, x, y, variant.amp)
+            for _ in range(config.warmup):
+                step()
+            _sync(device)
+        except Exception as err:  # noqa: BLE001 - a failed variant (e.g. compile) is reported
+            if not variant.compiled:
+                raise
+            log(f"[bench]   failed: {type(err).__name__}: {err}")
+            continue
+        built[variant] = (model, forward, step)
+    log(f"[bench] {config.name} {group[0].attention}: {config.reps} interleaved rounds of "
+        f"{', '.join(v.path for v in built)} ...")
+    times: dict[Variant, list[float]] = {variant: [] for variant in built}
+    for _ in range(config.reps):
+        for variant, (_, _, step) in built.items():
+            begin = time.perf_counter()
+            step()
+            _sync(device)
+            times[variant].append(time.perf_counter() - begin)
+    explicit = next((times[v] for v in built if v.kernel == "reference" and not v.amp and not v.compiled), None)
     frames = config.batch * config.frames
-    row = {
-        "config": config.name, "frames": config.frames, "dim": config.dim, "depth": config.depth,
-        "attention": variant.attention, "path": variant.path, "batch": config.batch,
-        "train_frames_per_s": frames / train_s, "infer_frames_per_s": frames / infer_s,
-        "peak_memory_mb": None, "max_batch_est": None,
-        "gflop_per_frame_fwd": flops[0] / 1e9, "gflop_per_frame_train": flops[1] / 1e9,
-    }
-    row["train_gflop_per_s"] = row["train_frames_per_s"] * flops[1] / 1e9
-    peak = peak_bf16(device)
-    row["pct_peak_bf16"] = 100 * row["train_gflop_per_s"] * 1e9 / peak if peak and variant.amp else None
-    if memory:
-        mem = measure_memory(config, variant, device)
-        row["peak_memory_mb"] = mem["peak_bytes"] / 2**20
-        row["max_batch_est"] = max_batch_estimate(mem["peak_bytes"], mem["params"], config.batch,
-                                                  device_capacity(device))
-    return row
-
-
-def add_speedups(rows: list[dict]) -> None:
-    """``speedup``: training throughput over the fp32 explicit row of the same config/attention."""
-    base = {(r["config"], r["attention"]): r["train_frames_per_s"] for r in rows if r["path"] == "explicit"}
-    for row in rows:
-        ref = base.get((row["config"], row["attention"]))
-        row["speedup_vs_explicit"] = row["train_frames_per_s"] / ref if ref else None
+    rows = []
+    for variant, (model, forward, _) in built.items():
+        model.eval()
+        infer_s = median_seconds(
+            lambda: predict_windows(forward, x, flip=True, batch_size=config.batch, amp=variant.amp),
+            device, config.warmup, config.reps)
+        row = {
+            "config": config.name, "frames": config.frames, "dim": config.dim, "depth": config.depth,
+            "attention": variant.attention, "path": variant.path, "batch": config.batch,
+            "train_frames_per_s": frames / statistics.median(times[variant]),
+            "infer_frames_per_s": frames / infer_s,
+            "peak_memory_mb": None, "max_batch_est": None,
+            "gflop_per_frame_fwd": flops[0] / 1e9, "gflop_per_frame_train": flops[1] / 1e9,
+            "train_step_s": times[variant],
+        }
+        if explicit is not None:
+            ratios = sorted(e / t for e, t in zip(explicit, times[variant]))
+            row["speedup_vs_explicit"] = statistics.median(ratios)
+            row["speedup_spread"] = list(quartiles(ratios))
+        row["train_gflop_per_s"] = row["train_frames_per_s"] * flops[1] / 1e9
+        peak = peak_bf16(device)
+        row["pct_peak_bf16"] = 100 * row["train_gflop_per_s"] * 1e9 / peak if peak and variant.amp else None
+        if memory:
+            mem = measure_memory(config, variant, device)
+            row["peak_memory_mb"] = mem["peak_bytes"] / 2**20
+            row["max_batch_est"] = max_batch_estimate(mem["peak_bytes"], mem["params"], config.batch,
+                                                      device_capacity(device))
+        log(f"[bench]   {variant.path}: {row['train_frames_per_s']:.0f} train frames/s, "
+            f"{row['infer_frames_per_s']:.0f} inference frames/s")
+        rows.append(row)
+    return rows
 
 
 def run_models(configs: list[BenchConfig], device: torch.device, amp: str | None = None,
@@ -240,20 +271,10 @@ def run_models(configs: list[BenchConfig], device: torch.device, amp: str | None
     for config in configs:
         with_memory = memory.get(config.name, True) if isinstance(memory, dict) else memory
         flops = {a: flops_per_frame(config, a) for a in ("vanilla", "star")}
-        for variant in variants(device, amp, compile_):
-            log(f"[bench] {config.name} {variant.attention} {variant.path} ...")
-            begin = time.perf_counter()
-            try:
-                rows.append(measure_variant(config, variant, device, flops[variant.attention], with_memory))
-            except Exception as err:  # noqa: BLE001 - a failed variant (e.g. compile) is reported
-                if not variant.compiled:
-                    raise
-                log(f"[bench]   failed: {type(err).__name__}: {err}")
-                continue
-            log(f"[bench]   {rows[-1]['train_frames_per_s']:.0f} train frames/s, "
-                f"{rows[-1]['infer_frames_per_s']:.0f} inference frames/s "
-                f"({time.perf_counter() - begin:.0f} s)")
-    add_speedups(rows)
+        every = variants(device, amp, compile_)
+        for attention in ("vanilla", "star"):
+            group = [v for v in every if v.attention == attention]
+            rows += measure_group(config, group, device, flops[attention], with_memory, log)
     return rows
 
 

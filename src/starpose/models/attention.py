@@ -13,6 +13,7 @@ The channel layout is the published MixSTE code's, so that its checkpoints load 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from starpose.models.kernels import KERNELS, check_kernel_name, fused_cpu, resolve_kernel
@@ -51,18 +52,34 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, N, C)`` -> ``(B, N, C)``."""
         B, N, C = x.shape
-        qkv = self.qkv(x)
-        q, k, v = self.split_heads(qkv)
         dropout_p = self.attn_drop if self.training else 0.0
-        name = resolve_kernel(self.kernel, q.device, q.dtype, N, dropout_p)
         wa = self.star_weight(N)
-        if name == "cpu_small" and fused_cpu.covers(q, k, v, wa):
-            # cpu_small's compiled form, on the packed qkv: its gradient comes back in that
-            # layout with no copy (through q, k, v autograd would stack the three into it)
-            out = fused_cpu.attend_packed(qkv.view(B, N, 3, self.num_heads, self.head_dim), wa, scale=self.scale)
+        if self._compiled_kernel_covers(x, dropout_p, wa):
+            # cpu_small's compiled form on the packed qkv, its gradient returned in that layout
+            # with no copy (through q, k, v autograd would stack the three into it); the kernel
+            # adds the qkv bias as it reads q, k, v and sums its gradient (no broadcast copy in
+            # the linear layer, no separate sum over the tokens in its backward)
+            qkv = F.linear(x, self.qkv.weight)
+            out = fused_cpu.attend_packed(qkv.view(B, N, 3, self.num_heads, self.head_dim), wa,
+                                          scale=self.scale, bias=self.qkv.bias)
         else:
+            q, k, v = self.split_heads(self.qkv(x))
+            name = resolve_kernel(self.kernel, q.device, q.dtype, N, dropout_p)
             out = KERNELS[name](q, k, v, wa, scale=self.scale, dropout_p=dropout_p)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))
+
+    def _compiled_kernel_covers(self, x: torch.Tensor, dropout_p: float, wa: torch.Tensor | None) -> bool:
+        """Whether ``cpu_small`` is the kernel for ``x`` and its compiled form covers the layer:
+        fp32 input and parameters on the CPU without autocast (so that q, k, v are fp32), heads
+        and length that :func:`fused_cpu.covers_shape` covers."""
+        weight, bias = self.qkv.weight, self.qkv.bias
+        if (x.dtype != torch.float32 or x.device.type != "cpu" or weight.dtype != torch.float32
+                or bias is not None and bias.dtype != torch.float32
+                or wa is not None and wa.dtype != torch.float32 or torch.is_autocast_enabled("cpu")):
+            return False
+        N = x.shape[1]
+        return (resolve_kernel(self.kernel, x.device, x.dtype, N, dropout_p) == "cpu_small"
+                and fused_cpu.covers_shape(self.head_dim, N))
 
     def split_heads(self, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """q, k, v: strided ``(B, h, N, d)`` views into ``qkv`` ``(B, N, 3C)``.

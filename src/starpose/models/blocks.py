@@ -1,4 +1,4 @@
-"""Transformer building blocks: MLP, stochastic depth and the pre-norm block."""
+"""Transformer building blocks: LayerNorm, MLP, stochastic depth and the pre-norm block."""
 from __future__ import annotations
 
 import torch
@@ -6,6 +6,28 @@ from torch import nn
 
 from starpose.models import recompute
 from starpose.models.attention import ATTENTIONS
+from starpose.models.kernels import fused_cpu
+
+
+class LayerNorm(nn.LayerNorm):
+    """:class:`torch.nn.LayerNorm` (same parameters, same state dict) that runs the compiled CPU
+    kernel where it covers the call (:func:`~starpose.models.kernels.fused_cpu.layer_norm`: fp32
+    on the CPU, contiguous input, no autocast, no tracing), forward and backward, and
+    ``F.layer_norm`` everywhere else. Equal to ``F.layer_norm`` and its gradients to ~1e-6
+    relative.
+
+    ``kernel``: the model's attention kernel setting; ``"reference"`` (the published
+    computation, op for op: what ``starpose bench`` measures as the published code) always runs
+    ``F.layer_norm``.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5, kernel: str = "auto"):
+        super().__init__(dim, eps=eps)
+        self.kernel = kernel
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = None if self.kernel == "reference" else fused_cpu.layer_norm(x, self.weight, self.bias, self.eps)
+        return super().forward(x) if out is None else out
 
 
 class Mlp(nn.Module):
@@ -67,13 +89,13 @@ class Block(nn.Module):
         recompute: bool = True,
     ):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.norm1 = LayerNorm(dim, eps=1e-6, kernel=kernel)
         common = dict(num_heads=num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop, kernel=kernel)
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got {attention!r}")
         self.attn = ATTENTIONS[attention](dim, seq_len=seq_len, **common)
         self.drop_path = DropPath(drop_path)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.norm2 = LayerNorm(dim, eps=1e-6, kernel=kernel)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
         self.recompute = recompute
 

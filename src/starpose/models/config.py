@@ -13,6 +13,8 @@ class MixSTEConfig:
     A starpose checkpoint stores all of them beside the weights except ``attention_kernel``,
     which picks how attention is computed (not what): ``"auto"`` (the fastest kernel for each
     call), ``"reference"``, ``"sdpa"`` or ``"cpu_small"`` (see :mod:`starpose.models.kernels`).
+    ``"reference"`` is the published computation op for op, the LayerNorms included
+    (:class:`~starpose.models.blocks.LayerNorm`).
     """
 
     num_frames: int = 243

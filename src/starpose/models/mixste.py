@@ -15,7 +15,7 @@ from torch import nn
 
 from starpose.models import inference_path
 from starpose.models.attention import Attention
-from starpose.models.blocks import Block
+from starpose.models.blocks import Block, LayerNorm
 from starpose.models.config import MixSTEConfig
 from starpose.models.presets import get_preset
 
@@ -54,9 +54,9 @@ class MixSTE(nn.Module):
         self.spatial_blocks = nn.ModuleList(block(num_joints, r) for r in rates)
         self.temporal_blocks = nn.ModuleList(block(num_frames, r) for r in rates)
         # One LayerNorm of each kind, shared by all stages, as published.
-        self.spatial_norm = nn.LayerNorm(dim, eps=1e-6)
-        self.temporal_norm = nn.LayerNorm(dim, eps=1e-6)
-        self.head_norm = nn.LayerNorm(dim)
+        self.spatial_norm = LayerNorm(dim, eps=1e-6, kernel=attention_kernel)
+        self.temporal_norm = LayerNorm(dim, eps=1e-6, kernel=attention_kernel)
+        self.head_norm = LayerNorm(dim, kernel=attention_kernel)
         self.head = nn.Linear(dim, 3)
 
     @classmethod
@@ -78,10 +78,11 @@ class MixSTE(nn.Module):
         return self.config.input_norm
 
     def set_attention_kernel(self, name: str) -> "MixSTE":
-        """Compute every attention layer with kernel ``name`` (or ``"auto"``) from now on."""
+        """Compute every attention layer with kernel ``name`` (or ``"auto"``) from now on (and
+        the LayerNorms as published where ``name`` is ``"reference"``)."""
         self.config = replace(self.config, attention_kernel=name)  # validates the name
         for module in self.modules():
-            if isinstance(module, Attention):
+            if isinstance(module, (Attention, LayerNorm)):
                 module.kernel = name
         return self
 

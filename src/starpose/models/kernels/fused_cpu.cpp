@@ -141,32 +141,58 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
             }                                                                                    \
     }                                                                                            \
                                                                                                  \
+    /* N rows of D channels at x (row stride xs), or where a bias b (D) is given, the rows */   \
+    /* plus the bias copied into local (row stride D); *stride: the returned rows' stride. */    \
+    template <int D>                                                                             \
+    static inline const float *biased(const float *x, int64_t xs, const float *b, float *local,  \
+                                      int64_t N, int64_t *stride) {                              \
+        if (!b) { *stride = xs; return x; }                                                      \
+        for (int64_t m = 0; m < N; ++m)                                                          \
+            for (int e = 0; e < D; e += W) store(local + m * D + e, load(x + m * xs + e) + load(b + e)); \
+        *stride = D;                                                                             \
+        return local;                                                                            \
+    }                                                                                            \
+                                                                                                 \
+    /* Column sums of N rows of D channels at x (row stride xs) added to acc (D). */            \
+    template <int D>                                                                             \
+    static inline void add_column_sums(float *acc, const float *x, int64_t xs, int64_t N) {      \
+        for (int e = 0; e < D; e += W) {                                                         \
+            vf a = load(acc + e);                                                                \
+            for (int64_t m = 0; m < N; ++m) a += load(x + m * xs + e);                           \
+            store(acc + e, a);                                                                   \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
     /* Forward of jobs [j0, j1). probs: null, or (jobs, N, NV * W) to keep the weights */   \
     /* (normalised, [m][n]) for the backward. */                                                 \
     template <int D, int NV>                                                                     \
     static int forward(const View *q, const View *k, const View *v, const View *o, const float *wa, \
-                       int64_t P, int64_t N, int64_t h, float scale, float *probs, int64_t j0,   \
-                       int64_t j1) {                                                             \
+                       const float *bias, int64_t P, int64_t N, int64_t h, float scale,          \
+                       float *probs, int64_t j0, int64_t j1) {                                   \
         const int64_t width = NV * W;                                                        \
         const float qs = wa ? 0.5f * scale : scale;                                              \
         vf QT[D][NV], WT[D][NV];                                                                 \
         vf *local = (vf *)aligned_alloc(64, round64(sizeof(vf) * NV * N));                       \
         float *qk = (float *)malloc(sizeof(float) * D * N); /* 0.5 q_m * k_m */                 \
-        if (!local || !qk) { free(local); free(qk); return 2; }                                  \
+        float *lb = bias ? (float *)malloc(sizeof(float) * 3 * D * N) : NULL; /* biased q, k, v */ \
+        if (!local || !qk || (bias && !lb)) { free(local); free(qk); free(lb); return 2; }       \
         if (wa) transpose<D, NV>(WT, wa, D, N, 1.0f);                                            \
         for (int64_t job = j0; job < j1; ++job) {                                                \
             const int64_t s = job / h, g = job % h;                                              \
-            const float *qb = at(q, s, P, g), *kb = at(k, s, P, g), *vb = at(v, s, P, g);        \
+            int64_t qsn, ksn, vsn;                                                               \
+            const float *qb = biased<D>(at(q, s, P, g), q->sn, bias ? bias + g * D : NULL, lb, N, &qsn); \
+            const float *kb = biased<D>(at(k, s, P, g), k->sn, bias ? bias + (h + g) * D : NULL, lb + D * N, N, &ksn); \
+            const float *vb = biased<D>(at(v, s, P, g), v->sn, bias ? bias + (2 * h + g) * D : NULL, lb + 2 * D * N, N, &vsn); \
             float *ob = at(o, s, P, g);                                                          \
             vfu *Pv = probs ? (vfu *)(probs + job * N * width) : (vfu *)local;                   \
-            transpose<D, NV>(QT, qb, q->sn, N, qs);                                              \
+            transpose<D, NV>(QT, qb, qsn, N, qs);                                              \
             if (wa)                                                                              \
                 for (int64_t m = 0; m < N; ++m)                                                  \
-                    for (int c = 0; c < D; ++c) qk[m * D + c] = 0.5f * qb[m * q->sn + c] * kb[m * k->sn + c]; \
+                    for (int c = 0; c < D; ++c) qk[m * D + c] = 0.5f * qb[m * qsn + c] * kb[m * ksn + c];   \
             vf mx[NV];                                                                           \
             for (int j = 0; j < NV; ++j) mx[j] = (vf){} - 3.0e38f;                               \
             for (int64_t m = 0; m < N; ++m) { /* logits of key m for every query */              \
-                const float *km = kb + m * k->sn;                                                \
+                const float *km = kb + m * ksn;                                                  \
                 vf a0[NV], a1[NV];                                                               \
                 for (int j = 0; j < NV; ++j) a0[j] = a1[j] = (vf){};                             \
                 dot_lanes<D, NV>(a0, a1, km, QT);                                                \
@@ -189,29 +215,35 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
             for (int64_t m = 0; m < N; ++m)                                                      \
                 for (int j = 0; j < NV; ++j) Pv[m * NV + j] *= sum[j];                           \
             /* out_n = sum_m w[n, m] v_m */                                                      \
-            rows<D>(ob, o->sn, (const float *)Pv, 1, width, vb, v->sn, N, N, 1.0f, false);       \
+            rows<D>(ob, o->sn, (const float *)Pv, 1, width, vb, vsn, N, N, 1.0f, false);         \
         }                                                                                        \
         free(local);                                                                             \
         free(qk);                                                                                \
+        free(lb);                                                                                \
         return 0;                                                                                \
     }                                                                                            \
                                                                                                  \
-    /* Backward of jobs [j0, j1) from the saved weights; dwa: this thread's (N, D) sum. */      \
+    /* Backward of jobs [j0, j1) from the saved weights; dwa: this thread's (N, D) sum; dbias: */ \
+    /* null, or this thread's (3, h, D) sums of dq, dk and dv over the positions. */            \
     template <int D, int NV>                                                                     \
     static int backward(const View *q, const View *k, const View *v, const View *go,             \
-                        const float *probs, const float *wa, const View *dq, const View *dk,     \
-                        const View *dv, float *dwa, int64_t P, int64_t N, int64_t h, float scale, \
-                        int64_t j0, int64_t j1) {                                                \
+                        const float *probs, const float *wa, const float *bias, const View *dq,  \
+                        const View *dk, const View *dv, float *dwa, float *dbias, int64_t P,     \
+                        int64_t N, int64_t h, float scale, int64_t j0, int64_t j1) {             \
         const int64_t width = NV * W;                                                        \
         const float qs = wa ? 0.5f * scale : scale;                                              \
         vf GT[D][NV];                                                                            \
         vf *dL = (vf *)aligned_alloc(64, round64(sizeof(vf) * NV * N)); /* [m][n] */            \
         float *u = (float *)malloc(sizeof(float) * 2 * D * N);     /* q*k, then d(q*k) rows */  \
-        if (!dL || !u) { free(dL); free(u); return 2; }                                          \
+        float *lb = bias ? (float *)malloc(sizeof(float) * 3 * D * N) : NULL; /* biased q, k, v */ \
+        if (!dL || !u || (bias && !lb)) { free(dL); free(u); free(lb); return 2; }               \
         float *du = u + D * N;                                                                   \
         for (int64_t job = j0; job < j1; ++job) {                                                \
             const int64_t s = job / h, g = job % h;                                              \
-            const float *qb = at(q, s, P, g), *kb = at(k, s, P, g), *vb = at(v, s, P, g);        \
+            int64_t qsn, ksn, vsn;                                                               \
+            const float *qb = biased<D>(at(q, s, P, g), q->sn, bias ? bias + g * D : NULL, lb, N, &qsn); \
+            const float *kb = biased<D>(at(k, s, P, g), k->sn, bias ? bias + (h + g) * D : NULL, lb + D * N, N, &ksn); \
+            const float *vb = biased<D>(at(v, s, P, g), v->sn, bias ? bias + (2 * h + g) * D : NULL, lb + 2 * D * N, N, &vsn); \
             const float *gb = at(go, s, P, g);                                                   \
             float *dqb = at(dq, s, P, g), *dkb = at(dk, s, P, g), *dvb = at(dv, s, P, g);        \
             const vfu *Pv = (const vfu *)(probs + job * N * width);                              \
@@ -223,7 +255,7 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
             vf rs[NV];                                                                           \
             for (int j = 0; j < NV; ++j) rs[j] = (vf){};                                         \
             for (int64_t m = 0; m < N; ++m) {                                                    \
-                const float *vm = vb + m * v->sn;                                                \
+                const float *vm = vb + m * vsn;                                                  \
                 vf a0[NV], a1[NV];                                                               \
                 for (int j = 0; j < NV; ++j) a0[j] = a1[j] = (vf){};                             \
                 dot_lanes<D, NV>(a0, a1, vm, GT);                                                \
@@ -237,22 +269,28 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
                 for (int j = 0; j < NV; ++j) dL[m * NV + j] = Pv[m * NV + j] * (dL[m * NV + j] - rs[j]); \
             const float *dLf = (const float *)dL;                                                \
             /* q.k term: dq_n = qs sum_m dL[n, m] k_m, dk_m = qs sum_n dL[n, m] q_n */           \
-            rows<D>(dqb, dq->sn, dLf, 1, width, kb, k->sn, N, N, qs, false);                     \
-            rows<D>(dkb, dk->sn, dLf, width, 1, qb, q->sn, N, N, qs, false);                     \
+            rows<D>(dqb, dq->sn, dLf, 1, width, kb, ksn, N, N, qs, false);                       \
+            rows<D>(dkb, dk->sn, dLf, width, 1, qb, qsn, N, N, qs, false);                       \
             if (wa) { /* star: u = q*k; du_m = 0.5 sum_n dL[n, m] wa_n; dwa_n += 0.5 sum_m dL[n, m] u_m */ \
                 for (int64_t m = 0; m < N; ++m)                                                  \
-                    for (int c = 0; c < D; ++c) u[m * D + c] = qb[m * q->sn + c] * kb[m * k->sn + c]; \
+                    for (int c = 0; c < D; ++c) u[m * D + c] = qb[m * qsn + c] * kb[m * ksn + c];   \
                 rows<D>(du, D, dLf, width, 1, wa, D, N, N, 0.5f, false);                         \
                 rows<D>(dwa, D, dLf, 1, width, u, D, N, N, 0.5f, true);                          \
                 for (int64_t m = 0; m < N; ++m)                                                  \
                     for (int c = 0; c < D; ++c) {                                                \
-                        dqb[m * dq->sn + c] += kb[m * k->sn + c] * du[m * D + c];                \
-                        dkb[m * dk->sn + c] += qb[m * q->sn + c] * du[m * D + c];                \
+                        dqb[m * dq->sn + c] += kb[m * ksn + c] * du[m * D + c];                  \
+                        dkb[m * dk->sn + c] += qb[m * qsn + c] * du[m * D + c];                  \
                     }                                                                            \
+            }                                                                                    \
+            if (dbias) {                                                                         \
+                add_column_sums<D>(dbias + g * D, dqb, dq->sn, N);                               \
+                add_column_sums<D>(dbias + (h + g) * D, dkb, dk->sn, N);                         \
+                add_column_sums<D>(dbias + (2 * h + g) * D, dvb, dv->sn, N);                     \
             }                                                                                    \
         }                                                                                        \
         free(dL);                                                                                \
         free(u);                                                                                 \
+        free(lb);                                                                                \
         return 0;                                                                                \
     }                                                                                            \
                                                                                                  \
@@ -266,9 +304,10 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
     }                                                                                            \
                                                                                                  \
     /* LayerNorm of rows [r0, r1) of x (rows of C floats) into out: two passes over each row  */ \
-    /* (mean, then the variance of x - mean), both in W partial sums. */                         \
+    /* (mean, then the variance of x - mean), both in W partial sums. mean, rstd: null, or     */ \
+    /* the rows' mean and 1 / sqrt(var + eps) kept for the backward. */                          \
     static void layer_norm(const float *x, float *out, const float *w, const float *b, int64_t C, \
-                           float eps, int64_t r0, int64_t r1) {                                  \
+                           float eps, int64_t r0, int64_t r1, float *mean_out, float *rstd_out) { \
         const int64_t Cv = C - C % W;                                                            \
         for (int64_t r = r0; r < r1; ++r) {                                                      \
             const float *xr = x + r * C;                                                         \
@@ -286,14 +325,49 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
             for (int64_t c = 0; c < Cv; c += W)                                                  \
                 store(orow + c, (load(xr + c) - mean) * rstd * load(w + c) + load(b + c));       \
             for (int64_t c = Cv; c < C; ++c) orow[c] = (xr[c] - mean) * rstd * w[c] + b[c];       \
+            if (mean_out) { mean_out[r] = mean; rstd_out[r] = rstd; }                            \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* LayerNorm's backward over rows [r0, r1): with xhat = (x - mean) * rstd and g = dy * w,  */ \
+    /* dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) written; dw += dy * xhat, db += dy    */ \
+    /* into this thread's partial sums (C floats each). */                                      \
+    static void layer_norm_backward(const float *x, const float *dy, const float *mean,         \
+                                    const float *rstd, const float *w, float *dx, float *dw,    \
+                                    float *db, int64_t C, int64_t r0, int64_t r1) {             \
+        const int64_t Cv = C - C % W;                                                            \
+        for (int64_t r = r0; r < r1; ++r) {                                                      \
+            const float *xr = x + r * C, *gr = dy + r * C;                                       \
+            float *dxr = dx + r * C;                                                             \
+            const float m = mean[r], rs = rstd[r];                                               \
+            vf sg = (vf){}, sgx = (vf){};                                                        \
+            float tg = 0.0f, tgx = 0.0f;                                                         \
+            for (int64_t c = 0; c < Cv; c += W) {                                                \
+                const vf xh = (load(xr + c) - m) * rs, d = load(gr + c), g = d * load(w + c);   \
+                sg += g; sgx += g * xh;                                                          \
+                store(dw + c, load(dw + c) + d * xh);                                            \
+                store(db + c, load(db + c) + d);                                                 \
+            }                                                                                    \
+            for (int64_t c = Cv; c < C; ++c) {                                                   \
+                const float xh = (xr[c] - m) * rs, d = gr[c], g = d * w[c];                      \
+                tg += g; tgx += g * xh; dw[c] += d * xh; db[c] += d;                             \
+            }                                                                                    \
+            const float mg = (hsum(sg) + tg) / (float)C, mgx = (hsum(sgx) + tgx) / (float)C;    \
+            for (int64_t c = 0; c < Cv; c += W) {                                                \
+                const vf xh = (load(xr + c) - m) * rs;                                           \
+                store(dxr + c, rs * (load(gr + c) * load(w + c) - mg - xh * mgx));               \
+            }                                                                                    \
+            for (int64_t c = Cv; c < C; ++c)                                                     \
+                dxr[c] = rs * (gr[c] * w[c] - mg - (xr[c] - m) * rs * mgx);                      \
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
     typedef int (*fwd_fn)(const View *, const View *, const View *, const View *, const float *, \
-                          int64_t, int64_t, int64_t, float, float *, int64_t, int64_t);          \
+                          const float *, int64_t, int64_t, int64_t, float, float *, int64_t,     \
+                          int64_t);                                                              \
     typedef int (*bwd_fn)(const View *, const View *, const View *, const View *, const float *, \
-                          const float *, const View *, const View *, const View *, float *,      \
-                          int64_t, int64_t, int64_t, float, int64_t, int64_t);                    \
+                          const float *, const float *, const View *, const View *, const View *, \
+                          float *, float *, int64_t, int64_t, int64_t, float, int64_t, int64_t); \
     /* rows: head dim 16, 32, 64; columns: vectors of queries 1, 2, 4, ... (NV_COLUMNS) */      \
     static const fwd_fn FWD[3][NV_COLUMNS] = {                                                   \
         {forward<16, 1>, forward<16, 2>, forward<16, 4>, forward<16, 8>, forward<16, 16>, forward<16, 32>}, \
@@ -373,7 +447,7 @@ extern "C" {
 
 // The interface version: fused_cpu.py refuses a library built from another (an editable install
 // keeps its built library when the source changes). Bump it with any change of these functions.
-int starpose_fused_abi(void) { return 3; }
+int starpose_fused_abi(void) { return 5; }
 
 // Which code path runs here: 3 AVX-512, 2 AVX2, 1 baseline.
 int starpose_fused_isa(void) { return isa() + 1; }
@@ -395,11 +469,12 @@ int64_t starpose_fused_probs_per_job(int64_t N) {
     return c < 0 ? 0 : N * ((int64_t)lanes << c);
 }
 
-// Forward of S sequences x h heads; probs: null or starpose_fused_probs_per_job(N) * S * h
+// Forward of S sequences x h heads; bias: null, or (3, h, d) added to q, k and v as they are
+// read (the qkv linear layer's bias); probs: null or starpose_fused_probs_per_job(N) * S * h
 // floats to keep the weights for the backward. Returns 0, 1 (not covered), 2 (out of memory).
 int starpose_fused_forward(const View *q, const View *k, const View *v, const View *out,
-                           const float *wa, int64_t S, int64_t P, int64_t N, int64_t h, int64_t d,
-                           float scale, float *probs, int threads) {
+                           const float *wa, const float *bias, int64_t S, int64_t P, int64_t N,
+                           int64_t h, int64_t d, float scale, float *probs, int threads) {
     const int which = isa();
     const int row = dim_row(d), col = len_col(N, lanes_of(which));
     if (row < 0 || col < 0 || P < 1) return 1;
@@ -411,48 +486,101 @@ int starpose_fused_forward(const View *q, const View *k, const View *v, const Vi
         THREAD_ID(nt, t);
         const int64_t j0 = total * t / nt, j1 = total * (t + 1) / nt;
 #ifdef STARPOSE_X86
-        if (which == 2) rc |= isa_avx512::FWD[row][col](q, k, v, out, wa, P, N, h, scale, probs, j0, j1);
-        else if (which == 1) rc |= isa_avx2::FWD[row][col](q, k, v, out, wa, P, N, h, scale, probs, j0, j1);
+        if (which == 2) rc |= isa_avx512::FWD[row][col](q, k, v, out, wa, bias, P, N, h, scale, probs, j0, j1);
+        else if (which == 1) rc |= isa_avx2::FWD[row][col](q, k, v, out, wa, bias, P, N, h, scale, probs, j0, j1);
         else
 #endif
-            rc |= isa_base::FWD[row][col](q, k, v, out, wa, P, N, h, scale, probs, j0, j1);
+            rc |= isa_base::FWD[row][col](q, k, v, out, wa, bias, P, N, h, scale, probs, j0, j1);
     }
     return rc;
 }
 
+// Rows per thread below which LayerNorm runs on one thread.
+static int norm_threads(int64_t rows, int threads) {
+    if (threads < 1) threads = 1;
+    return rows < 64 * (int64_t)threads ? 1 : threads;
+}
+
 // LayerNorm over the last dim of x (rows x C, contiguous) into out, with weight and bias (C).
+// mean, rstd: null, or rows floats each to keep the rows' mean and 1 / sqrt(var + eps).
 int starpose_layer_norm(const float *x, float *out, const float *w, const float *b, int64_t rows,
-                        int64_t C, float eps, int threads) {
-    if (rows < 0 || C < 1) return 1;
+                        int64_t C, float eps, float *mean, float *rstd, int threads) {
+    if (rows < 0 || C < 1 || (mean == NULL) != (rstd == NULL)) return 1;
     const int which = isa();
-    const int nthreads = rows < 64 * (int64_t)(threads < 1 ? 1 : threads) ? 1 : threads;
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel num_threads(norm_threads(rows, threads))
     {
         int nt = 1, t = 0;
         THREAD_ID(nt, t);
         const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
 #ifdef STARPOSE_X86
-        if (which == 2) isa_avx512::layer_norm(x, out, w, b, C, eps, r0, r1);
-        else if (which == 1) isa_avx2::layer_norm(x, out, w, b, C, eps, r0, r1);
+        if (which == 2) isa_avx512::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd);
+        else if (which == 1) isa_avx2::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd);
         else
 #endif
-            isa_base::layer_norm(x, out, w, b, C, eps, r0, r1);
+            isa_base::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd);
     }
     return 0;
 }
 
-// Backward: dq, dk, dv (written, not accumulated) and, where wa is given, dwa (N, d) written.
+// LayerNorm's backward from the forward's x, mean and rstd: dx (rows x C), dw and db (C) written.
+// dw and db are summed per thread, then over the threads in order: the same bits for the same
+// thread count. Returns 0, 1 (bad sizes) or 2 (out of memory).
+int starpose_layer_norm_backward(const float *x, const float *dy, const float *mean,
+                                 const float *rstd, const float *w, float *dx, float *dw, float *db,
+                                 int64_t rows, int64_t C, int threads) {
+    if (rows < 0 || C < 1) return 1;
+    const int which = isa();
+    const int nthreads = norm_threads(rows, threads);
+    const int64_t per = (2 * C + 15) / 16 * 16;  // a thread's dw and db, on cache lines of their own
+    float *partial = (float *)aligned_alloc(64, round64((size_t)nthreads * per * sizeof(float)));
+    if (!partial) return 2;
+    memset(partial, 0, (size_t)nthreads * per * sizeof(float));
+    int used = 1;
+#pragma omp parallel num_threads(nthreads)
+    {
+        int nt = 1, t = 0;
+        THREAD_ID(nt, t);
+        if (t == 0) used = nt;
+        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+        float *pw = partial + t * per, *pb = pw + C;
+#ifdef STARPOSE_X86
+        if (which == 2) isa_avx512::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1);
+        else if (which == 1) isa_avx2::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1);
+        else
+#endif
+            isa_base::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1);
+    }
+    for (int64_t c = 0; c < C; ++c) {
+        float sw = 0.0f, sb = 0.0f;
+        for (int t = 0; t < used; ++t) {
+            sw += partial[t * per + c];
+            sb += partial[t * per + C + c];
+        }
+        dw[c] = sw;
+        db[c] = sb;
+    }
+    free(partial);
+    return 0;
+}
+
+// Backward: dq, dk, dv (written, not accumulated) and, where wa is given, dwa (N, d) written;
+// where bias (3, h, d) is given (the forward's), dbias (3, h, d): the sums of dq, dk and dv over
+// sequences and positions, written. dwa and dbias are summed per thread, then over the threads in
+// order: the same bits for the same thread count.
 int starpose_fused_backward(const View *q, const View *k, const View *v, const View *grad_out,
-                            const float *probs, const float *wa, const View *dq, const View *dk,
-                            const View *dv, float *dwa, int64_t S, int64_t P, int64_t N, int64_t h,
-                            int64_t d, float scale, int threads) {
+                            const float *probs, const float *wa, const float *bias, const View *dq,
+                            const View *dk, const View *dv, float *dwa, float *dbias, int64_t S,
+                            int64_t P, int64_t N, int64_t h, int64_t d, float scale, int threads) {
     const int which = isa();
     const int row = dim_row(d), col = len_col(N, lanes_of(which));
-    if (row < 0 || col < 0 || P < 1) return 1;
+    if (row < 0 || col < 0 || P < 1 || (bias == NULL) != (dbias == NULL)) return 1;
     const int64_t total = S * h;
     const int nthreads = threads_for(threads, total);
-    float *partial = wa ? (float *)calloc((size_t)nthreads * N * d, sizeof(float)) : NULL;
-    if (wa && !partial) return 2;
+    // per thread: dwa (N * d) if star, dbias (3 * h * d) if biased, on cache lines of their own
+    const int64_t nwa = wa ? N * d : 0, nb = bias ? 3 * h * d : 0, per = (nwa + nb + 15) / 16 * 16;
+    float *partial = per ? (float *)aligned_alloc(64, round64((size_t)nthreads * per * sizeof(float))) : NULL;
+    if (per && !partial) return 2;
+    if (partial) memset(partial, 0, (size_t)nthreads * per * sizeof(float));
     int rc = 0, used = 1;
 #pragma omp parallel num_threads(nthreads) reduction(| : rc)
     {
@@ -460,22 +588,21 @@ int starpose_fused_backward(const View *q, const View *k, const View *v, const V
         THREAD_ID(nt, t);
         if (t == 0) used = nt;
         const int64_t j0 = total * t / nt, j1 = total * (t + 1) / nt;
-        float *mine = partial ? partial + (int64_t)t * N * d : NULL;
+        float *mwa = wa ? partial + t * per : NULL, *mb = bias ? partial + t * per + nwa : NULL;
 #ifdef STARPOSE_X86
-        if (which == 2) rc |= isa_avx512::BWD[row][col](q, k, v, grad_out, probs, wa, dq, dk, dv, mine, P, N, h, scale, j0, j1);
-        else if (which == 1) rc |= isa_avx2::BWD[row][col](q, k, v, grad_out, probs, wa, dq, dk, dv, mine, P, N, h, scale, j0, j1);
+        if (which == 2) rc |= isa_avx512::BWD[row][col](q, k, v, grad_out, probs, wa, bias, dq, dk, dv, mwa, mb, P, N, h, scale, j0, j1);
+        else if (which == 1) rc |= isa_avx2::BWD[row][col](q, k, v, grad_out, probs, wa, bias, dq, dk, dv, mwa, mb, P, N, h, scale, j0, j1);
         else
 #endif
-            rc |= isa_base::BWD[row][col](q, k, v, grad_out, probs, wa, dq, dk, dv, mine, P, N, h, scale, j0, j1);
+            rc |= isa_base::BWD[row][col](q, k, v, grad_out, probs, wa, bias, dq, dk, dv, mwa, mb, P, N, h, scale, j0, j1);
     }
-    if (wa) {
-        for (int64_t i = 0; i < N * d; ++i) {
-            float sum = 0.0f;
-            for (int t = 0; t < used; ++t) sum += partial[(int64_t)t * N * d + i];
-            dwa[i] = sum;
-        }
-        free(partial);
+    for (int64_t i = 0; i < nwa + nb; ++i) {
+        float sum = 0.0f;
+        for (int t = 0; t < used; ++t) sum += partial[t * per + i];
+        if (i < nwa) dwa[i] = sum;
+        else dbias[i - nwa] = sum;
     }
+    free(partial);
     return rc;
 }
 

@@ -38,7 +38,7 @@ import torch
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: The library interface this module speaks (``starpose_fused_abi`` in fused_cpu.cpp).
-ABI = 3
+ABI = 5
 
 #: Why the kernels are off (None when they are on): shown by ``starpose bench`` and ``starpose info``.
 UNAVAILABLE: str | None = None
@@ -89,11 +89,11 @@ def _load():
         return None
     i64, view = ctypes.c_int64, ctypes.POINTER(_View)
     lib.starpose_fused_forward.restype = ctypes.c_int
-    lib.starpose_fused_forward.argtypes = ([view] * 4 + [ctypes.c_void_p] + [i64] * 5
+    lib.starpose_fused_forward.argtypes = ([view] * 4 + [ctypes.c_void_p] * 2 + [i64] * 5
                                            + [ctypes.c_float, ctypes.c_void_p, ctypes.c_int])
     lib.starpose_fused_backward.restype = ctypes.c_int
-    lib.starpose_fused_backward.argtypes = ([view] * 4 + [ctypes.c_void_p] * 2 + [view] * 3
-                                            + [ctypes.c_void_p] + [i64] * 5 + [ctypes.c_float, ctypes.c_int])
+    lib.starpose_fused_backward.argtypes = ([view] * 4 + [ctypes.c_void_p] * 3 + [view] * 3
+                                            + [ctypes.c_void_p] * 2 + [i64] * 5 + [ctypes.c_float, ctypes.c_int])
     lib.starpose_fused_supports.restype = ctypes.c_int
     lib.starpose_fused_supports.argtypes = [i64, i64]
     lib.starpose_fused_probs_per_job.restype = i64
@@ -102,7 +102,10 @@ def _load():
     lib.starpose_fused_cap_isa.restype = ctypes.c_int
     lib.starpose_fused_cap_isa.argtypes = [ctypes.c_int]
     lib.starpose_layer_norm.restype = ctypes.c_int
-    lib.starpose_layer_norm.argtypes = [ctypes.c_void_p] * 4 + [i64] * 2 + [ctypes.c_float, ctypes.c_int]
+    lib.starpose_layer_norm.argtypes = ([ctypes.c_void_p] * 4 + [i64] * 2 + [ctypes.c_float]
+                                        + [ctypes.c_void_p] * 2 + [ctypes.c_int])
+    lib.starpose_layer_norm_backward.restype = ctypes.c_int
+    lib.starpose_layer_norm_backward.argtypes = [ctypes.c_void_p] * 8 + [i64] * 2 + [ctypes.c_int]
     return lib
 
 
@@ -173,13 +176,21 @@ def _view(t: torch.Tensor) -> _View:
     return _View(t.data_ptr(), s1, s2, sh, sn)
 
 
-def _run_forward(q5, k5, v5, out5, wa, scale: float, probs: torch.Tensor | None) -> None:
+def _ptr(t: torch.Tensor | None) -> int | None:
+    """The data pointer of ``t`` (the caller keeps ``t`` alive), or None."""
+    return None if t is None else t.data_ptr()
+
+
+def _fp32(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.detach().to(torch.float32).contiguous()
+
+
+def _run_forward(q5, k5, v5, out5, wa, scale: float, probs: torch.Tensor | None,
+                 bias: torch.Tensor | None = None) -> None:
     S1, P, h, N, d = q5.shape
-    wa_ = None if wa is None else wa.detach().to(torch.float32).contiguous()
-    rc = _LIB.starpose_fused_forward(_view(q5), _view(k5), _view(v5), _view(out5),
-                                     None if wa_ is None else wa_.data_ptr(), S1 * P, P, N, h, d,
-                                     float(scale), None if probs is None else probs.data_ptr(),
-                                     torch.get_num_threads())
+    wa_, bias_ = _fp32(wa), _fp32(bias)
+    rc = _LIB.starpose_fused_forward(_view(q5), _view(k5), _view(v5), _view(out5), _ptr(wa_), _ptr(bias_),
+                                     S1 * P, P, N, h, d, float(scale), _ptr(probs), torch.get_num_threads())
     _check(rc)
 
 
@@ -218,22 +229,66 @@ def attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, num_hea
     return out
 
 
-def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor | None:
-    """LayerNorm over the last dim of ``x`` (fp32, contiguous, no autograd), or None where the
-    kernel is off or does not cover the input (the caller then runs ``F.layer_norm``). Two passes
-    per row (mean, then the variance of ``x - mean``) in vector-wide partial sums: the inference
-    path's LayerNorms at the small configuration take 0.12 ms instead of 0.21 (3,672 x 128, one
-    thread, with the output's allocation), equal to ``F.layer_norm`` to ~2e-7 relative."""
-    C = x.shape[-1]
-    if (_LIB is None or x.dtype != torch.float32 or x.device.type != "cpu" or not x.is_contiguous()
-            or x.requires_grad and torch.is_grad_enabled() or weight.shape != (C,) or bias.shape != (C,)):
+def layer_norm(x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
+               eps: float) -> torch.Tensor | None:
+    """LayerNorm over the last dim of ``x`` (fp32, contiguous, on the CPU), with autograd where
+    ``x``, ``weight`` or ``bias`` needs a gradient; or None where the kernel is off or does not
+    cover the call (the caller then runs ``F.layer_norm``): other dtypes, autocast, no affine
+    parameters, tracing, ``torch.compile``.
+
+    Forward: two passes per row (the mean, then the variance of ``x - mean``) in vector-wide
+    partial sums. Backward (from the kept row means and ``1/std``): ``dx`` per row, ``dw`` and
+    ``db`` summed per thread and then over the threads in order (the same bits for the same
+    thread count). Equal to ``F.layer_norm`` and its gradients to ~1e-6 relative. At the small
+    training configuration (14,688 x 64, two threads): ~0.45 ms forward and ~1.26 ms forward +
+    backward in ``F.layer_norm`` (docs/performance.md, "fifth pass")."""
+    C = x.shape[-1] if x.dim() else 0
+    if (_LIB is None or C < 1 or x.dtype != torch.float32 or x.device.type != "cpu" or not x.is_contiguous()
+            or weight is None or bias is None or weight.shape != (C,) or bias.shape != (C,)
+            or weight.dtype != torch.float32 or bias.dtype != torch.float32
+            or torch.is_autocast_enabled("cpu") or torch.jit.is_tracing() or torch.compiler.is_compiling()):
         return None
-    w = weight.detach().to(torch.float32).contiguous()
-    b = bias.detach().to(torch.float32).contiguous()
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or bias.requires_grad):
+        return _LayerNorm.apply(x, weight, bias, float(eps))
+    return _layer_norm_forward(x, weight, bias, float(eps), keep=False)[0]
+
+
+def _layer_norm_forward(x, weight, bias, eps: float, keep: bool):
+    """``(out, mean, rstd)``; the row statistics only where ``keep``."""
+    C = x.shape[-1]
+    rows = x.numel() // C
+    w, b = weight.detach().contiguous(), bias.detach().contiguous()
     out = torch.empty_like(x)
-    _check(_LIB.starpose_layer_norm(x.data_ptr(), out.data_ptr(), w.data_ptr(), b.data_ptr(),
-                                    x.numel() // C, C, float(eps), torch.get_num_threads()))
-    return out
+    mean = torch.empty(rows) if keep else None
+    rstd = torch.empty(rows) if keep else None
+    _check(_LIB.starpose_layer_norm(x.data_ptr(), out.data_ptr(), w.data_ptr(), b.data_ptr(), rows, C,
+                                    eps, None if mean is None else mean.data_ptr(),
+                                    None if rstd is None else rstd.data_ptr(), torch.get_num_threads()))
+    return out, mean, rstd
+
+
+class _LayerNorm(torch.autograd.Function):
+    """:func:`layer_norm` with autograd: x, its row statistics and the weight kept."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps: float):
+        out, mean, rstd = _layer_norm_forward(x, weight, bias, eps, keep=True)
+        ctx.save_for_backward(x, weight, mean, rstd)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        x, weight, mean, rstd = ctx.saved_tensors
+        grad_out = grad_out.contiguous()
+        C = x.shape[-1]
+        dx = torch.empty_like(x)
+        dw = torch.empty(C, dtype=torch.float32)
+        db = torch.empty(C, dtype=torch.float32)
+        _check(_LIB.starpose_layer_norm_backward(
+            x.data_ptr(), grad_out.data_ptr(), mean.data_ptr(), rstd.data_ptr(), weight.detach().contiguous().data_ptr(),
+            dx.data_ptr(), dw.data_ptr(), db.data_ptr(), x.numel() // C, C, torch.get_num_threads()))
+        return dx, dw, db, None
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor | None = None, *,
@@ -247,14 +302,22 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor |
     return _Fused.apply(q, k, v, wa, scale)
 
 
-def attend_packed(qkv: torch.Tensor, wa: torch.Tensor | None = None, *, scale: float) -> torch.Tensor:
+def attend_packed(qkv: torch.Tensor, wa: torch.Tensor | None = None, *, scale: float,
+                  bias: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`attend` on the packed ``qkv`` ``(B, N, 3, h, d)`` itself (the ``qkv`` linear layer's
     output, viewed): the gradient is written straight into that layout, where going through the
-    q, k, v views would make autograd stack their three gradients into it with one more copy."""
+    q, k, v views would make autograd stack their three gradients into it with one more copy.
+
+    ``bias``: None, or the ``qkv`` layer's bias ``(3 * h * d,)`` when ``qkv`` was computed
+    without it: the kernel adds it to q, k and v as it reads them and returns its gradient (the
+    sums of dq, dk and dv), which spares the linear layer the bias's broadcast copy and the
+    gradient's sum over the tokens."""
+    B, N, three, h, d = qkv.shape
     q, k, v = _heads(qkv)
-    if not covers(q, k, v, wa):
-        raise ValueError(f"the fused CPU kernel does not cover qkv {tuple(qkv.shape)} ({qkv.dtype})")
-    return _FusedPacked.apply(qkv, wa, scale)
+    if not covers(q, k, v, wa) or bias is not None and (bias.shape != (three * h * d,) or bias.dtype != torch.float32):
+        raise ValueError(f"the fused CPU kernel does not cover qkv {tuple(qkv.shape)} ({qkv.dtype})"
+                         + ("" if bias is None else f" with bias {tuple(bias.shape)} ({bias.dtype})"))
+    return _FusedPacked.apply(qkv, wa, bias, scale)
 
 
 def _heads(qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -262,31 +325,32 @@ def _heads(qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     return tuple(t.transpose(1, 2) for t in qkv.unbind(2))
 
 
-def _forward_keeping(q, k, v, wa, scale: float, keep: bool):
+def _forward_keeping(q, k, v, wa, scale: float, keep: bool, bias: torch.Tensor | None = None):
     """The output ``(B, h, N, d)`` (a view of ``(B, N, h, d)``) and the weights kept (or None)."""
     B, h, N, d = q.shape
     out = torch.empty(B, N, h, d, dtype=torch.float32).permute(0, 2, 1, 3)
     probs = torch.empty(B * h * _LIB.starpose_fused_probs_per_job(N)) if keep else None
-    _run_forward(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), out.unsqueeze(1), wa, scale, probs)
+    _run_forward(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), out.unsqueeze(1), wa, scale, probs, bias)
     return out, probs
 
 
-def _backward(q, k, v, wa, probs, grad_out, scale: float):
-    """``(grads, dwa)``: grads ``(B, N, 3, h, d)`` in the packed qkv layout, dwa ``(N, d)`` or None."""
+def _backward(q, k, v, wa, probs, grad_out, scale: float, bias: torch.Tensor | None = None):
+    """``(grads, dwa, dbias)``: grads ``(B, N, 3, h, d)`` in the packed qkv layout, dwa ``(N, d)``
+    (star) and dbias ``(3 * h * d,)`` (where a bias was given) or None."""
     B, h, N, d = q.shape
     if grad_out.stride(3) != 1:
         grad_out = grad_out.contiguous()
     grads = torch.empty(B, N, 3, h, d, dtype=torch.float32)
     dq, dk, dv = _heads(grads)
     dwa = None if wa is None else torch.empty(N, d, dtype=torch.float32)
-    wa_ = None if wa is None else wa.detach().to(torch.float32).contiguous()
+    dbias = None if bias is None else torch.empty(3 * h * d, dtype=torch.float32)
+    wa_, bias_ = _fp32(wa), _fp32(bias)
     five = lambda t: _view(t.unsqueeze(1))  # noqa: E731
     rc = _LIB.starpose_fused_backward(
-        five(q), five(k), five(v), five(grad_out), probs.data_ptr(), None if wa_ is None else wa_.data_ptr(),
-        five(dq), five(dk), five(dv), None if dwa is None else dwa.data_ptr(), B, 1, N, h, d, float(scale),
-        torch.get_num_threads())
+        five(q), five(k), five(v), five(grad_out), probs.data_ptr(), _ptr(wa_), _ptr(bias_),
+        five(dq), five(dk), five(dv), _ptr(dwa), _ptr(dbias), B, 1, N, h, d, float(scale), torch.get_num_threads())
     _check(rc)
-    return grads, None if dwa is None else dwa.to(wa.dtype)
+    return grads, None if dwa is None else dwa.to(wa.dtype), dbias
 
 
 class _Fused(torch.autograd.Function):
@@ -303,26 +367,27 @@ class _Fused(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
         q, k, v, wa, probs = ctx.saved_tensors
-        grads, dwa = _backward(q, k, v, wa, probs, grad_out, ctx.scale)
+        grads, dwa, _ = _backward(q, k, v, wa, probs, grad_out, ctx.scale)
         return (*_heads(grads), dwa, None)
 
 
 class _FusedPacked(torch.autograd.Function):
-    """:func:`attend_packed`: the packed qkv in, its gradient out in the same layout."""
+    """:func:`attend_packed`: the packed qkv (and the bias not yet added to it) in, their
+    gradients out, the packed one in the same layout."""
 
     @staticmethod
-    def forward(ctx, qkv, wa, scale: float):
-        out, probs = _forward_keeping(*_heads(qkv), wa, scale, any(ctx.needs_input_grad[:2]))
-        ctx.save_for_backward(qkv, wa, probs)
+    def forward(ctx, qkv, wa, bias, scale: float):
+        out, probs = _forward_keeping(*_heads(qkv), wa, scale, any(ctx.needs_input_grad[:3]), bias)
+        ctx.save_for_backward(qkv, wa, bias, probs)
         ctx.scale = scale
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        qkv, wa, probs = ctx.saved_tensors
-        grads, dwa = _backward(*_heads(qkv), wa, probs, grad_out, ctx.scale)
-        return grads, dwa, None
+        qkv, wa, bias, probs = ctx.saved_tensors
+        grads, dwa, dbias = _backward(*_heads(qkv), wa, probs, grad_out, ctx.scale, bias)
+        return grads, dwa, dbias, None
 
 
 __all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "covers", "covers_shape", "describe", "layer_norm", "supports"]
