@@ -425,3 +425,77 @@ def test_info_says_whether_the_compiled_kernels_run():
         assert f"fused kernel ({fused_cpu.ISA}" in text and "cpu_small* / cpu_small*" in text
     else:
         assert fused_cpu.UNAVAILABLE in text
+
+
+@needs_kernel
+@pytest.mark.parametrize("C", [128, 64, 40, 7])  # whole vectors and a scalar tail
+def test_bias_gelu_and_its_gradients_equal_torch_on_every_code_path(C):
+    g = torch.Generator().manual_seed(C)
+    h = torch.randn(257, C, generator=g) * 4  # |h + b| up to ~20: both tails of the normal CDF
+    h[0, :] = torch.linspace(-30, 30, C)
+    bias = torch.randn(C, generator=g)
+    grad_out = torch.randn(257, C, generator=g)
+
+    def run(fn):
+        leaves = [h.clone().requires_grad_(), bias.clone().requires_grad_()]
+        out = fn(*leaves)
+        out.backward(grad_out)
+        return out.detach(), [t.grad for t in leaves]
+
+    expected, expected_grads = run(lambda h, b: torch.nn.functional.gelu(h + b))
+    for isa in ("AVX-512", "AVX2", "baseline"):
+        with fused_cpu.isa_at_most(isa):
+            out, grads = run(fused_cpu.bias_gelu)
+            with torch.no_grad():
+                assert torch.equal(fused_cpu.bias_gelu(h, bias), out)
+        assert (out - expected).abs().max() <= 1e-6 * expected.abs().max()
+        assert all((a - e).abs().max() <= 2e-6 * e.abs().max() for a, e in zip(grads, expected_grads))
+    with pytest.raises(ValueError, match="GELU"):
+        fused_cpu.bias_gelu(h.double(), bias.double())
+
+
+@needs_kernel
+def test_bias_gelu_gradients_are_the_same_bits_for_the_same_thread_count():
+    g = torch.Generator().manual_seed(1)
+    h = torch.randn(4096, 128, generator=g).requires_grad_()
+    bias = torch.randn(128, generator=g).requires_grad_()
+    grad_out = torch.randn(4096, 128, generator=g)
+
+    def grads():
+        h.grad = bias.grad = None
+        fused_cpu.bias_gelu(h, bias).backward(grad_out)
+        return h.grad.clone(), bias.grad.clone()
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        first, again = grads(), grads()
+        torch.set_num_threads(1)
+        one = grads()
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+    assert torch.equal(first[0], one[0]) and _rel(first[1], one[1]) < 1e-5
+
+
+@needs_kernel
+def test_the_mlp_adds_its_first_bias_in_the_gelu_kernel_except_as_published_or_when_recomputing(monkeypatch):
+    from starpose.models.blocks import Mlp
+
+    torch.manual_seed(0)
+    mlp = Mlp(16, 32)
+    x = torch.randn(5, 7, 16, requires_grad=True)
+    calls = []
+    original = fused_cpu.bias_gelu
+    monkeypatch.setattr(fused_cpu, "bias_gelu", lambda *a: calls.append(1) or original(*a))
+    results = {}
+    for kernel, fuse in (("auto", True), ("reference", True), ("auto", False)):
+        mlp.kernel = kernel
+        for p in [x, *mlp.parameters()]:
+            p.grad = None
+        out = mlp(x, fuse=fuse)
+        out.square().sum().backward()
+        results[kernel, fuse] = [out.detach(), x.grad.clone()] + [p.grad.clone() for p in mlp.parameters()]
+    assert calls == [1]  # auto only; the published computation and recomputation keep nn.GELU
+    for a, b in zip(results["auto", True], results["reference", True]):
+        assert _rel(a, b) < 1e-5

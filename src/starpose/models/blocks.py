@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from starpose.models import recompute
@@ -31,17 +32,29 @@ class LayerNorm(nn.LayerNorm):
 
 
 class Mlp(nn.Module):
-    """``Linear(dim -> hidden) -> GELU -> Linear(hidden -> dim)`` with dropout after each."""
+    """``Linear(dim -> hidden) -> GELU -> Linear(hidden -> dim)`` with dropout after each.
 
-    def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0):
+    Where the compiled CPU kernels cover the call (``kernel`` other than ``"reference"``, fp32
+    on the CPU: :func:`~starpose.models.kernels.fused_cpu.bias_gelu_covers`) and ``fuse``,
+    the first layer's bias is added by the GELU kernel (one pass, its gradient summed in the
+    GELU's backward) instead of inside the matrix product.
+    """
+
+    def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0, kernel: str = "auto"):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden_dim)
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden_dim, dim)
         self.drop = nn.Dropout(drop)
+        self.kernel = kernel
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+    def forward(self, x: torch.Tensor, fuse: bool = True) -> torch.Tensor:
+        if (fuse and self.kernel != "reference" and type(self.act) is nn.GELU and self.act.approximate == "none"
+                and fused_cpu.bias_gelu_covers(x, self.fc1.weight, self.fc1.bias)):
+            hidden = fused_cpu.bias_gelu(F.linear(x, self.fc1.weight), self.fc1.bias)
+        else:
+            hidden = self.act(self.fc1(x))
+        return self.drop(self.fc2(self.drop(hidden)))
 
 
 class DropPath(nn.Module):
@@ -96,11 +109,14 @@ class Block(nn.Module):
         self.attn = ATTENTIONS[attention](dim, seq_len=seq_len, **common)
         self.drop_path = DropPath(drop_path)
         self.norm2 = LayerNorm(dim, eps=1e-6, kernel=kernel)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop, kernel=kernel)
         self.recompute = recompute
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cheap = (self.norm1, self.norm2, self.mlp.act)
-        with recompute.recomputed_outputs(cheap, enabled=self.recompute and recompute.applies(x)):
+        large = recompute.applies(x)
+        with recompute.recomputed_outputs(cheap, enabled=self.recompute and large):
             x = x + self.drop_path(self.attn(self.norm1(x)))
-            return x + self.drop_path(self.mlp(self.norm2(x)))
+            # large activations keep the GELU a module, whose output recomputation can drop (the
+            # compiled bias + GELU's is kept for fc2), whether this block recomputes or not
+            return x + self.drop_path(self.mlp(self.norm2(x), fuse=not large))

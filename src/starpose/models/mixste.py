@@ -15,7 +15,7 @@ from torch import nn
 
 from starpose.models import inference_path
 from starpose.models.attention import Attention
-from starpose.models.blocks import Block, LayerNorm
+from starpose.models.blocks import Block, LayerNorm, Mlp
 from starpose.models.config import MixSTEConfig
 from starpose.models.presets import get_preset
 
@@ -82,7 +82,7 @@ class MixSTE(nn.Module):
         the LayerNorms as published where ``name`` is ``"reference"``)."""
         self.config = replace(self.config, attention_kernel=name)  # validates the name
         for module in self.modules():
-            if isinstance(module, (Attention, LayerNorm)):
+            if isinstance(module, (Attention, LayerNorm, Mlp)):
                 module.kernel = name
         return self
 

@@ -26,6 +26,7 @@
 // the softmax and their gradients (no horizontal reductions), and over the channels for the
 // products with rows (weights @ v, dq, dk, dv, dWa). Compiled three times (AVX-512, AVX2+FMA,
 // baseline) and chosen at run time from the CPU's features.
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +363,67 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
+    /* erf by Abramowitz and Stegun 7.1.26 (|error| <= 1.5e-7), the formula of torch's own      */ \
+    /* vectorised erf. |x| is capped at 4 (erf(4) is 1 in fp32) so that exp(-x^2) never comes    */ \
+    /* near the subnormal range (subnormal products cost ~100 cycles each). */                    \
+    /* *e: exp(-min(x^2, 16)), which GELU's backward reuses for the normal density. */          \
+    static inline vf verf(vf x, vf *e) {                                                         \
+        vf a = x < 0.0f ? -x : x;                                                                \
+        a = a > 4.0f ? 4.0f : a;                                                                 \
+        const vf t = 1.0f / (0.3275911f * a + 1.0f);                                             \
+        const vf r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f; \
+        *e = vexp(-(a * a));                                                                     \
+        const vf y = 1.0f - r * t * *e;                                                          \
+        return x < 0.0f ? -y : y;                                                                \
+    }                                                                                            \
+                                                                                                 \
+    /* GELU (exact form, x Phi(x)) of h + b over rows [r0, r1) of C channels into out. */        \
+    static void bias_gelu(const float *h, const float *b, float *out, int64_t C, int64_t r0,     \
+                          int64_t r1) {                                                          \
+        const int64_t Cv = C - C % W;                                                            \
+        for (int64_t r = r0; r < r1; ++r) {                                                      \
+            const float *hr = h + r * C;                                                         \
+            float *orow = out + r * C;                                                           \
+            for (int64_t c = 0; c < Cv; c += W) {                                                \
+                const vf u = load(hr + c) + load(b + c);                                         \
+                vf e;                                                                            \
+                store(orow + c, 0.5f * u * (1.0f + verf(u * 0.70710678118654752f, &e)));         \
+            }                                                                                    \
+            for (int64_t c = Cv; c < C; ++c) {                                                   \
+                const float u = hr[c] + b[c];                                                    \
+                orow[c] = 0.5f * u * (1.0f + erff(u * 0.70710678118654752f));                    \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* Its backward: dh = dy * (Phi(u) + u phi(u)), u = h + b, written; db += dh into this      */ \
+    /* thread's partial sums (C floats). */                                                      \
+    static void bias_gelu_backward(const float *h, const float *b, const float *dy, float *dh,   \
+                                   float *db, int64_t C, int64_t r0, int64_t r1) {               \
+        const int64_t Cv = C - C % W;                                                            \
+        const float beta = 0.39894228040143268f; /* 1 / sqrt(2 pi) */                            \
+        for (int64_t r = r0; r < r1; ++r) {                                                      \
+            const float *hr = h + r * C, *gr = dy + r * C;                                       \
+            float *dr = dh + r * C;                                                              \
+            for (int64_t c = 0; c < Cv; c += W) {                                                \
+                const vf u = load(hr + c) + load(b + c);                                         \
+                vf e; /* exp(-u^2 / 2), for |u| up to 4 sqrt(2) (beyond: pdf 5e-8 for ~0) */      \
+                const vf cdf = 0.5f * (1.0f + verf(u * 0.70710678118654752f, &e));               \
+                const vf pdf = beta * e;                                                         \
+                const vf d = load(gr + c) * (cdf + u * pdf);                                     \
+                store(dr + c, d);                                                                \
+                store(db + c, load(db + c) + d);                                                 \
+            }                                                                                    \
+            for (int64_t c = Cv; c < C; ++c) {                                                   \
+                const float u = hr[c] + b[c];                                                    \
+                const float cdf = 0.5f * (1.0f + erff(u * 0.70710678118654752f));                \
+                const float d = gr[c] * (cdf + u * beta * expf(-0.5f * u * u));                  \
+                dr[c] = d;                                                                       \
+                db[c] += d;                                                                      \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
     typedef int (*fwd_fn)(const View *, const View *, const View *, const View *, const float *, \
                           const float *, int64_t, int64_t, int64_t, float, float *, int64_t,     \
                           int64_t);                                                              \
@@ -447,7 +509,7 @@ extern "C" {
 
 // The interface version: fused_cpu.py refuses a library built from another (an editable install
 // keeps its built library when the source changes). Bump it with any change of these functions.
-int starpose_fused_abi(void) { return 5; }
+int starpose_fused_abi(void) { return 6; }
 
 // Which code path runs here: 3 AVX-512, 2 AVX2, 1 baseline.
 int starpose_fused_isa(void) { return isa() + 1; }
@@ -558,6 +620,62 @@ int starpose_layer_norm_backward(const float *x, const float *dy, const float *m
         }
         dw[c] = sw;
         db[c] = sb;
+    }
+    free(partial);
+    return 0;
+}
+
+// GELU of h + b (rows x C, contiguous; b: C) into out: an MLP's first layer has its bias added
+// here instead of in the matrix product.
+int starpose_bias_gelu(const float *h, const float *b, float *out, int64_t rows, int64_t C,
+                       int threads) {
+    if (rows < 0 || C < 1) return 1;
+    const int which = isa();
+#pragma omp parallel num_threads(norm_threads(rows, threads))
+    {
+        int nt = 1, t = 0;
+        THREAD_ID(nt, t);
+        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+#ifdef STARPOSE_X86
+        if (which == 2) isa_avx512::bias_gelu(h, b, out, C, r0, r1);
+        else if (which == 1) isa_avx2::bias_gelu(h, b, out, C, r0, r1);
+        else
+#endif
+            isa_base::bias_gelu(h, b, out, C, r0, r1);
+    }
+    return 0;
+}
+
+// Its backward: dh (rows x C) and db (C: the sum of dh over the rows, per thread and then over
+// the threads in order) written. Returns 0, 1 (bad sizes) or 2 (out of memory).
+int starpose_bias_gelu_backward(const float *h, const float *b, const float *dy, float *dh,
+                                float *db, int64_t rows, int64_t C, int threads) {
+    if (rows < 0 || C < 1) return 1;
+    const int which = isa();
+    const int nthreads = norm_threads(rows, threads);
+    const int64_t per = (C + 15) / 16 * 16;
+    float *partial = (float *)aligned_alloc(64, round64((size_t)nthreads * per * sizeof(float)));
+    if (!partial) return 2;
+    memset(partial, 0, (size_t)nthreads * per * sizeof(float));
+    int used = 1;
+#pragma omp parallel num_threads(nthreads)
+    {
+        int nt = 1, t = 0;
+        THREAD_ID(nt, t);
+        if (t == 0) used = nt;
+        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+        float *mine = partial + t * per;
+#ifdef STARPOSE_X86
+        if (which == 2) isa_avx512::bias_gelu_backward(h, b, dy, dh, mine, C, r0, r1);
+        else if (which == 1) isa_avx2::bias_gelu_backward(h, b, dy, dh, mine, C, r0, r1);
+        else
+#endif
+            isa_base::bias_gelu_backward(h, b, dy, dh, mine, C, r0, r1);
+    }
+    for (int64_t c = 0; c < C; ++c) {
+        float sum = 0.0f;
+        for (int t = 0; t < used; ++t) sum += partial[t * per + c];
+        db[c] = sum;
     }
     free(partial);
     return 0;

@@ -38,7 +38,7 @@ import torch
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: The library interface this module speaks (``starpose_fused_abi`` in fused_cpu.cpp).
-ABI = 5
+ABI = 6
 
 #: Why the kernels are off (None when they are on): shown by ``starpose bench`` and ``starpose info``.
 UNAVAILABLE: str | None = None
@@ -106,6 +106,10 @@ def _load():
                                         + [ctypes.c_void_p] * 2 + [ctypes.c_int])
     lib.starpose_layer_norm_backward.restype = ctypes.c_int
     lib.starpose_layer_norm_backward.argtypes = [ctypes.c_void_p] * 8 + [i64] * 2 + [ctypes.c_int]
+    lib.starpose_bias_gelu.restype = ctypes.c_int
+    lib.starpose_bias_gelu.argtypes = [ctypes.c_void_p] * 3 + [i64] * 2 + [ctypes.c_int]
+    lib.starpose_bias_gelu_backward.restype = ctypes.c_int
+    lib.starpose_bias_gelu_backward.argtypes = [ctypes.c_void_p] * 5 + [i64] * 2 + [ctypes.c_int]
     return lib
 
 
@@ -291,6 +295,64 @@ class _LayerNorm(torch.autograd.Function):
         return dx, dw, db, None
 
 
+def bias_gelu_covers(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
+    """Whether the linear layer ``x @ weight^T`` (without its ``bias``) followed by
+    :func:`bias_gelu` runs here: fp32 input and parameters on the CPU, no autocast, tracing or
+    ``torch.compile``."""
+    return (_LIB is not None and bias is not None and x.dim() >= 1 and x.dtype == torch.float32
+            and x.device.type == "cpu" and weight.dtype == torch.float32 and bias.dtype == torch.float32
+            and weight.dim() == 2 and bias.shape == weight.shape[:1] and x.shape[-1] == weight.shape[1]
+            and not torch.is_autocast_enabled("cpu") and not torch.jit.is_tracing()
+            and not torch.compiler.is_compiling())
+
+
+def bias_gelu(h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``F.gelu(h + bias)`` (the exact, erf form) in one pass, with autograd: the backward
+    writes ``dh`` and sums it over the rows for ``dbias`` in the same pass. An MLP's first
+    linear layer computed without its bias hands its output here, which spares the bias's
+    broadcast copy in the matrix product and the separate sum over the tokens in its backward.
+    erf is Abramowitz and Stegun 7.1.26, the formula of torch's vectorised erf: equal to
+    ``F.gelu`` to ~1e-6. fp32, contiguous, on the CPU (a ValueError otherwise)."""
+    if (_LIB is None or h.dtype != torch.float32 or h.device.type != "cpu" or not h.is_contiguous()
+            or h.dim() < 1 or bias is None or bias.dtype != torch.float32 or bias.shape != h.shape[-1:]):
+        raise ValueError(f"the compiled GELU does not cover h {tuple(h.shape)} ({h.dtype}) with bias "
+                         f"{None if bias is None else tuple(bias.shape)}")
+    if torch.is_grad_enabled() and (h.requires_grad or bias.requires_grad):
+        return _BiasGelu.apply(h, bias)
+    return _bias_gelu_forward(h, bias)
+
+
+def _bias_gelu_forward(h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    C = h.shape[-1]
+    b = bias.detach().contiguous()
+    out = torch.empty_like(h)
+    _check(_LIB.starpose_bias_gelu(h.data_ptr(), b.data_ptr(), out.data_ptr(), h.numel() // C, C,
+                                   torch.get_num_threads()))
+    return out
+
+
+class _BiasGelu(torch.autograd.Function):
+    """:func:`bias_gelu` with autograd: ``h`` (before the bias) and the bias kept."""
+
+    @staticmethod
+    def forward(ctx, h, bias):
+        ctx.save_for_backward(h, bias)
+        return _bias_gelu_forward(h, bias)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        h, bias = ctx.saved_tensors
+        grad_out = grad_out.contiguous()
+        C = h.shape[-1]
+        dh = torch.empty_like(h)
+        db = torch.empty(C, dtype=torch.float32)
+        _check(_LIB.starpose_bias_gelu_backward(h.data_ptr(), bias.detach().contiguous().data_ptr(),
+                                                grad_out.data_ptr(), dh.data_ptr(), db.data_ptr(),
+                                                h.numel() // C, C, torch.get_num_threads()))
+        return dh, db
+
+
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wa: torch.Tensor | None = None, *,
            scale: float) -> torch.Tensor:
     """``softmax(logits) @ v`` for q, k, v ``(B, h, N, d)`` (strided views, e.g. into a ``qkv``
@@ -390,4 +452,4 @@ class _FusedPacked(torch.autograd.Function):
         return grads, dwa, dbias, None
 
 
-__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "covers", "covers_shape", "describe", "layer_norm", "supports"]
+__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "bias_gelu", "bias_gelu_covers", "covers", "covers_shape", "describe", "layer_norm", "supports"]
