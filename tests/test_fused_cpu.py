@@ -499,3 +499,39 @@ def test_the_mlp_adds_its_first_bias_in_the_gelu_kernel_except_as_published_or_w
     assert calls == [1]  # auto only; the published computation and recomputation keep nn.GELU
     for a, b in zip(results["auto", True], results["reference", True]):
         assert _rel(a, b) < 1e-5
+
+
+@needs_kernel
+@pytest.mark.parametrize("isa", ["AVX-512", "AVX2", "baseline"])
+def test_layer_norm_writes_the_tokens_regrouped_for_the_next_block(isa):
+    """MixSTE's regrouping between a spatial and a temporal block, (B*F, J, C) -> (B*J, F, C),
+    done by the LayerNorm's write (and by its backward's read): the published LayerNorm then
+    the transpose copy, output and gradients."""
+    from starpose.models.blocks import LayerNorm
+
+    B, F_, J, C = 3, 5, 7, 16
+    g = torch.Generator().manual_seed(9)
+    norm = LayerNorm(C, eps=1e-6)
+    with torch.no_grad():
+        norm.weight.normal_(generator=g)
+        norm.bias.normal_(generator=g)
+    x = torch.randn(B * F_, J, C, generator=g).requires_grad_()
+    grad_out = torch.randn(B * J, F_, C, generator=g)
+    results = {}
+    for kernel in ("auto", "reference"):
+        norm.kernel = kernel
+        for t in (x, norm.weight, norm.bias):
+            t.grad = None
+        with fused_cpu.isa_at_most(isa):
+            out = norm(x, regroup=(F_, J))
+            out.backward(grad_out)
+        results[kernel] = [out.detach(), x.grad.clone(), norm.weight.grad.clone(), norm.bias.grad.clone()]
+    assert results["auto"][0].shape == (B * J, F_, C)
+    expected = torch.nn.functional.layer_norm(x.detach(), (C,), norm.weight.detach(), norm.bias.detach(), 1e-6)
+    assert torch.equal(results["reference"][0], expected.view(B, F_, J, C).transpose(1, 2).reshape(B * J, F_, C))
+    for a, b in zip(results["auto"], results["reference"]):
+        assert _rel(a, b) < 1e-5
+    # and back: (B*J, F, C) -> (B*F, J, C)
+    back = norm(results["auto"][0], regroup=(J, F_))
+    assert back.shape == (B * F_, J, C)
+    assert fused_cpu.layer_norm(x.detach(), norm.weight, norm.bias, 1e-6, (4, J)) is None  # rows not (A, 4, J)

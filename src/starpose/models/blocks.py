@@ -26,9 +26,21 @@ class LayerNorm(nn.LayerNorm):
         super().__init__(dim, eps=eps)
         self.kernel = kernel
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = None if self.kernel == "reference" else fused_cpu.layer_norm(x, self.weight, self.bias, self.eps)
-        return super().forward(x) if out is None else out
+    def forward(self, x: torch.Tensor, regroup: tuple[int, int] | None = None) -> torch.Tensor:
+        """``x`` ``(..., C)``. ``regroup=(P, Q)``: ``x`` is ``(A * P, Q, C)`` and the result is
+        returned regrouped as ``(A * Q, P, C)`` (the order MixSTE's next block wants: joints of
+        each frame to frames of each joint and back), written in that order by the compiled
+        kernel or copied after ``F.layer_norm``."""
+        out = None
+        if self.kernel != "reference":
+            out = fused_cpu.layer_norm(x, self.weight, self.bias, self.eps, regroup)
+        if regroup is None:
+            return super().forward(x) if out is None else out
+        P, Q = regroup
+        C = x.shape[-1]
+        if out is None:
+            return super().forward(x).reshape(-1, P, Q, C).transpose(1, 2).reshape(-1, P, C)
+        return out.view(-1, P, C)
 
 
 class Mlp(nn.Module):

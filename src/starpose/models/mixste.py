@@ -106,15 +106,13 @@ class MixSTE(nn.Module):
         if inference_path.applies(self, x):
             return inference_path.forward(self, x)
         B, F, J, C = x.shape
-        dim = self.config.dim
         x = self.pos_drop(self.joint_embed(x.reshape(B * F, J, C)) + self.spatial_pos_embed)
         for stage, (spatial, temporal) in enumerate(zip(self.spatial_blocks, self.temporal_blocks)):
-            x = self.spatial_norm(spatial(x))
-            x = x.reshape(B, F, J, dim).transpose(1, 2).reshape(B * J, F, dim)
+            # (B*F, J, dim) -> normalised, regrouped as (B*J, F, dim) for the temporal block
+            x = self.spatial_norm(spatial(x), regroup=(F, J))
             if stage == 0:
                 x = self.pos_drop(x + self.temporal_pos_embed)
-            x = self.temporal_norm(temporal(x))
-            x = x.reshape(B, J, F, dim).transpose(1, 2).reshape(B * F, J, dim)
+            x = self.temporal_norm(temporal(x), regroup=(J, F))  # and back to (B*F, J, dim)
         return self.head(self.head_norm(x)).reshape(B, F, J, 3)
 
     def _check_input(self, x: torch.Tensor) -> None:

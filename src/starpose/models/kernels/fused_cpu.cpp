@@ -49,6 +49,21 @@ typedef struct {
 // aligned_alloc wants a size that is a multiple of the alignment.
 static inline size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
+// Rows ordered (A, P, Q) walked in order from row r, giving for each its index in the same rows
+// ordered (A, Q, P): row (a, p, q) -> (a * Q + q) * P + p (no divisions after the first row).
+struct Regrouped {
+    int64_t P, Q, a, p, q;
+    Regrouped(int64_t r, int64_t P_, int64_t Q_) : P(P_), Q(Q_), a(r / (P_ * Q_)), p((r / Q_) % P_), q(r % Q_) {}
+    int64_t index() const { return (a * Q + q) * P + p; }
+    void next() {
+        if (++q < Q) return;
+        q = 0;
+        if (++p < P) return;
+        p = 0;
+        ++a;
+    }
+};
+
 static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
     return v->p + (s / P) * v->s1 + (s % P) * v->s2 + g * v->sh;
 }
@@ -306,13 +321,16 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
                                                                                                  \
     /* LayerNorm of rows [r0, r1) of x (rows of C floats) into out: two passes over each row  */ \
     /* (mean, then the variance of x - mean), both in W partial sums. mean, rstd: null, or     */ \
-    /* the rows' mean and 1 / sqrt(var + eps) kept for the backward. */                          \
+    /* the rows' mean and 1 / sqrt(var + eps) kept for the backward. P, Q: the rows, ordered   */ \
+    /* (A, P, Q), are written in (A, Q, P) order (1, 1: in place). */                            \
     static void layer_norm(const float *x, float *out, const float *w, const float *b, int64_t C, \
-                           float eps, int64_t r0, int64_t r1, float *mean_out, float *rstd_out) { \
+                           float eps, int64_t r0, int64_t r1, float *mean_out, float *rstd_out,   \
+                           int64_t P, int64_t Q) {                                               \
         const int64_t Cv = C - C % W;                                                            \
-        for (int64_t r = r0; r < r1; ++r) {                                                      \
+        Regrouped to(r0, P, Q);                                                                  \
+        for (int64_t r = r0; r < r1; ++r, to.next()) {                                           \
             const float *xr = x + r * C;                                                         \
-            float *orow = out + r * C;                                                           \
+            float *orow = out + to.index() * C;                                                  \
             vf acc = (vf){};                                                                     \
             float tail = 0.0f;                                                                   \
             for (int64_t c = 0; c < Cv; c += W) acc += load(xr + c);                             \
@@ -332,13 +350,15 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
                                                                                                  \
     /* LayerNorm's backward over rows [r0, r1): with xhat = (x - mean) * rstd and g = dy * w,  */ \
     /* dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) written; dw += dy * xhat, db += dy    */ \
-    /* into this thread's partial sums (C floats each). */                                      \
+    /* into this thread's partial sums (C floats each). dy in the forward's output order. */    \
     static void layer_norm_backward(const float *x, const float *dy, const float *mean,         \
                                     const float *rstd, const float *w, float *dx, float *dw,    \
-                                    float *db, int64_t C, int64_t r0, int64_t r1) {             \
+                                    float *db, int64_t C, int64_t r0, int64_t r1, int64_t P,    \
+                                    int64_t Q) {                                                 \
         const int64_t Cv = C - C % W;                                                            \
-        for (int64_t r = r0; r < r1; ++r) {                                                      \
-            const float *xr = x + r * C, *gr = dy + r * C;                                       \
+        Regrouped from(r0, P, Q);                                                                \
+        for (int64_t r = r0; r < r1; ++r, from.next()) {                                         \
+            const float *xr = x + r * C, *gr = dy + from.index() * C;                            \
             float *dxr = dx + r * C;                                                             \
             const float m = mean[r], rs = rstd[r];                                               \
             vf sg = (vf){}, sgx = (vf){};                                                        \
@@ -509,7 +529,7 @@ extern "C" {
 
 // The interface version: fused_cpu.py refuses a library built from another (an editable install
 // keeps its built library when the source changes). Bump it with any change of these functions.
-int starpose_fused_abi(void) { return 6; }
+int starpose_fused_abi(void) { return 7; }
 
 // Which code path runs here: 3 AVX-512, 2 AVX2, 1 baseline.
 int starpose_fused_isa(void) { return isa() + 1; }
@@ -564,10 +584,14 @@ static int norm_threads(int64_t rows, int threads) {
 }
 
 // LayerNorm over the last dim of x (rows x C, contiguous) into out, with weight and bias (C).
-// mean, rstd: null, or rows floats each to keep the rows' mean and 1 / sqrt(var + eps).
+// mean, rstd: null, or rows floats each to keep the rows' mean and 1 / sqrt(var + eps). P, Q:
+// the rows, ordered (A, P, Q), are written in (A, Q, P) order (the regrouping of tokens between
+// MixSTE's spatial and temporal blocks, done by the write); 1, 1 keeps the order.
 int starpose_layer_norm(const float *x, float *out, const float *w, const float *b, int64_t rows,
-                        int64_t C, float eps, float *mean, float *rstd, int threads) {
-    if (rows < 0 || C < 1 || (mean == NULL) != (rstd == NULL)) return 1;
+                        int64_t C, float eps, float *mean, float *rstd, int64_t P, int64_t Q,
+                        int threads) {
+    if (rows < 0 || C < 1 || (mean == NULL) != (rstd == NULL) || P < 1 || Q < 1 || rows % (P * Q))
+        return 1;
     const int which = isa();
 #pragma omp parallel num_threads(norm_threads(rows, threads))
     {
@@ -575,22 +599,23 @@ int starpose_layer_norm(const float *x, float *out, const float *w, const float 
         THREAD_ID(nt, t);
         const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
 #ifdef STARPOSE_X86
-        if (which == 2) isa_avx512::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd);
-        else if (which == 1) isa_avx2::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd);
+        if (which == 2) isa_avx512::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd, P, Q);
+        else if (which == 1) isa_avx2::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd, P, Q);
         else
 #endif
-            isa_base::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd);
+            isa_base::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd, P, Q);
     }
     return 0;
 }
 
-// LayerNorm's backward from the forward's x, mean and rstd: dx (rows x C), dw and db (C) written.
-// dw and db are summed per thread, then over the threads in order: the same bits for the same
-// thread count. Returns 0, 1 (bad sizes) or 2 (out of memory).
+// LayerNorm's backward from the forward's x, mean and rstd: dx (rows x C), dw and db (C) written;
+// dy in the forward's output order (P, Q as there). dw and db are summed per thread, then over
+// the threads in order: the same bits for the same thread count. Returns 0, 1 (bad sizes) or 2
+// (out of memory).
 int starpose_layer_norm_backward(const float *x, const float *dy, const float *mean,
                                  const float *rstd, const float *w, float *dx, float *dw, float *db,
-                                 int64_t rows, int64_t C, int threads) {
-    if (rows < 0 || C < 1) return 1;
+                                 int64_t rows, int64_t C, int64_t P, int64_t Q, int threads) {
+    if (rows < 0 || C < 1 || P < 1 || Q < 1 || rows % (P * Q)) return 1;
     const int which = isa();
     const int nthreads = norm_threads(rows, threads);
     const int64_t per = (2 * C + 15) / 16 * 16;  // a thread's dw and db, on cache lines of their own
@@ -606,11 +631,11 @@ int starpose_layer_norm_backward(const float *x, const float *dy, const float *m
         const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
         float *pw = partial + t * per, *pb = pw + C;
 #ifdef STARPOSE_X86
-        if (which == 2) isa_avx512::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1);
-        else if (which == 1) isa_avx2::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1);
+        if (which == 2) isa_avx512::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1, P, Q);
+        else if (which == 1) isa_avx2::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1, P, Q);
         else
 #endif
-            isa_base::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1);
+            isa_base::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1, P, Q);
     }
     for (int64_t c = 0; c < C; ++c) {
         float sw = 0.0f, sb = 0.0f;

@@ -38,7 +38,7 @@ import torch
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: The library interface this module speaks (``starpose_fused_abi`` in fused_cpu.cpp).
-ABI = 6
+ABI = 7
 
 #: Why the kernels are off (None when they are on): shown by ``starpose bench`` and ``starpose info``.
 UNAVAILABLE: str | None = None
@@ -103,9 +103,9 @@ def _load():
     lib.starpose_fused_cap_isa.argtypes = [ctypes.c_int]
     lib.starpose_layer_norm.restype = ctypes.c_int
     lib.starpose_layer_norm.argtypes = ([ctypes.c_void_p] * 4 + [i64] * 2 + [ctypes.c_float]
-                                        + [ctypes.c_void_p] * 2 + [ctypes.c_int])
+                                        + [ctypes.c_void_p] * 2 + [i64] * 2 + [ctypes.c_int])
     lib.starpose_layer_norm_backward.restype = ctypes.c_int
-    lib.starpose_layer_norm_backward.argtypes = [ctypes.c_void_p] * 8 + [i64] * 2 + [ctypes.c_int]
+    lib.starpose_layer_norm_backward.argtypes = [ctypes.c_void_p] * 8 + [i64] * 4 + [ctypes.c_int]
     lib.starpose_bias_gelu.restype = ctypes.c_int
     lib.starpose_bias_gelu.argtypes = [ctypes.c_void_p] * 3 + [i64] * 2 + [ctypes.c_int]
     lib.starpose_bias_gelu_backward.restype = ctypes.c_int
@@ -234,30 +234,35 @@ def attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, num_hea
 
 
 def layer_norm(x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
-               eps: float) -> torch.Tensor | None:
+               eps: float, regroup: tuple[int, int] | None = None) -> torch.Tensor | None:
     """LayerNorm over the last dim of ``x`` (fp32, contiguous, on the CPU), with autograd where
     ``x``, ``weight`` or ``bias`` needs a gradient; or None where the kernel is off or does not
     cover the call (the caller then runs ``F.layer_norm``): other dtypes, autocast, no affine
     parameters, tracing, ``torch.compile``.
 
+    ``regroup=(P, Q)``: the rows of ``x``, ordered ``(A, P, Q)``, are written in ``(A, Q, P)``
+    order (what MixSTE does to its tokens between a spatial and a temporal block, here done by
+    the write instead of a copy; in the backward, by the read). The output has ``x``'s shape
+    either way.
+
     Forward: two passes per row (the mean, then the variance of ``x - mean``) in vector-wide
     partial sums. Backward (from the kept row means and ``1/std``): ``dx`` per row, ``dw`` and
     ``db`` summed per thread and then over the threads in order (the same bits for the same
-    thread count). Equal to ``F.layer_norm`` and its gradients to ~1e-6 relative. At the small
-    training configuration (14,688 x 64, two threads): ~0.45 ms forward and ~1.26 ms forward +
-    backward in ``F.layer_norm`` (docs/performance.md, "fifth pass")."""
+    thread count). Equal to ``F.layer_norm`` and its gradients to ~1e-6 relative."""
     C = x.shape[-1] if x.dim() else 0
+    P, Q = regroup or (1, 1)
     if (_LIB is None or C < 1 or x.dtype != torch.float32 or x.device.type != "cpu" or not x.is_contiguous()
             or weight is None or bias is None or weight.shape != (C,) or bias.shape != (C,)
             or weight.dtype != torch.float32 or bias.dtype != torch.float32
+            or P < 1 or Q < 1 or (x.numel() // C) % (P * Q)
             or torch.is_autocast_enabled("cpu") or torch.jit.is_tracing() or torch.compiler.is_compiling()):
         return None
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or bias.requires_grad):
-        return _LayerNorm.apply(x, weight, bias, float(eps))
-    return _layer_norm_forward(x, weight, bias, float(eps), keep=False)[0]
+        return _LayerNorm.apply(x, weight, bias, float(eps), P, Q)
+    return _layer_norm_forward(x, weight, bias, float(eps), False, P, Q)[0]
 
 
-def _layer_norm_forward(x, weight, bias, eps: float, keep: bool):
+def _layer_norm_forward(x, weight, bias, eps: float, keep: bool, P: int = 1, Q: int = 1):
     """``(out, mean, rstd)``; the row statistics only where ``keep``."""
     C = x.shape[-1]
     rows = x.numel() // C
@@ -266,8 +271,7 @@ def _layer_norm_forward(x, weight, bias, eps: float, keep: bool):
     mean = torch.empty(rows) if keep else None
     rstd = torch.empty(rows) if keep else None
     _check(_LIB.starpose_layer_norm(x.data_ptr(), out.data_ptr(), w.data_ptr(), b.data_ptr(), rows, C,
-                                    eps, None if mean is None else mean.data_ptr(),
-                                    None if rstd is None else rstd.data_ptr(), torch.get_num_threads()))
+                                    eps, _ptr(mean), _ptr(rstd), P, Q, torch.get_num_threads()))
     return out, mean, rstd
 
 
@@ -275,9 +279,10 @@ class _LayerNorm(torch.autograd.Function):
     """:func:`layer_norm` with autograd: x, its row statistics and the weight kept."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, eps: float):
-        out, mean, rstd = _layer_norm_forward(x, weight, bias, eps, keep=True)
+    def forward(ctx, x, weight, bias, eps: float, P: int, Q: int):
+        out, mean, rstd = _layer_norm_forward(x, weight, bias, eps, True, P, Q)
         ctx.save_for_backward(x, weight, mean, rstd)
+        ctx.regroup = P, Q
         return out
 
     @staticmethod
@@ -291,8 +296,8 @@ class _LayerNorm(torch.autograd.Function):
         db = torch.empty(C, dtype=torch.float32)
         _check(_LIB.starpose_layer_norm_backward(
             x.data_ptr(), grad_out.data_ptr(), mean.data_ptr(), rstd.data_ptr(), weight.detach().contiguous().data_ptr(),
-            dx.data_ptr(), dw.data_ptr(), db.data_ptr(), x.numel() // C, C, torch.get_num_threads()))
-        return dx, dw, db, None
+            dx.data_ptr(), dw.data_ptr(), db.data_ptr(), x.numel() // C, C, *ctx.regroup, torch.get_num_threads()))
+        return dx, dw, db, None, None, None
 
 
 def bias_gelu_covers(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
