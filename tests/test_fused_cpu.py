@@ -535,3 +535,74 @@ def test_layer_norm_writes_the_tokens_regrouped_for_the_next_block(isa):
     back = norm(results["auto"][0], regroup=(J, F_))
     assert back.shape == (B * F_, J, C)
     assert fused_cpu.layer_norm(x.detach(), norm.weight, norm.bias, 1e-6, (4, J)) is None  # rows not (A, 4, J)
+
+
+@needs_kernel
+@pytest.mark.parametrize("isa", ["AVX-512", "AVX2", "baseline"])
+@pytest.mark.parametrize("C", [64, 40])  # whole vectors and a scalar tail
+def test_the_residual_passes_equal_torch_with_their_gradients(isa, C):
+    g = torch.Generator().manual_seed(C)
+    x, y = torch.randn(211, C, generator=g), torch.randn(211, C, generator=g)
+    bias, w, b = (torch.randn(C, generator=g) for _ in range(3))
+    grad_s, grad_n, grad_t = (torch.randn(211, C, generator=g) for _ in range(3))
+
+    def run(add_norm, add_bias):
+        leaves = [t.clone().requires_grad_() for t in (x, y, bias, w, b)]
+        x_, y_, bias_, w_, b_ = leaves
+        s, n = add_norm(x_, y_, bias_, w_, b_)
+        t = add_bias(s, n, bias_)  # a second residual on top, as in a block
+        torch.autograd.backward([s, n, t], [grad_s, grad_n, grad_t])
+        return [s.detach(), n.detach(), t.detach()] + [leaf.grad for leaf in leaves]
+
+    def torch_add_norm(x, y, bias, w, b):
+        s = x + y + bias
+        return s, torch.nn.functional.layer_norm(s, (C,), w, b, 1e-6)
+
+    expected = run(torch_add_norm, lambda x, y, bias: x + y + bias)
+    with fused_cpu.isa_at_most(isa):
+        got = run(lambda *a: fused_cpu.add_norm(*a, 1e-6), fused_cpu.add_bias)
+    for a, e in zip(got, expected):
+        assert _rel(a, e) < 1e-5
+    with pytest.raises(ValueError, match="residual"):
+        fused_cpu.add_bias(x, y.double(), bias)
+
+
+@needs_kernel
+@pytest.mark.parametrize("attention", ["star", "vanilla"])
+def test_a_block_with_compiled_residuals_equals_the_published_computation(attention, monkeypatch):
+    """Block outputs, input and parameter gradients: ``auto`` (compiled LayerNorm, attention,
+    bias + GELU, residual passes) against ``reference`` (torch's ops as published), and the
+    compiled residual passes run only where no branch dropout is active."""
+    from starpose.models.blocks import Block
+
+    torch.manual_seed(4)
+    block = Block(64, num_heads=4, attention=attention, seq_len=17, drop_path=0.0)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.normal_(0, 0.2)
+    x = torch.randn(6, 17, 64, requires_grad=True)
+    calls = []
+    original = fused_cpu.add_norm
+    monkeypatch.setattr(fused_cpu, "add_norm", lambda *a: calls.append(1) or original(*a))
+    results = {}
+    for kernel in ("auto", "reference"):
+        for m in block.modules():
+            if hasattr(m, "kernel"):
+                m.kernel = kernel
+        for p in [x, *block.parameters()]:
+            p.grad = None
+        out = block(x)
+        out.square().sum().backward()
+        results[kernel] = [out.detach(), x.grad.clone()] + [p.grad.clone() for p in block.parameters()]
+    assert calls == [1]
+    for a, b in zip(results["auto"], results["reference"]):
+        assert _rel(a, b) < 1e-5
+    for m in block.modules():
+        if hasattr(m, "kernel"):
+            m.kernel = "auto"
+    block.drop_path.p = 0.1
+    block(x)  # training with stochastic depth: the torch path
+    assert calls == [1]
+    block.eval()
+    block(x)  # evaluation: dropout off, the compiled passes again
+    assert calls == [1, 1]

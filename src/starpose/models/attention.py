@@ -49,8 +49,10 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, N, C)`` -> ``(B, N, C)``."""
+    def forward(self, x: torch.Tensor, proj_bias: bool = True) -> torch.Tensor:
+        """``(B, N, C)`` -> ``(B, N, C)``. ``proj_bias=False``: without the output layer's bias
+        (the caller adds it, e.g. :func:`~starpose.models.kernels.fused_cpu.add_norm`; only
+        where the output dropout is off)."""
         B, N, C = x.shape
         dropout_p = self.attn_drop if self.training else 0.0
         wa = self.star_weight(N)
@@ -66,7 +68,10 @@ class Attention(nn.Module):
             q, k, v = self.split_heads(self.qkv(x))
             name = resolve_kernel(self.kernel, q.device, q.dtype, N, dropout_p)
             out = KERNELS[name](q, k, v, wa, scale=self.scale, dropout_p=dropout_p)
-        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))
+        merged = out.transpose(1, 2).reshape(B, N, C)
+        if not proj_bias:
+            return F.linear(merged, self.proj.weight)
+        return self.proj_drop(self.proj(merged))
 
     def _compiled_kernel_covers(self, x: torch.Tensor, dropout_p: float, wa: torch.Tensor | None) -> bool:
         """Whether ``cpu_small`` is the kernel for ``x`` and its compiled form covers the layer:

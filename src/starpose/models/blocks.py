@@ -60,12 +60,16 @@ class Mlp(nn.Module):
         self.drop = nn.Dropout(drop)
         self.kernel = kernel
 
-    def forward(self, x: torch.Tensor, fuse: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, fuse: bool = True, fc2_bias: bool = True) -> torch.Tensor:
+        """``fc2_bias=False``: without the second layer's bias (the caller adds it, e.g.
+        :func:`~starpose.models.kernels.fused_cpu.add_bias`; only where dropout is off)."""
         if (fuse and self.kernel != "reference" and type(self.act) is nn.GELU and self.act.approximate == "none"
                 and fused_cpu.bias_gelu_covers(x, self.fc1.weight, self.fc1.bias)):
             hidden = fused_cpu.bias_gelu(F.linear(x, self.fc1.weight), self.fc1.bias)
         else:
             hidden = self.act(self.fc1(x))
+        if not fc2_bias:
+            return F.linear(self.drop(hidden), self.fc2.weight)
         return self.drop(self.fc2(self.drop(hidden)))
 
 
@@ -96,7 +100,11 @@ class Block(nn.Module):
 
     ``recompute=True``: where :func:`recompute.applies` (large full-precision activations), the
     outputs of both LayerNorms and of the GELU are not kept for backward but recomputed
-    (:func:`recompute.recomputed_outputs`); same values and gradients, less memory.
+    (:func:`recompute.recomputed_outputs`); same values and gradients, less memory. Elsewhere,
+    where the compiled CPU kernels cover the call and no dropout is active, the two residual
+    connections (with the output biases of the attention and of the MLP, and ``norm2`` after the
+    first) run as compiled passes (:func:`~starpose.models.kernels.fused_cpu.add_norm`,
+    :func:`~starpose.models.kernels.fused_cpu.add_bias`).
     """
 
     def __init__(
@@ -127,8 +135,26 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cheap = (self.norm1, self.norm2, self.mlp.act)
         large = recompute.applies(x)
+        if not large and self._residuals_compiled(x):
+            # the same computation with the residual connections in compiled passes: x + attn
+            # + proj bias and norm2 of it in one, x + mlp + fc2 bias in another
+            branch = self.attn(self.norm1(x), proj_bias=False)
+            x, h = fused_cpu.add_norm(x, branch, self.attn.proj.bias, self.norm2.weight, self.norm2.bias,
+                                      self.norm2.eps)
+            return fused_cpu.add_bias(x, self.mlp(h, fc2_bias=False), self.mlp.fc2.bias)
         with recompute.recomputed_outputs(cheap, enabled=self.recompute and large):
             x = x + self.drop_path(self.attn(self.norm1(x)))
             # large activations keep the GELU a module, whose output recomputation can drop (the
             # compiled bias + GELU's is kept for fc2), whether this block recomputes or not
             return x + self.drop_path(self.mlp(self.norm2(x), fuse=not large))
+
+    def _residual_dropouts_off(self) -> bool:
+        return not self.training or (self.drop_path.p == 0.0 and self.attn.proj_drop.p == 0.0
+                                     and self.mlp.drop.p == 0.0)
+
+    def _residuals_compiled(self, x: torch.Tensor) -> bool:
+        """Whether the residual connections run in the compiled passes: not the published
+        computation (``reference``), no active dropout on the branches, covered inputs."""
+        return (self.norm2.kernel != "reference" and self._residual_dropouts_off()
+                and fused_cpu.residual_covers(x, self.attn.proj.bias, self.mlp.fc2.bias,
+                                              self.norm2.weight, self.norm2.bias))

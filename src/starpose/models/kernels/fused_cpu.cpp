@@ -350,11 +350,13 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
                                                                                                  \
     /* LayerNorm's backward over rows [r0, r1): with xhat = (x - mean) * rstd and g = dy * w,  */ \
     /* dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) written; dw += dy * xhat, db += dy    */ \
-    /* into this thread's partial sums (C floats each). dy in the forward's output order. */    \
+    /* into this thread's partial sums (C floats each). dy in the forward's output order.     */ \
+    /* add: null, or a gradient (rows x C) added to dx (the residual stream's, for add_norm);  */ \
+    /* dsum: null, or this thread's partial sums of dx over the rows (C floats). */              \
     static void layer_norm_backward(const float *x, const float *dy, const float *mean,         \
-                                    const float *rstd, const float *w, float *dx, float *dw,    \
-                                    float *db, int64_t C, int64_t r0, int64_t r1, int64_t P,    \
-                                    int64_t Q) {                                                 \
+                                    const float *rstd, const float *w, const float *add,        \
+                                    float *dx, float *dw, float *db, float *dsum, int64_t C,    \
+                                    int64_t r0, int64_t r1, int64_t P, int64_t Q) {             \
         const int64_t Cv = C - C % W;                                                            \
         Regrouped from(r0, P, Q);                                                                \
         for (int64_t r = r0; r < r1; ++r, from.next()) {                                         \
@@ -374,12 +376,57 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
                 tg += g; tgx += g * xh; dw[c] += d * xh; db[c] += d;                             \
             }                                                                                    \
             const float mg = (hsum(sg) + tg) / (float)C, mgx = (hsum(sgx) + tgx) / (float)C;    \
+            const float *ar = add ? add + r * C : NULL;                                          \
             for (int64_t c = 0; c < Cv; c += W) {                                                \
                 const vf xh = (load(xr + c) - m) * rs;                                           \
-                store(dxr + c, rs * (load(gr + c) * load(w + c) - mg - xh * mgx));               \
+                vf d = rs * (load(gr + c) * load(w + c) - mg - xh * mgx);                        \
+                if (ar) d += load(ar + c);                                                       \
+                store(dxr + c, d);                                                               \
+                if (dsum) store(dsum + c, load(dsum + c) + d);                                   \
             }                                                                                    \
-            for (int64_t c = Cv; c < C; ++c)                                                     \
-                dxr[c] = rs * (gr[c] * w[c] - mg - (xr[c] - m) * rs * mgx);                      \
+            for (int64_t c = Cv; c < C; ++c) {                                                   \
+                float d = rs * (gr[c] * w[c] - mg - (xr[c] - m) * rs * mgx);                     \
+                if (ar) d += ar[c];                                                              \
+                dxr[c] = d;                                                                      \
+                if (dsum) dsum[c] += d;                                                          \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* s = x + y (+ bias) for rows [r0, r1) of C into xs; where out is given, LayerNorm of s   */ \
+    /* into out (as layer_norm, the same sums in the same order), mean and rstd kept. */         \
+    static void add_norm(const float *x, const float *y, const float *bias, float *xs, float *out, \
+                         const float *w, const float *b, int64_t C, float eps, int64_t r0,      \
+                         int64_t r1, float *mean_out, float *rstd_out) {                         \
+        const int64_t Cv = C - C % W;                                                            \
+        for (int64_t r = r0; r < r1; ++r) {                                                      \
+            const float *xr = x + r * C, *yr = y + r * C;                                        \
+            float *sr = xs + r * C;                                                              \
+            vf acc = (vf){};                                                                     \
+            float tail = 0.0f;                                                                   \
+            for (int64_t c = 0; c < Cv; c += W) {                                                \
+                vf v = load(xr + c) + load(yr + c);                                              \
+                if (bias) v += load(bias + c);                                                   \
+                store(sr + c, v);                                                                \
+                acc += v;                                                                        \
+            }                                                                                    \
+            for (int64_t c = Cv; c < C; ++c) {                                                   \
+                sr[c] = xr[c] + yr[c] + (bias ? bias[c] : 0.0f);                                 \
+                tail += sr[c];                                                                   \
+            }                                                                                    \
+            if (!out) continue;                                                                  \
+            const float mean = (hsum(acc) + tail) / (float)C;                                    \
+            acc = (vf){};                                                                        \
+            tail = 0.0f;                                                                         \
+            for (int64_t c = 0; c < Cv; c += W) { const vf d = load(sr + c) - mean; acc += d * d; } \
+            for (int64_t c = Cv; c < C; ++c) { const float d = sr[c] - mean; tail += d * d; }    \
+            const float rstd = 1.0f / __builtin_sqrtf((hsum(acc) + tail) / (float)C + eps);      \
+            float *orow = out + r * C;                                                           \
+            for (int64_t c = 0; c < Cv; c += W)                                                  \
+                store(orow + c, (load(sr + c) - mean) * rstd * load(w + c) + load(b + c));       \
+            for (int64_t c = Cv; c < C; ++c) orow[c] = (sr[c] - mean) * rstd * w[c] + b[c];       \
+            mean_out[r] = mean;                                                                  \
+            rstd_out[r] = rstd;                                                                  \
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
@@ -529,7 +576,7 @@ extern "C" {
 
 // The interface version: fused_cpu.py refuses a library built from another (an editable install
 // keeps its built library when the source changes). Bump it with any change of these functions.
-int starpose_fused_abi(void) { return 7; }
+int starpose_fused_abi(void) { return 8; }
 
 // Which code path runs here: 3 AVX-512, 2 AVX2, 1 baseline.
 int starpose_fused_isa(void) { return isa() + 1; }
@@ -612,13 +659,16 @@ int starpose_layer_norm(const float *x, float *out, const float *w, const float 
 // dy in the forward's output order (P, Q as there). dw and db are summed per thread, then over
 // the threads in order: the same bits for the same thread count. Returns 0, 1 (bad sizes) or 2
 // (out of memory).
+// add: null, or a gradient (rows x C, in x's order) added to dx; dsum: null, or C floats for the
+// sum of dx over the rows (add_norm's bias gradient).
 int starpose_layer_norm_backward(const float *x, const float *dy, const float *mean,
-                                 const float *rstd, const float *w, float *dx, float *dw, float *db,
-                                 int64_t rows, int64_t C, int64_t P, int64_t Q, int threads) {
+                                 const float *rstd, const float *w, const float *add, float *dx,
+                                 float *dw, float *db, float *dsum, int64_t rows, int64_t C,
+                                 int64_t P, int64_t Q, int threads) {
     if (rows < 0 || C < 1 || P < 1 || Q < 1 || rows % (P * Q)) return 1;
     const int which = isa();
     const int nthreads = norm_threads(rows, threads);
-    const int64_t per = (2 * C + 15) / 16 * 16;  // a thread's dw and db, on cache lines of their own
+    const int64_t per = (3 * C + 15) / 16 * 16;  // a thread's dw, db, dsum, on cache lines of their own
     float *partial = (float *)aligned_alloc(64, round64((size_t)nthreads * per * sizeof(float)));
     if (!partial) return 2;
     memset(partial, 0, (size_t)nthreads * per * sizeof(float));
@@ -629,24 +679,50 @@ int starpose_layer_norm_backward(const float *x, const float *dy, const float *m
         THREAD_ID(nt, t);
         if (t == 0) used = nt;
         const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-        float *pw = partial + t * per, *pb = pw + C;
+        float *pw = partial + t * per, *pb = pw + C, *ps = dsum ? pw + 2 * C : NULL;
 #ifdef STARPOSE_X86
-        if (which == 2) isa_avx512::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1, P, Q);
-        else if (which == 1) isa_avx2::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1, P, Q);
+        if (which == 2) isa_avx512::layer_norm_backward(x, dy, mean, rstd, w, add, dx, pw, pb, ps, C, r0, r1, P, Q);
+        else if (which == 1) isa_avx2::layer_norm_backward(x, dy, mean, rstd, w, add, dx, pw, pb, ps, C, r0, r1, P, Q);
         else
 #endif
-            isa_base::layer_norm_backward(x, dy, mean, rstd, w, dx, pw, pb, C, r0, r1, P, Q);
+            isa_base::layer_norm_backward(x, dy, mean, rstd, w, add, dx, pw, pb, ps, C, r0, r1, P, Q);
     }
     for (int64_t c = 0; c < C; ++c) {
-        float sw = 0.0f, sb = 0.0f;
+        float sw = 0.0f, sb = 0.0f, ss = 0.0f;
         for (int t = 0; t < used; ++t) {
             sw += partial[t * per + c];
             sb += partial[t * per + C + c];
+            ss += partial[t * per + 2 * C + c];
         }
         dw[c] = sw;
         db[c] = sb;
+        if (dsum) dsum[c] = ss;
     }
     free(partial);
+    return 0;
+}
+
+// A residual connection and the LayerNorm after it: xs = x + y (+ bias), and where out is given
+// (with w, b, mean, rstd) out = LayerNorm(xs), rows x C, in one pass over each row. The
+// LayerNorm's sums are layer_norm's. The backward is starpose_layer_norm_backward with add (the
+// gradient of xs from later) and dsum (the bias's gradient).
+int starpose_add_norm(const float *x, const float *y, const float *bias, float *xs, float *out,
+                      const float *w, const float *b, int64_t rows, int64_t C, float eps,
+                      float *mean, float *rstd, int threads) {
+    if (rows < 0 || C < 1 || (out != NULL && (!w || !b || !mean || !rstd))) return 1;
+    const int which = isa();
+#pragma omp parallel num_threads(norm_threads(rows, threads))
+    {
+        int nt = 1, t = 0;
+        THREAD_ID(nt, t);
+        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+#ifdef STARPOSE_X86
+        if (which == 2) isa_avx512::add_norm(x, y, bias, xs, out, w, b, C, eps, r0, r1, mean, rstd);
+        else if (which == 1) isa_avx2::add_norm(x, y, bias, xs, out, w, b, C, eps, r0, r1, mean, rstd);
+        else
+#endif
+            isa_base::add_norm(x, y, bias, xs, out, w, b, C, eps, r0, r1, mean, rstd);
+    }
     return 0;
 }
 

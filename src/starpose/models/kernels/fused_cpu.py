@@ -38,7 +38,7 @@ import torch
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: The library interface this module speaks (``starpose_fused_abi`` in fused_cpu.cpp).
-ABI = 7
+ABI = 8
 
 #: Why the kernels are off (None when they are on): shown by ``starpose bench`` and ``starpose info``.
 UNAVAILABLE: str | None = None
@@ -105,7 +105,10 @@ def _load():
     lib.starpose_layer_norm.argtypes = ([ctypes.c_void_p] * 4 + [i64] * 2 + [ctypes.c_float]
                                         + [ctypes.c_void_p] * 2 + [i64] * 2 + [ctypes.c_int])
     lib.starpose_layer_norm_backward.restype = ctypes.c_int
-    lib.starpose_layer_norm_backward.argtypes = [ctypes.c_void_p] * 8 + [i64] * 4 + [ctypes.c_int]
+    lib.starpose_layer_norm_backward.argtypes = [ctypes.c_void_p] * 10 + [i64] * 4 + [ctypes.c_int]
+    lib.starpose_add_norm.restype = ctypes.c_int
+    lib.starpose_add_norm.argtypes = ([ctypes.c_void_p] * 7 + [i64] * 2 + [ctypes.c_float]
+                                      + [ctypes.c_void_p] * 2 + [ctypes.c_int])
     lib.starpose_bias_gelu.restype = ctypes.c_int
     lib.starpose_bias_gelu.argtypes = [ctypes.c_void_p] * 3 + [i64] * 2 + [ctypes.c_int]
     lib.starpose_bias_gelu_backward.restype = ctypes.c_int
@@ -296,8 +299,105 @@ class _LayerNorm(torch.autograd.Function):
         db = torch.empty(C, dtype=torch.float32)
         _check(_LIB.starpose_layer_norm_backward(
             x.data_ptr(), grad_out.data_ptr(), mean.data_ptr(), rstd.data_ptr(), weight.detach().contiguous().data_ptr(),
-            dx.data_ptr(), dw.data_ptr(), db.data_ptr(), x.numel() // C, C, *ctx.regroup, torch.get_num_threads()))
+            None, dx.data_ptr(), dw.data_ptr(), db.data_ptr(), None, x.numel() // C, C, *ctx.regroup,
+            torch.get_num_threads()))
         return dx, dw, db, None, None, None
+
+
+def residual_covers(x: torch.Tensor, *params: torch.Tensor | None) -> bool:
+    """Whether :func:`add_norm` and :func:`add_bias` run on residual streams like ``x`` with
+    these parameters (biases, LayerNorm weights; None for an absent bias): fp32, contiguous, on
+    the CPU, parameters of ``x``'s last dim; no autocast, tracing or ``torch.compile``."""
+    C = x.shape[-1] if x.dim() else 0
+    return (_LIB is not None and C > 0 and x.dtype == torch.float32 and x.device.type == "cpu"
+            and x.is_contiguous()
+            and all(p is None or (p.dtype == torch.float32 and p.shape == (C,)) for p in params)
+            and not torch.is_autocast_enabled("cpu") and not torch.jit.is_tracing()
+            and not torch.compiler.is_compiling())
+
+
+def _residual_check(x: torch.Tensor, y: torch.Tensor, *params) -> None:
+    if not (residual_covers(x, *params) and y.shape == x.shape and y.dtype == x.dtype and y.is_contiguous()):
+        raise ValueError(f"the compiled residual kernels do not cover x {tuple(x.shape)} ({x.dtype}), "
+                         f"y {tuple(y.shape)} ({y.dtype})")
+
+
+def add_norm(x: torch.Tensor, y: torch.Tensor, bias: torch.Tensor | None, weight: torch.Tensor,
+             norm_bias: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A residual connection and the LayerNorm after it in one pass: ``s = x + y + bias``
+    (``bias``: the last linear layer's of the branch ``y``, which was computed without it, or
+    None) and ``LayerNorm(s)`` with ``weight``, ``norm_bias``, ``eps``; returns ``(s, norm)``.
+    The backward writes the residual stream's gradient once (the LayerNorm's input gradient plus
+    ``s``'s own), and ``bias``'s gradient is its sum over the rows, in the same pass. The
+    LayerNorm's sums are :func:`layer_norm`'s. Only where :func:`residual_covers` (a ValueError
+    otherwise)."""
+    _residual_check(x, y, bias, weight, norm_bias)
+    return _AddNorm.apply(x, y, bias, weight, norm_bias, float(eps))
+
+
+def add_bias(x: torch.Tensor, y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``x + y + bias`` in one pass (``y``: a branch computed without its last bias), with
+    autograd. Only where :func:`residual_covers` (a ValueError otherwise)."""
+    _residual_check(x, y, bias)
+    return _AddBias.apply(x, y, bias)
+
+
+def _add_norm_forward(x, y, bias, weight=None, norm_bias=None, eps: float = 0.0):
+    C = x.shape[-1]
+    rows = x.numel() // C
+    s = torch.empty_like(x)
+    out = mean = rstd = None
+    bias_ = None if bias is None else bias.detach().contiguous()
+    w_ = b_ = None
+    if weight is not None:
+        out, mean, rstd = torch.empty_like(x), torch.empty(rows), torch.empty(rows)
+        w_, b_ = weight.detach().contiguous(), norm_bias.detach().contiguous()
+    _check(_LIB.starpose_add_norm(x.data_ptr(), y.data_ptr(), _ptr(bias_), s.data_ptr(), _ptr(out), _ptr(w_),
+                                  _ptr(b_), rows, C, eps, _ptr(mean), _ptr(rstd), torch.get_num_threads()))
+    return s, out, mean, rstd
+
+
+class _AddNorm(torch.autograd.Function):
+    """:func:`add_norm` with autograd: ``s``, its row statistics and the LayerNorm weight kept."""
+
+    @staticmethod
+    def forward(ctx, x, y, bias, weight, norm_bias, eps: float):
+        s, out, mean, rstd = _add_norm_forward(x, y, bias, weight, norm_bias, eps)
+        ctx.save_for_backward(s, weight, mean, rstd)
+        ctx.with_bias = bias is not None
+        return s, out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_s, grad_out):
+        s, weight, mean, rstd = ctx.saved_tensors
+        C = s.shape[-1]
+        rows = s.numel() // C
+        grad_s = None if grad_s is None else grad_s.contiguous()
+        grad_out = torch.zeros_like(s) if grad_out is None else grad_out.contiguous()
+        dx = torch.empty_like(s)
+        dw, db = torch.empty(C), torch.empty(C)
+        dbias = torch.empty(C) if ctx.with_bias else None
+        _check(_LIB.starpose_layer_norm_backward(
+            s.data_ptr(), grad_out.data_ptr(), mean.data_ptr(), rstd.data_ptr(), weight.detach().contiguous().data_ptr(),
+            _ptr(grad_s), dx.data_ptr(), dw.data_ptr(), db.data_ptr(), _ptr(dbias), rows, C, 1, 1,
+            torch.get_num_threads()))
+        return dx, dx, dbias, dw, db, None
+
+
+class _AddBias(torch.autograd.Function):
+    """:func:`add_bias` with autograd."""
+
+    @staticmethod
+    def forward(ctx, x, y, bias):
+        ctx.with_bias = bias is not None
+        return _add_norm_forward(x, y, bias)[0]
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        dbias = grad.reshape(-1, grad.shape[-1]).sum(0) if ctx.with_bias and ctx.needs_input_grad[2] else None
+        return grad, grad, dbias
 
 
 def bias_gelu_covers(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
@@ -457,4 +557,4 @@ class _FusedPacked(torch.autograd.Function):
         return grads, dwa, dbias, None
 
 
-__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "bias_gelu", "bias_gelu_covers", "covers", "covers_shape", "describe", "layer_norm", "supports"]
+__all__ = ["ISA", "UNAVAILABLE", "attend", "attend_packed", "attention", "available", "add_bias", "add_norm", "bias_gelu", "bias_gelu_covers", "covers", "covers_shape", "describe", "layer_norm", "residual_covers", "supports"]
