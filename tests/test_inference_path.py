@@ -169,3 +169,26 @@ def test_bf16_autocast_runs_the_path_with_bf16_matmuls_and_fp32_outputs(frames):
     assert fast.dtype == torch.float32
     assert 1e-5 < _rel_err(fast, fp32) < 5e-2  # bf16 precision, not fp32's
     assert _rel_err(fast, fp32) < 2 * _rel_err(module.float(), fp32) + 1e-2
+
+
+def test_evaluation_after_a_fused_optimiser_step_sees_the_new_weights():
+    """torch's fused AdamW (the training loop's) updates the weights without moving their
+    version counters, the key of the packed weights; switching to training and back drops them."""
+    from starpose.train.optimizer import adamw
+
+    torch.manual_seed(0)
+    model = MixSTE(num_frames=9, dim=32, depth=1, num_heads=2)
+    x = torch.randn(2, 9, 17, 2)
+    optimizer = adamw(model.parameters(), lr=0.05)
+    model.eval()
+    with torch.no_grad():
+        model(x)  # packs the weights
+    model.train()
+    model(x).square().sum().backward()
+    optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        fast = model(x)
+        model.set_attention_kernel("reference")
+        reference = model(x)  # the explicit path: no packed weights
+    assert _rel_err(fast, reference) < 1e-5

@@ -165,10 +165,20 @@ PACK_ROWS = 4096
 _PACKED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+def forget_packed(model: torch.nn.Module) -> None:
+    """Drop the packed weights of ``model``'s linear layers (:meth:`MixSTE.train` calls it on
+    every switch between training and evaluation): an update that does not move the version
+    counter (torch's fused optimisers, writes through ``.data``) is then never served stale by a
+    later evaluation."""
+    for module in model.modules():
+        _PACKED.pop(module, None)
+
+
 def _packed(linear, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """``linear``'s weight in oneDNN's blocked layout and its bias, in ``dtype``: packed once and
     kept until the weight changes (another tensor, or its version counter moved: an optimiser
-    step, ``load_state_dict``, any in-place write)."""
+    step, ``load_state_dict``, any in-place write) or the model switches between training and
+    evaluation (:func:`forget_packed`)."""
     weight, bias = linear.weight.detach(), linear.bias.detach()
     pack = lambda: (torch.ops.mkldnn._reorder_linear_weight(weight.to(dtype), PACK_ROWS), bias.to(dtype))
     if weight.is_inference() or bias.is_inference():  # no version counter to watch: pack per call
@@ -228,4 +238,4 @@ def _attention(qkv: torch.Tensor, shape: tuple[int, int, int], over: str, attn) 
     return out.view(B, J, h, Fr, d).permute(0, 3, 1, 2, 4).reshape(-1, h * d)
 
 
-__all__ = ["FUSED_LINEAR", "KERNEL_SETTINGS", "applies", "forward"]
+__all__ = ["FUSED_LINEAR", "KERNEL_SETTINGS", "applies", "forget_packed", "forward"]

@@ -77,6 +77,13 @@ class MixSTE(nn.Module):
         """How its 2D input is normalised (:mod:`starpose.data.model_input`)."""
         return self.config.input_norm
 
+    def train(self, mode: bool = True) -> "MixSTE":
+        """As :meth:`torch.nn.Module.train`; also drops the inference path's packed weights
+        (:func:`inference_path.forget_packed`), so that evaluation after training packs the
+        trained weights even where the optimiser did not move their version counters."""
+        inference_path.forget_packed(self)
+        return super().train(mode)
+
     def set_attention_kernel(self, name: str) -> "MixSTE":
         """Compute every attention layer with kernel ``name`` (or ``"auto"``) from now on (and
         the LayerNorms as published where ``name`` is ``"reference"``)."""

@@ -3,7 +3,8 @@
 * Data: the train subjects' (video, camera) sequences cut into windows of F frames with flip
   augmentation (:class:`starpose.data.windows.TrainWindows`), targets with the root set to 0.
 * Loss: weighted MPJPE + 0.5 * temporal consistency + 2.0 * MPJVE (:mod:`starpose.train.loss`).
-* Optimiser: AdamW (weight decay 0.1), learning rate times ``lr_decay`` (0.99) after every epoch.
+* Optimiser: AdamW (weight decay 0.1; torch's fused implementation, :func:`starpose.train.optimizer.adamw`),
+  learning rate times ``lr_decay`` (0.99) after every epoch.
 * The published code back-propagates with the loss value as upstream gradient, i.e. it descends
   on 0.5 * L^2 (``loss_mode="squared"``, the default); ``loss_mode="plain"`` descends on L.
 * After every epoch: protocol #1 on the test subjects (flip averaging); ``best.pt`` and
@@ -44,6 +45,7 @@ from starpose.inference.predictors import autocast, predict_windows, resolve_dev
 from starpose.train.interrupts import shielded, signals_interrupt
 from starpose.io import atomic_write_text
 from starpose.train.loss import mixste_loss
+from starpose.train.optimizer import adamw
 from starpose.models.checkpoints import load_weights, save_checkpoint
 from starpose.models.mixste import MixSTE
 from starpose.train.run_checkpoints import position, read_resume_checkpoint, remove_stale_temporaries, rotate_in
@@ -71,8 +73,7 @@ class Trainer:
         self.model = MixSTE.from_config(self.config.model_config()).to(self.device)
         if initial is not None:
             load_weights(self.model, initial, self.config.init_from)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
-                                           weight_decay=self.config.weight_decay)
+        self.optimizer = adamw(self.model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
         self.epoch, self.batch_in_epoch, self.best = 0, 0, math.inf
         self.epoch_start_state = self.windows.state_dict()
         self.epoch_sums = _empty_sums()  # the running epoch's loss sums, steps, frames, seconds
