@@ -29,6 +29,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <utility>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -135,15 +136,43 @@ static inline float *at(const View *v, int64_t s, int64_t P, int64_t g) {
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    /* xt[c][j] (lanes: positions n = j * W + lane) = x_n[c] * f, zero past N. */             \
+    /* One stage of the in-register transpose of W rows of W lanes: rows r and r + h (bit h   */ \
+    /* of r clear) swap their off-diagonal blocks of h lanes. */                                  \
+    template <int h, int... I>                                                                   \
+    static inline vf swap_low(vf a, vf b, std::integer_sequence<int, I...>) {                    \
+        return __builtin_shufflevector(a, b, ((I & h) ? (W + I - h) : I)...);                    \
+    }                                                                                            \
+    template <int h, int... I>                                                                   \
+    static inline vf swap_high(vf a, vf b, std::integer_sequence<int, I...>) {                   \
+        return __builtin_shufflevector(a, b, ((I & h) ? (W + I) : (I + h))...);                  \
+    }                                                                                            \
+    template <int h>                                                                             \
+    static inline void transpose_stage(vf *m) {                                                  \
+        if constexpr (h >= 1) {                                                                  \
+            for (int r = 0; r < W; ++r)                                                          \
+                if (!(r & h)) {                                                                  \
+                    const vf a = m[r], b = m[r + h];                                             \
+                    m[r] = swap_low<h>(a, b, std::make_integer_sequence<int, W>{});              \
+                    m[r + h] = swap_high<h>(a, b, std::make_integer_sequence<int, W>{});         \
+                }                                                                                \
+            transpose_stage<h / 2>(m);                                                           \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* xt[c][j] (lanes: positions n = j * W + lane) = x_n[c] * f, zero past N: W rows of W     */ \
+    /* channels at a time, loaded as vectors and transposed in registers. */                     \
     template <int D, int NV>                                                                     \
     static void transpose(vf (*xt)[NV], const float *x, int64_t xs, int64_t N, float f) {        \
-        for (int c = 0; c < D; ++c)                                                              \
-            for (int j = 0; j < NV; ++j)                                                         \
-                for (int l = 0; l < W; ++l) {                                                \
-                    const int64_t n = j * W + l;                                             \
-                    xt[c][j][l] = n < N ? x[n * xs + c] * f : 0.0f;                              \
+        vf m[W];                                                                                 \
+        for (int j = 0; j < NV; ++j)                                                             \
+            for (int e = 0; e < D; e += W) {                                                     \
+                for (int l = 0; l < W; ++l) {                                                    \
+                    const int64_t n = j * W + l;                                                 \
+                    m[l] = n < N ? load(x + n * xs + e) : (vf){};                                \
                 }                                                                                \
+                transpose_stage<W / 2>(m);                                                       \
+                for (int c = 0; c < W; ++c) xt[e + c][j] = m[c] * f;                             \
+            }                                                                                    \
     }                                                                                            \
                                                                                                  \
     /* a0[j] + a1[j] += sum_c row[c] * xt[c][j]: even channels into a0, odd into a1 (two */     \
