@@ -1,4 +1,5 @@
-"""Compiled CPU kernels: fused attention (forward and backward) and LayerNorm.
+"""Compiled CPU kernels: fused attention (forward and backward), LayerNorm, bias + GELU and
+the residual passes of a transformer block.
 
 The eager inference path spends, per attention layer, a head-split copy of q, k and v, the
 logits, the softmax, ``weights @ v`` (small batched products that run far below the core's
@@ -6,24 +7,22 @@ peak) and a head-merge copy. ``fused_cpu.cpp`` does all of it in one pass over t
 layer's output ``(tokens, 3C)`` in the residual stream's token order and writes the output
 ``(tokens, C)`` in the same order: nothing is copied, the softmax subtracts each row's maximum
 (no overflow, no underflow to a zero sum) and the work is shared out over torch's own OpenMP
-threads.
+threads. Inference, small configuration (27 frames, width 128, 8 heads of 16, batch 16), against
+the published forward: x1.59 / x1.57 (star), x1.46 / x1.40 (vanilla) at one / two threads.
 
-Measured side by side on the 2-core Xeon (small configuration: 27 frames, width 128, 8 heads
-of 16, batch 16, fp32, allocator fixed, medians of 15 interleaved rounds): the whole forward
-129 -> 116 ms (vanilla) and 139 -> 119 ms (star) at one thread, 71 -> 59 ms and 73 -> 61 ms at
-two (docs/performance.md, "fourth pass"). In training (:func:`attend`, :func:`attend_packed`,
-taken by ``cpu_small`` and the attention layers) the forward keeps the weights and the backward
-writes dq, dk, dv into the packed qkv gradient: the small configuration's training step
-x1.44-1.52 the explicit path for star over several runs (x1.28 before), x1.13-1.18 for vanilla
-(x1.01), two threads. :func:`layer_norm` serves the inference path's LayerNorms (0.12 vs
-0.21 ms for 3,672 x 128 at one thread).
+Training (:func:`attend`, :func:`attend_packed` with the ``qkv`` bias added in the kernel,
+:func:`layer_norm` with its backward and the regrouping of tokens between spatial and temporal
+blocks, :func:`bias_gelu`, :func:`add_norm`, :func:`add_bias`): each does one pass where torch
+runs several, with a hand-written backward. The small configuration's training step at two
+threads: x1.79-1.85 the published computation for star, x1.38-1.41 for vanilla
+(docs/performance.md, "fifth pass", with why vanilla stops there).
 
 It is built by ``setup.py`` as an optional extension (``_fused_cpu*.so`` beside this file; a
 build without a C++ compiler or OpenMP goes on without it) and loaded with ctypes. It holds three
 builds (AVX-512, AVX2, baseline) and runs the CPU's best; without AVX2 it is not used (the
-baseline build is slower than the eager kernels). Covered: fp32, head dims 16, 32 and 64,
-sequences of 1 to 128 tokens, torch on OpenMP (Linux builds); everything else stays on the eager
-path. Outputs equal the reference kernel's to
+baseline build is slower than the eager kernels). Covered: fp32, torch on OpenMP (Linux
+builds); attention with head dims 16, 32 and 64 over 1 to 128 tokens; everything else stays on
+the eager path. Outputs and gradients equal torch's ops (the reference kernel's for attention) to
 1e-5 relative (``tests/test_fused_cpu.py``).
 """
 from __future__ import annotations
