@@ -61,8 +61,10 @@ class Mlp(nn.Module):
         self.kernel = kernel
 
     def forward(self, x: torch.Tensor, fuse: bool = True, fc2_bias: bool = True) -> torch.Tensor:
-        """``fc2_bias=False``: without the second layer's bias (the caller adds it, e.g.
-        :func:`~starpose.models.kernels.fused_cpu.add_bias`; only where dropout is off)."""
+        """``fuse=False``: the GELU module (whose output recomputation can drop; the block asks
+        for it where recomputation applies). ``fc2_bias=False``: without the second layer's bias
+        (the caller adds it, e.g. :func:`~starpose.models.kernels.fused_cpu.add_bias`; only
+        where dropout is off)."""
         if (fuse and self.kernel != "reference" and type(self.act) is nn.GELU and self.act.approximate == "none"
                 and fused_cpu.bias_gelu_covers(x, self.fc1.weight, self.fc1.bias)):
             hidden = fused_cpu.bias_gelu(F.linear(x, self.fc1.weight), self.fc1.bias)
@@ -148,13 +150,11 @@ class Block(nn.Module):
             # compiled bias + GELU's is kept for fc2), whether this block recomputes or not
             return x + self.drop_path(self.mlp(self.norm2(x), fuse=not large))
 
-    def _residual_dropouts_off(self) -> bool:
-        return not self.training or (self.drop_path.p == 0.0 and self.attn.proj_drop.p == 0.0
-                                     and self.mlp.drop.p == 0.0)
-
     def _residuals_compiled(self, x: torch.Tensor) -> bool:
         """Whether the residual connections run in the compiled passes: not the published
         computation (``reference``), no active dropout on the branches, covered inputs."""
-        return (self.norm2.kernel != "reference" and self._residual_dropouts_off()
+        dropouts_off = not self.training or (self.drop_path.p == 0.0 and self.attn.proj_drop.p == 0.0
+                                             and self.mlp.drop.p == 0.0)
+        return (self.norm2.kernel != "reference" and dropouts_off
                 and fused_cpu.residual_covers(x, self.attn.proj.bias, self.mlp.fc2.bias,
                                               self.norm2.weight, self.norm2.bias))
