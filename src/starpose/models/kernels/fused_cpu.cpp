@@ -595,11 +595,56 @@ static int threads_for(int threads, int64_t jobs) {
     return jobs < 2 * (int64_t)threads ? 1 : threads;
 }
 
+// Rows per thread below which the row-wise kernels (LayerNorm, GELU, residuals) run on one thread.
+static int row_threads(int64_t rows, int threads) {
+    if (threads < 1) threads = 1;
+    return rows < 64 * (int64_t)threads ? 1 : threads;
+}
+
+// f(t, nt, i0, i1) on nthreads OpenMP threads, thread t of nt taking items [i0, i1) of n in a
+// fixed partition (results do not depend on scheduling); the return codes or-ed together.
+template <class F>
+static int in_parallel(int64_t n, int nthreads, F f) {
+    int rc = 0;
+#pragma omp parallel num_threads(nthreads) reduction(| : rc)
+    {
+        int nt = 1, t = 0;
 #ifdef _OPENMP
-#define THREAD_ID(nt, t) nt = omp_get_num_threads(), t = omp_get_thread_num()
-#else
-#define THREAD_ID(nt, t) (void)0
+        nt = omp_get_num_threads();
+        t = omp_get_thread_num();
 #endif
+        rc |= f(t, nt, n * t / nt, n * (t + 1) / nt);
+    }
+    return rc;
+}
+
+// `call` (a function of the code-path namespaces, with its arguments) on the code path `which`.
+#ifdef STARPOSE_X86
+#define ON_PATH(which, call) ((which) == 2 ? isa_avx512::call : (which) == 1 ? isa_avx2::call : isa_base::call)
+#else
+#define ON_PATH(which, call) (isa_base::call)
+#endif
+
+// Per-thread partial sums of n floats, zeroed, each thread's on cache lines of its own, then
+// summed over the threads in order: the same bits for the same thread count.
+struct Partials {
+    int64_t per;
+    float *p;
+    int used = 1;  // the threads that ran (set by thread 0)
+    Partials(int nthreads, int64_t n) : per((n + 15) / 16 * 16), p(NULL) {
+        if (n == 0) return;
+        p = (float *)aligned_alloc(64, round64((size_t)nthreads * per * sizeof(float)));
+        if (p) memset(p, 0, (size_t)nthreads * per * sizeof(float));
+    }
+    ~Partials() { free(p); }
+    bool failed(int64_t n) const { return n > 0 && !p; }
+    float *of(int t) const { return p ? p + t * per : NULL; }
+    float sum(int64_t i) const {
+        float total = 0.0f;
+        for (int t = 0; t < used; ++t) total += p[t * per + i];
+        return total;
+    }
+};
 
 extern "C" {
 
@@ -637,178 +682,9 @@ int starpose_fused_forward(const View *q, const View *k, const View *v, const Vi
     const int row = dim_row(d), col = len_col(N, lanes_of(which));
     if (row < 0 || col < 0 || P < 1) return 1;
     const int64_t total = S * h;
-    int rc = 0;
-#pragma omp parallel num_threads(threads_for(threads, total)) reduction(| : rc)
-    {
-        int nt = 1, t = 0;
-        THREAD_ID(nt, t);
-        const int64_t j0 = total * t / nt, j1 = total * (t + 1) / nt;
-#ifdef STARPOSE_X86
-        if (which == 2) rc |= isa_avx512::FWD[row][col](q, k, v, out, wa, bias, P, N, h, scale, probs, j0, j1);
-        else if (which == 1) rc |= isa_avx2::FWD[row][col](q, k, v, out, wa, bias, P, N, h, scale, probs, j0, j1);
-        else
-#endif
-            rc |= isa_base::FWD[row][col](q, k, v, out, wa, bias, P, N, h, scale, probs, j0, j1);
-    }
-    return rc;
-}
-
-// Rows per thread below which LayerNorm runs on one thread.
-static int norm_threads(int64_t rows, int threads) {
-    if (threads < 1) threads = 1;
-    return rows < 64 * (int64_t)threads ? 1 : threads;
-}
-
-// LayerNorm over the last dim of x (rows x C, contiguous) into out, with weight and bias (C).
-// mean, rstd: null, or rows floats each to keep the rows' mean and 1 / sqrt(var + eps). P, Q:
-// the rows, ordered (A, P, Q), are written in (A, Q, P) order (the regrouping of tokens between
-// MixSTE's spatial and temporal blocks, done by the write); 1, 1 keeps the order.
-int starpose_layer_norm(const float *x, float *out, const float *w, const float *b, int64_t rows,
-                        int64_t C, float eps, float *mean, float *rstd, int64_t P, int64_t Q,
-                        int threads) {
-    if (rows < 0 || C < 1 || (mean == NULL) != (rstd == NULL) || P < 1 || Q < 1 || rows % (P * Q))
-        return 1;
-    const int which = isa();
-#pragma omp parallel num_threads(norm_threads(rows, threads))
-    {
-        int nt = 1, t = 0;
-        THREAD_ID(nt, t);
-        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-#ifdef STARPOSE_X86
-        if (which == 2) isa_avx512::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd, P, Q);
-        else if (which == 1) isa_avx2::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd, P, Q);
-        else
-#endif
-            isa_base::layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd, P, Q);
-    }
-    return 0;
-}
-
-// LayerNorm's backward from the forward's x, mean and rstd: dx (rows x C), dw and db (C) written;
-// dy in the forward's output order (P, Q as there). dw and db are summed per thread, then over
-// the threads in order: the same bits for the same thread count. Returns 0, 1 (bad sizes) or 2
-// (out of memory).
-// add: null, or a gradient (rows x C, in x's order) added to dx; dsum: null, or C floats for the
-// sum of dx over the rows (add_norm's bias gradient).
-int starpose_layer_norm_backward(const float *x, const float *dy, const float *mean,
-                                 const float *rstd, const float *w, const float *add, float *dx,
-                                 float *dw, float *db, float *dsum, int64_t rows, int64_t C,
-                                 int64_t P, int64_t Q, int threads) {
-    if (rows < 0 || C < 1 || P < 1 || Q < 1 || rows % (P * Q)) return 1;
-    const int which = isa();
-    const int nthreads = norm_threads(rows, threads);
-    const int64_t per = (3 * C + 15) / 16 * 16;  // a thread's dw, db, dsum, on cache lines of their own
-    float *partial = (float *)aligned_alloc(64, round64((size_t)nthreads * per * sizeof(float)));
-    if (!partial) return 2;
-    memset(partial, 0, (size_t)nthreads * per * sizeof(float));
-    int used = 1;
-#pragma omp parallel num_threads(nthreads)
-    {
-        int nt = 1, t = 0;
-        THREAD_ID(nt, t);
-        if (t == 0) used = nt;
-        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-        float *pw = partial + t * per, *pb = pw + C, *ps = dsum ? pw + 2 * C : NULL;
-#ifdef STARPOSE_X86
-        if (which == 2) isa_avx512::layer_norm_backward(x, dy, mean, rstd, w, add, dx, pw, pb, ps, C, r0, r1, P, Q);
-        else if (which == 1) isa_avx2::layer_norm_backward(x, dy, mean, rstd, w, add, dx, pw, pb, ps, C, r0, r1, P, Q);
-        else
-#endif
-            isa_base::layer_norm_backward(x, dy, mean, rstd, w, add, dx, pw, pb, ps, C, r0, r1, P, Q);
-    }
-    for (int64_t c = 0; c < C; ++c) {
-        float sw = 0.0f, sb = 0.0f, ss = 0.0f;
-        for (int t = 0; t < used; ++t) {
-            sw += partial[t * per + c];
-            sb += partial[t * per + C + c];
-            ss += partial[t * per + 2 * C + c];
-        }
-        dw[c] = sw;
-        db[c] = sb;
-        if (dsum) dsum[c] = ss;
-    }
-    free(partial);
-    return 0;
-}
-
-// A residual connection and the LayerNorm after it: xs = x + y (+ bias), and where out is given
-// (with w, b, mean, rstd) out = LayerNorm(xs), rows x C, in one pass over each row. The
-// LayerNorm's sums are layer_norm's. The backward is starpose_layer_norm_backward with add (the
-// gradient of xs from later) and dsum (the bias's gradient).
-int starpose_add_norm(const float *x, const float *y, const float *bias, float *xs, float *out,
-                      const float *w, const float *b, int64_t rows, int64_t C, float eps,
-                      float *mean, float *rstd, int threads) {
-    if (rows < 0 || C < 1 || (out != NULL && (!w || !b || !mean || !rstd))) return 1;
-    const int which = isa();
-#pragma omp parallel num_threads(norm_threads(rows, threads))
-    {
-        int nt = 1, t = 0;
-        THREAD_ID(nt, t);
-        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-#ifdef STARPOSE_X86
-        if (which == 2) isa_avx512::add_norm(x, y, bias, xs, out, w, b, C, eps, r0, r1, mean, rstd);
-        else if (which == 1) isa_avx2::add_norm(x, y, bias, xs, out, w, b, C, eps, r0, r1, mean, rstd);
-        else
-#endif
-            isa_base::add_norm(x, y, bias, xs, out, w, b, C, eps, r0, r1, mean, rstd);
-    }
-    return 0;
-}
-
-// GELU of h + b (rows x C, contiguous; b: C) into out: an MLP's first layer has its bias added
-// here instead of in the matrix product.
-int starpose_bias_gelu(const float *h, const float *b, float *out, int64_t rows, int64_t C,
-                       int threads) {
-    if (rows < 0 || C < 1) return 1;
-    const int which = isa();
-#pragma omp parallel num_threads(norm_threads(rows, threads))
-    {
-        int nt = 1, t = 0;
-        THREAD_ID(nt, t);
-        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-#ifdef STARPOSE_X86
-        if (which == 2) isa_avx512::bias_gelu(h, b, out, C, r0, r1);
-        else if (which == 1) isa_avx2::bias_gelu(h, b, out, C, r0, r1);
-        else
-#endif
-            isa_base::bias_gelu(h, b, out, C, r0, r1);
-    }
-    return 0;
-}
-
-// Its backward: dh (rows x C) and db (C: the sum of dh over the rows, per thread and then over
-// the threads in order) written. Returns 0, 1 (bad sizes) or 2 (out of memory).
-int starpose_bias_gelu_backward(const float *h, const float *b, const float *dy, float *dh,
-                                float *db, int64_t rows, int64_t C, int threads) {
-    if (rows < 0 || C < 1) return 1;
-    const int which = isa();
-    const int nthreads = norm_threads(rows, threads);
-    const int64_t per = (C + 15) / 16 * 16;
-    float *partial = (float *)aligned_alloc(64, round64((size_t)nthreads * per * sizeof(float)));
-    if (!partial) return 2;
-    memset(partial, 0, (size_t)nthreads * per * sizeof(float));
-    int used = 1;
-#pragma omp parallel num_threads(nthreads)
-    {
-        int nt = 1, t = 0;
-        THREAD_ID(nt, t);
-        if (t == 0) used = nt;
-        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-        float *mine = partial + t * per;
-#ifdef STARPOSE_X86
-        if (which == 2) isa_avx512::bias_gelu_backward(h, b, dy, dh, mine, C, r0, r1);
-        else if (which == 1) isa_avx2::bias_gelu_backward(h, b, dy, dh, mine, C, r0, r1);
-        else
-#endif
-            isa_base::bias_gelu_backward(h, b, dy, dh, mine, C, r0, r1);
-    }
-    for (int64_t c = 0; c < C; ++c) {
-        float sum = 0.0f;
-        for (int t = 0; t < used; ++t) sum += partial[t * per + c];
-        db[c] = sum;
-    }
-    free(partial);
-    return 0;
+    return in_parallel(total, threads_for(threads, total), [&](int, int, int64_t j0, int64_t j1) {
+        return ON_PATH(which, FWD[row][col](q, k, v, out, wa, bias, P, N, h, scale, probs, j0, j1));
+    });
 }
 
 // Backward: dq, dk, dv (written, not accumulated) and, where wa is given, dwa (N, d) written;
@@ -824,34 +700,107 @@ int starpose_fused_backward(const View *q, const View *k, const View *v, const V
     if (row < 0 || col < 0 || P < 1 || (bias == NULL) != (dbias == NULL)) return 1;
     const int64_t total = S * h;
     const int nthreads = threads_for(threads, total);
-    // per thread: dwa (N * d) if star, dbias (3 * h * d) if biased, on cache lines of their own
-    const int64_t nwa = wa ? N * d : 0, nb = bias ? 3 * h * d : 0, per = (nwa + nb + 15) / 16 * 16;
-    float *partial = per ? (float *)aligned_alloc(64, round64((size_t)nthreads * per * sizeof(float))) : NULL;
-    if (per && !partial) return 2;
-    if (partial) memset(partial, 0, (size_t)nthreads * per * sizeof(float));
-    int rc = 0, used = 1;
-#pragma omp parallel num_threads(nthreads) reduction(| : rc)
-    {
-        int nt = 1, t = 0;
-        THREAD_ID(nt, t);
-        if (t == 0) used = nt;
-        const int64_t j0 = total * t / nt, j1 = total * (t + 1) / nt;
-        float *mwa = wa ? partial + t * per : NULL, *mb = bias ? partial + t * per + nwa : NULL;
-#ifdef STARPOSE_X86
-        if (which == 2) rc |= isa_avx512::BWD[row][col](q, k, v, grad_out, probs, wa, bias, dq, dk, dv, mwa, mb, P, N, h, scale, j0, j1);
-        else if (which == 1) rc |= isa_avx2::BWD[row][col](q, k, v, grad_out, probs, wa, bias, dq, dk, dv, mwa, mb, P, N, h, scale, j0, j1);
-        else
-#endif
-            rc |= isa_base::BWD[row][col](q, k, v, grad_out, probs, wa, bias, dq, dk, dv, mwa, mb, P, N, h, scale, j0, j1);
-    }
-    for (int64_t i = 0; i < nwa + nb; ++i) {
-        float sum = 0.0f;
-        for (int t = 0; t < used; ++t) sum += partial[t * per + i];
-        if (i < nwa) dwa[i] = sum;
-        else dbias[i - nwa] = sum;
-    }
-    free(partial);
+    const int64_t nwa = wa ? N * d : 0, nb = bias ? 3 * h * d : 0;  // per thread: dwa, then dbias
+    Partials partial(nthreads, nwa + nb);
+    if (partial.failed(nwa + nb)) return 2;
+    const int rc = in_parallel(total, nthreads, [&](int t, int nt, int64_t j0, int64_t j1) {
+        if (t == 0) partial.used = nt;
+        float *mine = partial.of(t);
+        return ON_PATH(which, BWD[row][col](q, k, v, grad_out, probs, wa, bias, dq, dk, dv, wa ? mine : NULL,
+                                            bias ? mine + nwa : NULL, P, N, h, scale, j0, j1));
+    });
+    for (int64_t i = 0; i < nwa; ++i) dwa[i] = partial.sum(i);
+    for (int64_t i = 0; i < nb; ++i) dbias[i] = partial.sum(nwa + i);
     return rc;
+}
+
+// LayerNorm over the last dim of x (rows x C, contiguous) into out, with weight and bias (C).
+// mean, rstd: null, or rows floats each to keep the rows' mean and 1 / sqrt(var + eps). P, Q:
+// the rows, ordered (A, P, Q), are written in (A, Q, P) order (the regrouping of tokens between
+// MixSTE's spatial and temporal blocks, done by the write); 1, 1 keeps the order.
+int starpose_layer_norm(const float *x, float *out, const float *w, const float *b, int64_t rows,
+                        int64_t C, float eps, float *mean, float *rstd, int64_t P, int64_t Q,
+                        int threads) {
+    if (rows < 0 || C < 1 || (mean == NULL) != (rstd == NULL) || P < 1 || Q < 1 || rows % (P * Q))
+        return 1;
+    const int which = isa();
+    return in_parallel(rows, row_threads(rows, threads), [&](int, int, int64_t r0, int64_t r1) {
+        ON_PATH(which, layer_norm(x, out, w, b, C, eps, r0, r1, mean, rstd, P, Q));
+        return 0;
+    });
+}
+
+// LayerNorm's backward from the forward's x, mean and rstd: dx (rows x C), dw and db (C) written;
+// dy in the forward's output order (P, Q as there). add: null, or a gradient (rows x C, in x's
+// order) added to dx; dsum: null, or C floats for the sum of dx over the rows (add_norm's bias
+// gradient). dw, db and dsum are summed per thread, then over the threads in order: the same
+// bits for the same thread count. Returns 0, 1 (bad sizes) or 2 (out of memory).
+int starpose_layer_norm_backward(const float *x, const float *dy, const float *mean,
+                                 const float *rstd, const float *w, const float *add, float *dx,
+                                 float *dw, float *db, float *dsum, int64_t rows, int64_t C,
+                                 int64_t P, int64_t Q, int threads) {
+    if (rows < 0 || C < 1 || P < 1 || Q < 1 || rows % (P * Q)) return 1;
+    const int which = isa();
+    const int nthreads = row_threads(rows, threads);
+    Partials partial(nthreads, 3 * C);  // per thread: dw, db, dsum
+    if (partial.failed(3 * C)) return 2;
+    in_parallel(rows, nthreads, [&](int t, int nt, int64_t r0, int64_t r1) {
+        if (t == 0) partial.used = nt;
+        float *pw = partial.of(t), *pb = pw + C, *ps = dsum ? pw + 2 * C : NULL;
+        ON_PATH(which, layer_norm_backward(x, dy, mean, rstd, w, add, dx, pw, pb, ps, C, r0, r1, P, Q));
+        return 0;
+    });
+    for (int64_t c = 0; c < C; ++c) {
+        dw[c] = partial.sum(c);
+        db[c] = partial.sum(C + c);
+        if (dsum) dsum[c] = partial.sum(2 * C + c);
+    }
+    return 0;
+}
+
+// A residual connection and the LayerNorm after it: xs = x + y (+ bias), and where out is given
+// (with w, b, mean, rstd) out = LayerNorm(xs), rows x C, in one pass over each row. The
+// LayerNorm's sums are layer_norm's. The backward is starpose_layer_norm_backward with add (the
+// gradient of xs from later) and dsum (the bias's gradient).
+int starpose_add_norm(const float *x, const float *y, const float *bias, float *xs, float *out,
+                      const float *w, const float *b, int64_t rows, int64_t C, float eps,
+                      float *mean, float *rstd, int threads) {
+    if (rows < 0 || C < 1 || (out != NULL && (!w || !b || !mean || !rstd))) return 1;
+    const int which = isa();
+    return in_parallel(rows, row_threads(rows, threads), [&](int, int, int64_t r0, int64_t r1) {
+        ON_PATH(which, add_norm(x, y, bias, xs, out, w, b, C, eps, r0, r1, mean, rstd));
+        return 0;
+    });
+}
+
+// GELU of h + b (rows x C, contiguous; b: C) into out: an MLP's first layer has its bias added
+// here instead of in the matrix product.
+int starpose_bias_gelu(const float *h, const float *b, float *out, int64_t rows, int64_t C,
+                       int threads) {
+    if (rows < 0 || C < 1) return 1;
+    const int which = isa();
+    return in_parallel(rows, row_threads(rows, threads), [&](int, int, int64_t r0, int64_t r1) {
+        ON_PATH(which, bias_gelu(h, b, out, C, r0, r1));
+        return 0;
+    });
+}
+
+// Its backward: dh (rows x C) and db (C: the sum of dh over the rows, per thread and then over
+// the threads in order) written. Returns 0, 1 (bad sizes) or 2 (out of memory).
+int starpose_bias_gelu_backward(const float *h, const float *b, const float *dy, float *dh,
+                                float *db, int64_t rows, int64_t C, int threads) {
+    if (rows < 0 || C < 1) return 1;
+    const int which = isa();
+    const int nthreads = row_threads(rows, threads);
+    Partials partial(nthreads, C);
+    if (partial.failed(C)) return 2;
+    in_parallel(rows, nthreads, [&](int t, int nt, int64_t r0, int64_t r1) {
+        if (t == 0) partial.used = nt;
+        ON_PATH(which, bias_gelu_backward(h, b, dy, dh, partial.of(t), C, r0, r1));
+        return 0;
+    });
+    for (int64_t c = 0; c < C; ++c) db[c] = partial.sum(c);
+    return 0;
 }
 
 }  // extern "C"
