@@ -51,7 +51,7 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, proj_bias: bool = True) -> torch.Tensor:
         """``(B, N, C)`` -> ``(B, N, C)``. ``proj_bias=False``: without the output layer's bias
-        (the caller adds it, e.g. :func:`~starpose.models.kernels.fused_cpu.add_norm`; only
+        (the caller adds it, e.g. :func:`~starpose.models.kernels.fused_rows.add_norm`; only
         where the output dropout is off)."""
         B, N, C = x.shape
         dropout_p = self.attn_drop if self.training else 0.0

@@ -7,12 +7,12 @@ from torch import nn
 
 from starpose.models import recompute
 from starpose.models.attention import ATTENTIONS
-from starpose.models.kernels import fused_cpu
+from starpose.models.kernels import fused_rows
 
 
 class LayerNorm(nn.LayerNorm):
     """:class:`torch.nn.LayerNorm` (same parameters, same state dict) that runs the compiled CPU
-    kernel where it covers the call (:func:`~starpose.models.kernels.fused_cpu.layer_norm`: fp32
+    kernel where it covers the call (:func:`~starpose.models.kernels.fused_rows.layer_norm`: fp32
     on the CPU, contiguous input, no autocast, no tracing), forward and backward, and
     ``F.layer_norm`` everywhere else. Equal to ``F.layer_norm`` and its gradients to ~1e-6
     relative.
@@ -33,7 +33,7 @@ class LayerNorm(nn.LayerNorm):
         kernel or copied after ``F.layer_norm``."""
         out = None
         if self.kernel != "reference":
-            out = fused_cpu.layer_norm(x, self.weight, self.bias, self.eps, regroup)
+            out = fused_rows.layer_norm(x, self.weight, self.bias, self.eps, regroup)
         if regroup is None:
             return super().forward(x) if out is None else out
         P, Q = regroup
@@ -47,7 +47,7 @@ class Mlp(nn.Module):
     """``Linear(dim -> hidden) -> GELU -> Linear(hidden -> dim)`` with dropout after each.
 
     Where the compiled CPU kernels cover the call (``kernel`` other than ``"reference"``, fp32
-    on the CPU: :func:`~starpose.models.kernels.fused_cpu.bias_gelu_covers`) and ``fuse``,
+    on the CPU: :func:`~starpose.models.kernels.fused_rows.bias_gelu_covers`) and ``fuse``,
     the first layer's bias is added by the GELU kernel (one pass, its gradient summed in the
     GELU's backward) instead of inside the matrix product.
     """
@@ -63,11 +63,11 @@ class Mlp(nn.Module):
     def forward(self, x: torch.Tensor, fuse: bool = True, fc2_bias: bool = True) -> torch.Tensor:
         """``fuse=False``: the GELU module (whose output recomputation can drop; the block asks
         for it where recomputation applies). ``fc2_bias=False``: without the second layer's bias
-        (the caller adds it, e.g. :func:`~starpose.models.kernels.fused_cpu.add_bias`; only
+        (the caller adds it, e.g. :func:`~starpose.models.kernels.fused_rows.add_bias`; only
         where dropout is off)."""
         if (fuse and self.kernel != "reference" and type(self.act) is nn.GELU and self.act.approximate == "none"
-                and fused_cpu.bias_gelu_covers(x, self.fc1.weight, self.fc1.bias)):
-            hidden = fused_cpu.bias_gelu(F.linear(x, self.fc1.weight), self.fc1.bias)
+                and fused_rows.bias_gelu_covers(x, self.fc1.weight, self.fc1.bias)):
+            hidden = fused_rows.bias_gelu(F.linear(x, self.fc1.weight), self.fc1.bias)
         else:
             hidden = self.act(self.fc1(x))
         if not fc2_bias:
@@ -105,8 +105,8 @@ class Block(nn.Module):
     (:func:`recompute.recomputed_outputs`); same values and gradients, less memory. Elsewhere,
     where the compiled CPU kernels cover the call and no dropout is active, the two residual
     connections (with the output biases of the attention and of the MLP, and ``norm2`` after the
-    first) run as compiled passes (:func:`~starpose.models.kernels.fused_cpu.add_norm`,
-    :func:`~starpose.models.kernels.fused_cpu.add_bias`).
+    first) run as compiled passes (:func:`~starpose.models.kernels.fused_rows.add_norm`,
+    :func:`~starpose.models.kernels.fused_rows.add_bias`).
     """
 
     def __init__(
@@ -141,9 +141,9 @@ class Block(nn.Module):
             # the same computation with the residual connections in compiled passes: x + attn
             # + proj bias and norm2 of it in one, x + mlp + fc2 bias in another
             branch = self.attn(self.norm1(x), proj_bias=False)
-            x, h = fused_cpu.add_norm(x, branch, self.attn.proj.bias, self.norm2.weight, self.norm2.bias,
+            x, h = fused_rows.add_norm(x, branch, self.attn.proj.bias, self.norm2.weight, self.norm2.bias,
                                       self.norm2.eps)
-            return fused_cpu.add_bias(x, self.mlp(h, fc2_bias=False), self.mlp.fc2.bias)
+            return fused_rows.add_bias(x, self.mlp(h, fc2_bias=False), self.mlp.fc2.bias)
         with recompute.recomputed_outputs(cheap, enabled=self.recompute and large):
             x = x + self.drop_path(self.attn(self.norm1(x)))
             # large activations keep the GELU a module, whose output recomputation can drop (the
@@ -156,5 +156,5 @@ class Block(nn.Module):
         dropouts_off = not self.training or (self.drop_path.p == 0.0 and self.attn.proj_drop.p == 0.0
                                              and self.mlp.drop.p == 0.0)
         return (self.norm2.kernel != "reference" and dropouts_off
-                and fused_cpu.residual_covers(x, self.attn.proj.bias, self.mlp.fc2.bias,
+                and fused_rows.residual_covers(x, self.attn.proj.bias, self.mlp.fc2.bias,
                                               self.norm2.weight, self.norm2.bias))

@@ -53,7 +53,7 @@ import weakref
 import torch
 import torch.nn.functional as F
 
-from starpose.models.kernels import SMALL_SEQ_MAX, fused_cpu, sdpa
+from starpose.models.kernels import SMALL_SEQ_MAX, fused_cpu, fused_rows, sdpa
 from starpose.models.kernels.inference import attend_heads
 
 #: The kernel settings under which the model takes this path.
@@ -129,8 +129,8 @@ def _forward(model, x: torch.Tensor, low: torch.dtype) -> torch.Tensor:
 
 def _layer_norm(x: torch.Tensor, norm, dtype: torch.dtype | None = None) -> torch.Tensor:
     """LayerNorm in ``x``'s precision, the result in ``dtype`` (default: ``x``'s); in fp32 through
-    the compiled kernel where it is on (:func:`~starpose.models.kernels.fused_cpu.layer_norm`)."""
-    out = fused_cpu.layer_norm(x, norm.weight, norm.bias, norm.eps)
+    the compiled kernel where it is on (:func:`~starpose.models.kernels.fused_rows.layer_norm`)."""
+    out = fused_rows.layer_norm(x, norm.weight, norm.bias, norm.eps)
     if out is None:
         out = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
     return out if dtype in (None, out.dtype) else out.to(dtype)
